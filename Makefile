@@ -1,0 +1,35 @@
+# Warden — the README's two commands are `make demo` and `make test`.
+# Every target sets up what it needs itself (see scripts/).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: demo test fmt-check clippy unit build bench lint-fixtures clean
+
+## The main job: a local end-to-end run of Warden.
+demo:
+	bash scripts/demo.sh
+
+## Everything CI checks: formatting, lints, unit + integration + property tests.
+test: fmt-check clippy unit
+	@echo "make test: all checks passed"
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit:
+	bash scripts/test.sh
+
+build:
+	$(CARGO) build --workspace --locked
+
+## Benchmarks (criterion); figures go in the README's performance section.
+bench:
+	$(CARGO) bench -p warden-core --bench policy
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,487 @@
+//! `warden`: the operator CLI for Warden.
+//!
+//! Exit codes: 0 success (or "allowed"), 1 usage error or findings, 2 some input unreadable,
+//! 3 `access check` denied.
+
+use std::fs;
+use std::io::{self, BufRead, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use warden_core::grant::{AccountId, ExternalId, Registry, Timestamp};
+use warden_core::policy::condition::{Context, current_time};
+use warden_core::policy::eval::{Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate};
+use warden_core::policy::lint::{LintOptions, lint};
+use warden_core::policy::model::Policy;
+use warden_core::policy::render::{self, LIST_ACTIONS, RenderSettings};
+use warden_core::policy::simulate::simulate_line;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "warden",
+    version,
+    about = "Warden: secure cross-account S3 data sharing — operator CLI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Simulate, render and lint IAM policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Answer "may this account do this?" from the rendered policies.
+    #[command(subcommand)]
+    Access(AccessCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCmd {
+    /// Evaluate one request (JSON) or, with --batch, JSON Lines of requests.
+    Simulate {
+        /// Request file, or `-` for standard input.
+        #[arg(default_value = "-")]
+        file: String,
+        /// Read one request per line and print one result per line, in order.
+        #[arg(long)]
+        batch: bool,
+    },
+    /// Render the bucket policy, KMS statements and grants, and trust policies from a grants file.
+    Render {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Lint policy documents against spec 002's rules; exits 1 when there are findings.
+    Lint {
+        /// Policy JSON files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The policies belong to a security-audit role: no modification rights allowed.
+        #[arg(long)]
+        audit_role: bool,
+        /// Trust policies must require MFA for human principals.
+        #[arg(long)]
+        require_mfa: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AccessCmd {
+    /// Evaluate one access against the rendered bucket policy and consumer role policy.
+    Check {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Consumer account ID.
+        #[arg(long)]
+        account: String,
+        /// S3 action, e.g. s3:GetObject, s3:PutObject, s3:ListBucket.
+        #[arg(long)]
+        action: String,
+        /// Object key (or listing prefix for s3:ListBucket).
+        #[arg(long)]
+        key: String,
+        /// Evaluate at this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct StackArgs {
+    /// Grants file: `{"consumer_accounts": [...]}`, the shape of the Terraform variable.
+    #[arg(long)]
+    grants: PathBuf,
+    /// Shared bucket name (default: `bucket_name` in the grants file, else warden-shared-data).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Primary account ID (default: `primary_account_id` in the grants file).
+    #[arg(long)]
+    primary_account: Option<String>,
+    /// Region of the bucket.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// KMS key ARN (default: a placeholder key ARN in the primary account).
+    #[arg(long)]
+    kms_key_arn: Option<String>,
+    /// Name of the consumer role in each consumer account.
+    #[arg(long, default_value = "warden-consumer")]
+    consumer_role_name: String,
+    /// Require MFA in consumer-role trust policies.
+    #[arg(long)]
+    require_mfa: bool,
+    /// The access-validator's role ARN, trusted to vend credentials.
+    #[arg(long)]
+    vending_role_arn: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn read_input(file: &str) -> Result<String> {
+    let mut s = String::new();
+    if file == "-" {
+        io::stdin()
+            .read_to_string(&mut s)
+            .context("reading standard input")?;
+    } else {
+        s = fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    }
+    Ok(s)
+}
+
+fn load_stack(a: &StackArgs, now: DateTime<Utc>) -> Result<(Registry, RenderSettings, Value)> {
+    let text =
+        fs::read_to_string(&a.grants).with_context(|| format!("reading {}", a.grants.display()))?;
+    let registry =
+        Registry::from_json(&text, now).map_err(|e| anyhow!("{}: {e}", a.grants.display()))?;
+    let raw: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let from_file = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_owned);
+    let primary = a
+        .primary_account
+        .clone()
+        .or_else(|| from_file("primary_account_id"))
+        .ok_or_else(|| {
+            anyhow!("--primary-account: required (or set primary_account_id in the grants file)")
+        })?;
+    let primary_account =
+        AccountId::parse(&primary).map_err(|e| anyhow!("--primary-account: {e}"))?;
+    let bucket = a
+        .bucket
+        .clone()
+        .or_else(|| from_file("bucket_name"))
+        .unwrap_or_else(|| "warden-shared-data".into());
+    let kms_key_arn = a.kms_key_arn.clone().unwrap_or_else(|| {
+        format!(
+            "arn:aws:kms:{}:{primary_account}:key/00000000-0000-0000-0000-000000000000",
+            a.region
+        )
+    });
+    let settings = RenderSettings {
+        partition: "aws".into(),
+        region: a.region.clone(),
+        primary_account,
+        bucket,
+        kms_key_arn,
+        consumer_role_name: a.consumer_role_name.clone(),
+        require_mfa: a.require_mfa,
+        vending_role_arn: a.vending_role_arn.clone(),
+    };
+    Ok((registry, settings, raw))
+}
+
+fn cmd_simulate(file: &str, batch: bool) -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    if batch {
+        let reader: Box<dyn BufRead> = if file == "-" {
+            Box::new(io::BufReader::new(io::stdin()))
+        } else {
+            Box::new(io::BufReader::new(
+                fs::File::open(file).with_context(|| format!("opening {file}"))?,
+            ))
+        };
+        for (i, line) in reader.lines().enumerate() {
+            let line = line.with_context(|| format!("reading line {}", i + 1))?;
+            if line.trim().is_empty() {
+                // Keep one result per line so results stay aligned with requests.
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"error": format!("line {}: empty request", i + 1)})
+                )?;
+                continue;
+            }
+            writeln!(out, "{}", simulate_line(&line))?;
+        }
+    } else {
+        writeln!(out, "{}", simulate_line(&read_input(file)?))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_render(stack: &StackArgs, format: Format) -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let now = Utc::now();
+    let (registry, s, raw) = load_stack(stack, now)?;
+    let bucket = render::bucket_policy(&registry, &s, now)?;
+    let kms = render::kms(&registry, &s, now)?;
+    let mut trust = serde_json::Map::new();
+    let mut missing = Vec::new();
+    if let Some(list) = raw.get("consumer_accounts").and_then(Value::as_array) {
+        for entry in list {
+            let acct = entry
+                .get("account_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match entry.get("external_id").and_then(Value::as_str) {
+                Some(ext) => {
+                    let acct_id = AccountId::parse(acct)?;
+                    let ext = ExternalId::parse(ext).map_err(|e| anyhow!("account {acct}: {e}"))?;
+                    let t = render::trust_policy(&acct_id, &ext, &s)?;
+                    trust.insert(
+                        acct.to_owned(),
+                        json!({"policy": t.policy, "size": t.size, "budget": t.budget}),
+                    );
+                }
+                None => missing.push(acct.to_owned()),
+            }
+        }
+    }
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "bucket_policy": {"policy": bucket.policy, "size": bucket.size, "budget": bucket.budget},
+                "key_policy": {"policy": kms.key_policy.policy, "size": kms.key_policy.size, "budget": kms.key_policy.budget},
+                "kms_grants": kms.grants,
+                "trust_policies": trust,
+                "trust_policies_missing_external_id": missing,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Format::Text => {
+            writeln!(
+                out,
+                "# Bucket policy — {} of {} bytes ({} statements)",
+                bucket.size,
+                bucket.budget,
+                bucket.policy.statements.len()
+            )?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&bucket.policy)?)?;
+            writeln!(
+                out,
+                "\n# Key policy — {} of {} bytes",
+                kms.key_policy.size, kms.key_policy.budget
+            )?;
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&kms.key_policy.policy)?
+            )?;
+            writeln!(out, "\n# KMS grants ({})", kms.grants.len())?;
+            for g in &kms.grants {
+                writeln!(
+                    out,
+                    "{}  {}  {}",
+                    g.name,
+                    g.grantee_principal,
+                    g.operations.join(",")
+                )?;
+            }
+            writeln!(out, "\n# Trust policies ({})", trust.len())?;
+            for (acct, t) in &trust {
+                writeln!(
+                    out,
+                    "## {acct} — {} of {} characters",
+                    t["size"], t["budget"]
+                )?;
+                writeln!(out, "{}", serde_json::to_string_pretty(&t["policy"])?)?;
+            }
+            if !missing.is_empty() {
+                writeln!(
+                    out,
+                    "\nno external_id, so no trust policy rendered for: {}",
+                    missing.join(", ")
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_lint(files: &[PathBuf], opts: LintOptions) -> Result<ExitCode> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut count = 0usize;
+    let mut unreadable = false;
+    for f in files {
+        let text = match fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{}: cannot read: {e}", f.display());
+                unreadable = true;
+                continue;
+            }
+        };
+        let policy = match Policy::parse(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                writeln!(out, "{}: invalid-policy: {e}", f.display())?;
+                count += 1;
+                continue;
+            }
+        };
+        for finding in lint(&policy, &opts) {
+            writeln!(
+                out,
+                "{}: {}: statement {}: {}",
+                f.display(),
+                finding.rule,
+                finding.statement,
+                finding.message
+            )?;
+            count += 1;
+        }
+    }
+    eprintln!("{count} finding(s) in {} file(s)", files.len());
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else if count > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cmd_check(
+    stack: &StackArgs,
+    account: &str,
+    action: &str,
+    key: &str,
+    at: Option<&str>,
+) -> Result<ExitCode> {
+    let now = match at {
+        Some(t) => {
+            Timestamp::parse(t)
+                .map_err(|_| anyhow!("--at: must be an RFC 3339 timestamp"))?
+                .0
+        }
+        None => Utc::now(),
+    };
+    let account = AccountId::parse(account).map_err(|e| anyhow!("--account: {e}"))?;
+    if !action.contains(':') {
+        bail!("--action: must be service:Action, e.g. s3:GetObject");
+    }
+    // Render what would be applied now (or at --at if that is earlier) and evaluate at --at:
+    // a grant that expires before --at is then denied by its DateLessThan condition, exactly as
+    // on AWS when the expiry job has not run yet.
+    let rendered_at = now.min(Utc::now());
+    let (registry, s, _) = load_stack(stack, rendered_at)?;
+    let bucket = render::bucket_policy(&registry, &s, rendered_at)?;
+    let role = render::consumer_role_policy(&registry, &account, &s, rendered_at);
+    let set = PolicySet {
+        identity: vec![CompiledPolicy::new("consumer role policy", &role)],
+        resource: Some(CompiledPolicy::new("bucket policy", &bucket.policy)),
+        ..Default::default()
+    };
+    let mut ctx = Context::new();
+    ctx.set("aws:SecureTransport", "true");
+    ctx.set("aws:CurrentTime", current_time(now));
+    ctx.set("aws:EpochTime", now.timestamp().to_string());
+    let is_list = LIST_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(action));
+    let resource = if is_list {
+        ctx.set("s3:prefix", key);
+        s.bucket_arn()
+    } else {
+        format!("{}/{key}", s.bucket_arn())
+    };
+    if action.eq_ignore_ascii_case("s3:PutObject") {
+        ctx.set("s3:x-amz-server-side-encryption", "aws:kms");
+        ctx.set(
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            s.kms_key_arn.clone(),
+        );
+    }
+    let caller = format!(
+        "arn:aws:sts::{account}:assumed-role/{}/warden-access-check",
+        s.consumer_role_name
+    );
+    let req = Request {
+        caller: Caller::parse(&caller).map_err(|e| anyhow!(e))?,
+        action: action.to_owned(),
+        resource: resource.clone(),
+        resource_account: Some(s.primary_account.to_string()),
+        context: ctx,
+    }
+    .with_global_keys();
+    let r = evaluate(&set, &req);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let verdict = if r.decision == Decision::Allowed {
+        "allow"
+    } else {
+        "deny"
+    };
+    writeln!(
+        out,
+        "{verdict}: {account} {action} {resource} ({:?})",
+        r.decision
+    )?;
+    for line in &r.explanation {
+        writeln!(out, "  because {line}")?;
+    }
+    if r.decision != Decision::Allowed && !registry.knows(account.as_str()) {
+        writeln!(
+            out,
+            "  note: account {account} has no grant in {}",
+            stack.grants.display()
+        )?;
+    }
+    Ok(if r.decision == Decision::Allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Policy(PolicyCmd::Simulate { file, batch }) => cmd_simulate(&file, batch),
+        Command::Policy(PolicyCmd::Render { stack, format }) => cmd_render(&stack, format),
+        Command::Policy(PolicyCmd::Lint {
+            files,
+            audit_role,
+            require_mfa,
+        }) => cmd_lint(
+            &files,
+            LintOptions {
+                audit_role,
+                require_mfa,
+            },
+        ),
+        Command::Access(AccessCmd::Check {
+            stack,
+            account,
+            action,
+            key,
+            at,
+        }) => cmd_check(&stack, &account, &action, &key, at.as_deref()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            // The reader went away (`| head`): not an error of ours.
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! warden-core: the domain of Warden, secure cross-account S3 data sharing.
+//!
+//! This crate is pure — no async runtime, no AWS SDK — so the Lambdas, the operator CLI and the
+//! tests all run exactly the same logic:
+//!
+//! - [`grant`]: the grants registry (who may access which prefixes, at which level, until when);
+//! - [`policy`]: the IAM policy model, evaluator, renderer and linter.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod grant;
+pub mod policy;
+
+pub use grant::{AccessLevel, AccountId, ExternalId, Grant, GrantError, Prefix, Registry};

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The main job: a local end-to-end run of Warden.
+# Today it exercises the policy engine end to end on a 20-consumer registry: render, lint,
+# access decisions inside/outside prefixes, write vs read grants, expiry, and batch simulation.
+# It grows as the Lambdas and the local emulator land (see the README's roadmap).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+pass=0
+fail=0
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+ok() { pass=$((pass + 1)); printf '  ok   %s\n' "$*"; }
+ko() { fail=$((fail + 1)); printf '  FAIL %s\n' "$*"; }
+expect() { # expect <description> <expected-exit> <command...>
+  local what=$1 want=$2; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  printf '%s\n' "$out" | sed 's/^/       /'
+  if [ "$rc" -eq "$want" ]; then ok "$what"; else ko "$what (exit $rc, wanted $want)"; fi
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+grants=fixtures/grants/consumers-20.json
+
+step "Build the warden CLI"
+cargo build --quiet --locked -p warden-cli || { echo "build failed"; exit 1; }
+warden=target/debug/warden
+ok "warden built"
+
+step "Render the policies for 20 consumer accounts from the registry ($grants)"
+if "$warden" policy render --grants "$grants" --require-mfa --format json >"$work/render.json"; then
+  ok "rendered bucket policy, key policy, KMS grants and trust policies"
+else
+  ko "render failed"
+fi
+python3 - "$work" <<'PY' && ok "every document is within its AWS size limit" || ko "a document is over its limit"
+import json, sys, os
+work = sys.argv[1]
+r = json.load(open(os.path.join(work, "render.json")))
+def show(name, d):
+    print(f"       {name}: {d['size']} of {d['budget']} bytes")
+    json.dump(d["policy"], open(os.path.join(work, name + ".json"), "w"))
+    return d["size"] <= d["budget"]
+ok = show("bucket_policy", r["bucket_policy"]) and show("key_policy", r["key_policy"])
+for acct, t in r["trust_policies"].items():
+    ok = show(f"trust_{acct}", t) and ok
+print(f"       {len(r['kms_grants'])} KMS grants, {len(r['trust_policies'])} trust policies")
+sys.exit(0 if ok and len(r["kms_grants"]) == 20 and len(r["trust_policies"]) == 20 else 1)
+PY
+
+step "Lint what was rendered against spec 002's rules (MFA on trust, no wildcard writes, no public principals)"
+expect "rendered policies have no findings" 0 "$warden" policy lint --require-mfa "$work"/bucket_policy.json "$work"/key_policy.json "$work"/trust_*.json
+printf '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["iam:Get*","iam:UpdateRole"],"Resource":"*"}}' >"$work/bad-audit.json"
+expect "a seeded audit-role policy with write access is caught" 1 "$warden" policy lint --audit-role "$work/bad-audit.json"
+
+step "Ask the rendered policies who may do what (warden access check)"
+expect "analytics reads inside its prefix: allowed" 0 "$warden" access check --grants "$grants" --account 210000000000 --action s3:GetObject --key analytics/2026/sales.csv --at 2026-11-22T10:00:00Z
+expect "analytics reads finance's prefix: denied" 3 "$warden" access check --grants "$grants" --account 210000000000 --action s3:GetObject --key finance/ledger.csv --at 2026-11-22T10:00:00Z
+expect "analytics writes into its read-only prefix: denied" 3 "$warden" access check --grants "$grants" --account 210000000000 --action s3:PutObject --key analytics/x.csv --at 2026-11-22T10:00:00Z
+expect "data-science writes into its read-write prefix: allowed" 0 "$warden" access check --grants "$grants" --account 210000007007 --action s3:PutObject --key data-science/model.bin --at 2026-11-22T10:00:00Z
+expect "analytics lists its prefix: allowed" 0 "$warden" access check --grants "$grants" --account 210000000000 --action s3:ListBucket --key analytics/ --at 2026-11-22T10:00:00Z
+expect "an unknown account: denied" 3 "$warden" access check --grants "$grants" --account 999988887777 --action s3:GetObject --key analytics/x.csv --at 2026-11-22T10:00:00Z
+expect "partners after their grant expired (2026-12-31): denied" 3 "$warden" access check --grants "$grants" --account 210000019019 --action s3:GetObject --key partners/feed.csv --at 2027-01-02T00:00:00Z
+
+step "Simulate raw requests in batch (warden policy simulate --batch)"
+python3 - "$work" <<'PY'
+import json, sys, os
+work = sys.argv[1]
+bucket = json.load(open(os.path.join(work, "bucket_policy.json")))
+ident = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}
+base = {"action": "s3:GetObject", "resource": "arn:aws:s3:::warden-shared-data-111111111111/analytics/a.csv",
+        "resource_account": "111111111111", "identity_policies": [ident], "resource_policy": bucket,
+        "context": {"aws:SecureTransport": "true", "aws:CurrentTime": "2026-11-22T10:00:00Z"}}
+reqs = [
+    dict(base, principal="arn:aws:sts::210000000000:assumed-role/warden-consumer/s1"),
+    dict(base, principal="arn:aws:sts::210000000000:assumed-role/warden-consumer/s1",
+         context={"aws:SecureTransport": "false", "aws:CurrentTime": "2026-11-22T10:00:00Z"}),
+    dict(base, principal="arn:aws:sts::210000000000:assumed-role/other-role/s1"),
+    {"principal": "arn:aws:sts::210000000000:assumed-role/warden-consumer/s1", "action": "s3:GetObject"},
+]
+with open(os.path.join(work, "requests.jsonl"), "w") as f:
+    for r in reqs:
+        f.write(json.dumps(r) + "\n")
+PY
+"$warden" policy simulate --batch "$work/requests.jsonl" >"$work/results.jsonl"
+python3 - "$work/results.jsonl" <<'PY' && ok "batch: allowed over TLS, explicitly denied without TLS, other role denied, bad request named" || ko "batch results unexpected"
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+for r in rs: print("       " + json.dumps(r)[:160])
+sys.exit(0 if [r.get("decision") for r in rs[:3]] == ["Allowed", "ExplicitlyDenied", "ImplicitlyDenied"]
+         and rs[3].get("error", "").startswith("resource: is required") else 1)
+PY
+
+printf '\ndemo: %d passed, %d failed\n' "$pass" "$fail"
+[ "$fail" -eq 0 ]
