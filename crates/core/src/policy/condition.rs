@@ -5,6 +5,7 @@
 //! matches, including when the key is absent; `…IfExists` is true when the key is absent;
 //! `ForAllValues:` is true for an absent or empty key, `ForAnyValue:` false.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -200,6 +201,96 @@ pub fn parse_date(text: &str) -> Option<i64> {
         .map(|d| d.and_utc().timestamp_millis())
 }
 
+/// Whether IAM's (lenient, legacy) policy grammar accepts `text` as a date value: epoch seconds
+/// that fit 64 bits, or an ISO 8601 form (`2026`, `2026-01`, `2026-01-31T9:00:00.5+02`, …).
+/// Evaluation still needs [`parse_date`] to understand the value; one it cannot read never matches.
+#[must_use]
+pub fn is_date_syntax(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse::<i64>().is_ok();
+    }
+    parse_date(text).is_some() || iso_like(text.as_bytes())
+}
+
+fn take_digits(s: &[u8], min: usize, max: usize) -> Option<(u32, &[u8])> {
+    let n = s
+        .iter()
+        .take(max)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if n < min {
+        return None;
+    }
+    let v = s[..n]
+        .iter()
+        .fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+    Some((v, &s[n..]))
+}
+
+fn iso_like(s: &[u8]) -> bool {
+    let Some((_, mut rest)) = take_digits(s, 1, 4) else {
+        return false;
+    };
+    if let Some(r) = rest.strip_prefix(b"-") {
+        let Some((m, r)) = take_digits(r, 2, 2).filter(|(m, _)| (1..=12).contains(m)) else {
+            return false;
+        };
+        let _ = m;
+        rest = r;
+        if let Some(r) = rest.strip_prefix(b"-") {
+            let Some((_, r)) = take_digits(r, 2, 2).filter(|(d, _)| (1..=31).contains(d)) else {
+                return false;
+            };
+            rest = r;
+        }
+    }
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(r) = rest.strip_prefix(b"T").or_else(|| rest.strip_prefix(b"t")) else {
+        return false;
+    };
+    rest = r;
+    if let Some((h, r)) = take_digits(rest, 1, 2) {
+        if h > 24 {
+            return false;
+        }
+        rest = r;
+        for _ in 0..2 {
+            if let Some(r) = rest.strip_prefix(b":") {
+                let Some((v, r)) = take_digits(r, 2, 2).filter(|(v, _)| *v < 60) else {
+                    return false;
+                };
+                let _ = v;
+                rest = r;
+            }
+        }
+        if let Some(r) = rest.strip_prefix(b".") {
+            let Some((_, r)) = take_digits(r, 1, 9) else {
+                return false;
+            };
+            rest = r;
+            if rest.first().is_some_and(u8::is_ascii_digit) {
+                return false;
+            }
+        }
+    }
+    match rest {
+        [] | [b'Z'] | [b'z'] => true,
+        [b'+' | b'-', zone @ ..] => match take_digits(zone, 2, 2) {
+            Some((h, r)) if h <= 23 => match r {
+                [] => true,
+                [b':', m @ ..] | m => {
+                    take_digits(m, 2, 2).is_some_and(|(mm, r)| mm < 60 && r.is_empty())
+                }
+            },
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// An IPv4 or IPv6 network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
@@ -249,11 +340,29 @@ impl Cidr {
     }
 }
 
-/// The request context: condition keys (case-insensitive names) to one or more values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Context {
-    values: HashMap<String, Vec<String>>,
+/// One context value, with its date reading cached (a date key is compared once per statement).
+#[derive(Debug, Clone, Default)]
+struct CtxValue {
+    text: String,
+    date: OnceCell<Option<i64>>,
 }
+
+/// The request context: condition keys (case-insensitive names) to one or more values.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    values: HashMap<String, (Vec<String>, Vec<CtxValue>)>,
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.values.len() == other.values.len()
+            && self
+                .values
+                .iter()
+                .all(|(k, (v, _))| other.values.get(k).is_some_and(|(w, _)| v == w))
+    }
+}
+impl Eq for Context {}
 
 impl Context {
     /// An empty context.
@@ -263,28 +372,36 @@ impl Context {
     }
     /// Set a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.values
-            .insert(key.to_ascii_lowercase(), vec![value.into()]);
+        self.set_many(key, vec![value.into()]);
     }
     /// Set a multi-valued key.
     pub fn set_many(&mut self, key: &str, values: Vec<String>) {
-        self.values.insert(key.to_ascii_lowercase(), values);
+        let cached = values
+            .iter()
+            .map(|v| CtxValue {
+                text: v.clone(),
+                date: OnceCell::new(),
+            })
+            .collect();
+        self.values
+            .insert(key.to_ascii_lowercase(), (values, cached));
     }
     /// Set a key only if it is not set yet.
     pub fn set_default(&mut self, key: &str, value: impl Into<String>) {
-        self.values
-            .entry(key.to_ascii_lowercase())
-            .or_insert_with(|| vec![value.into()]);
+        if self.get(key).is_none() {
+            self.set(key, value);
+        }
     }
     /// Values of a key (name compared case-insensitively).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {
+        self.entry(key).map(|(v, _)| v.as_slice())
+    }
+    fn entry(&self, key: &str) -> Option<&(Vec<String>, Vec<CtxValue>)> {
         if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.values
-                .get(&key.to_ascii_lowercase())
-                .map(Vec::as_slice)
+            self.values.get(&key.to_ascii_lowercase())
         } else {
-            self.values.get(key).map(Vec::as_slice)
+            self.values.get(key)
         }
     }
 }
@@ -420,7 +537,10 @@ impl Condition {
     /// Evaluate against the request context.
     #[must_use]
     pub fn eval(&self, ctx: &Context) -> bool {
-        let present = ctx.get(&self.key_lc).filter(|v| !v.is_empty());
+        let present = ctx
+            .entry(&self.key_lc)
+            .map(|(_, c)| c.as_slice())
+            .filter(|v| !v.is_empty());
         if self.op.base == Base::Null {
             return self.values.iter().any(|v| match v {
                 Val::Bool(b) if b == "true" => present.is_none(),
@@ -437,7 +557,7 @@ impl Condition {
         };
         let negated = self.op.is_negated();
         // For one request value: does it satisfy the operator (negation applied per value)?
-        let per_value = |a: &str| -> bool { self.any_value_matches(a, ctx) != negated };
+        let per_value = |a: &CtxValue| -> bool { self.any_value_matches(a, ctx) != negated };
         match self.op.set {
             SetOp::Single if negated => actual.iter().all(|a| per_value(a)),
             SetOp::Single | SetOp::ForAny => actual.iter().any(|a| per_value(a)),
@@ -445,8 +565,9 @@ impl Condition {
         }
     }
 
-    fn any_value_matches(&self, actual: &str, ctx: &Context) -> bool {
+    fn any_value_matches(&self, value: &CtxValue, ctx: &Context) -> bool {
         use Base::*;
+        let actual = value.text.as_str();
         self.values.iter().any(|v| match v {
             Val::Text { raw, toks } => {
                 let expanded;
@@ -485,14 +606,17 @@ impl Condition {
                     NumericGreaterThanEquals => a >= *n,
                     _ => false,
                 }),
-            Val::Date(Some(d)) => parse_date(actual).is_some_and(|a| match self.op.base {
-                DateEquals | DateNotEquals => a == *d,
-                DateLessThan => a < *d,
-                DateLessThanEquals => a <= *d,
-                DateGreaterThan => a > *d,
-                DateGreaterThanEquals => a >= *d,
-                _ => false,
-            }),
+            Val::Date(Some(d)) => value
+                .date
+                .get_or_init(|| parse_date(actual))
+                .is_some_and(|a| match self.op.base {
+                    DateEquals | DateNotEquals => a == *d,
+                    DateLessThan => a < *d,
+                    DateLessThanEquals => a <= *d,
+                    DateGreaterThan => a > *d,
+                    DateGreaterThanEquals => a >= *d,
+                    _ => false,
+                }),
             Val::Cidr(Some(c)) => actual
                 .trim()
                 .parse::<IpAddr>()

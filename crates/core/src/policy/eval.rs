@@ -39,23 +39,59 @@ pub struct EvalResult {
     pub explanation: Vec<String>,
 }
 
+/// A resource pattern compiled once. `literal` is the text before the first wildcard or variable:
+/// most statements of a large bucket policy are rejected by that prefix alone.
 #[derive(Debug, Clone)]
 struct Pattern {
     raw: String,
+    literal: String,
+    exact: bool,
     toks: Option<Vec<Tok>>,
 }
 
 impl Pattern {
     fn new(raw: &str) -> Self {
+        let cut = raw.find(['*', '?', '$']).unwrap_or(raw.len());
         Pattern {
             raw: raw.to_owned(),
+            literal: raw[..cut].to_owned(),
+            exact: cut == raw.len(),
             toks: (!raw.contains("${")).then(|| glob::compile(raw)),
         }
     }
     fn matches_arn(&self, arn: &str, ctx: &Context) -> bool {
+        if self.exact {
+            return arn == self.raw;
+        }
+        if !arn.starts_with(&self.literal) {
+            return false;
+        }
         match &self.toks {
             Some(t) => glob::matches_arn(t, arn),
             None => expand(&self.raw, ctx, true).is_some_and(|t| glob::matches_arn(&t, arn)),
+        }
+    }
+}
+
+/// An action pattern: exact names compare case-insensitively without the glob machinery.
+#[derive(Debug, Clone)]
+enum ActionPat {
+    Exact(String),
+    Glob(Vec<Tok>),
+}
+
+impl ActionPat {
+    fn new(raw: &str) -> Self {
+        if raw.contains(['*', '?']) {
+            ActionPat::Glob(glob::compile(raw))
+        } else {
+            ActionPat::Exact(raw.to_owned())
+        }
+    }
+    fn matches(&self, action: &str) -> bool {
+        match self {
+            ActionPat::Exact(a) => a.eq_ignore_ascii_case(action),
+            ActionPat::Glob(t) => glob::matches(t, action, true),
         }
     }
 }
@@ -64,8 +100,8 @@ impl Pattern {
 struct CompiledStatement {
     label: String,
     effect: Effect,
-    principal: Option<(Principal, bool)>,
-    actions: Vec<Vec<Tok>>,
+    principal: Option<(Vec<PrincipalPat>, bool)>,
+    actions: Vec<ActionPat>,
     not_action: bool,
     resources: Option<(Vec<Pattern>, bool)>,
     conditions: Vec<Condition>,
@@ -102,8 +138,8 @@ impl CompiledPolicy {
                     (None, None) => None,
                 };
                 let principal = match (&st.principal, &st.not_principal) {
-                    (Some(p), _) => Some((p.clone(), false)),
-                    (None, Some(p)) => Some((p.clone(), true)),
+                    (Some(p), _) => Some((compile_principal(p), false)),
+                    (None, Some(p)) => Some((compile_principal(p), true)),
                     (None, None) => None,
                 };
                 let conditions = st
@@ -119,7 +155,7 @@ impl CompiledPolicy {
                     label: st.label(i),
                     effect: st.effect,
                     principal,
-                    actions: actions.iter().map(|a| glob::compile(a)).collect(),
+                    actions: actions.iter().map(|a| ActionPat::new(a)).collect(),
                     not_action,
                     resources,
                     conditions,
@@ -284,45 +320,97 @@ enum Via {
     Direct,
 }
 
-fn match_principal(p: &Principal, caller: &Caller) -> Option<Via> {
+/// A principal value compiled once: matching then needs no parsing or allocation.
+#[derive(Debug, Clone)]
+enum PrincipalPat {
+    /// `"*"` or `{"AWS": "*"}`.
+    Any,
+    /// An account (`123456789012` or `arn:…:iam::123456789012:root`).
+    Account(String),
+    /// A role: matches its assumed-role sessions by account and role name.
+    Role {
+        arn: String,
+        account: String,
+        name: String,
+    },
+    /// An exact IAM/STS/federated/canonical identity.
+    Exact(String),
+    /// A service principal.
+    Service(String),
+}
+
+fn compile_principal(p: &Principal) -> Vec<PrincipalPat> {
     let map = match p {
-        Principal::Any => return Some(Via::Direct),
+        Principal::Any => return vec![PrincipalPat::Any],
         Principal::Map(m) => m,
     };
-    let mut best = None;
+    let mut out = Vec::new();
     for (kind, values) in map {
         for v in &values.items {
-            let hit = match (kind.as_str(), caller) {
-                ("AWS", _) if v == "*" => Some(Via::Direct),
-                (
-                    "AWS",
-                    Caller::Iam {
-                        arn,
-                        account,
-                        role_name,
-                        ..
-                    },
-                ) => {
-                    if v == arn {
-                        Some(Via::Direct)
-                    } else if v == account || *v == format!("arn:aws:iam::{account}:root") {
-                        Some(Via::Account)
-                    } else if let (Some(r), Some(rest)) = (
-                        role_name,
-                        v.strip_prefix(&format!("arn:aws:iam::{account}:role/")),
-                    ) {
-                        (rest.rsplit('/').next() == Some(r.as_str())).then_some(Via::Role)
-                    } else {
-                        None
+            out.push(match kind.as_str() {
+                "AWS" if v == "*" => PrincipalPat::Any,
+                "AWS" if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                    PrincipalPat::Account(v.clone())
+                }
+                "AWS" => {
+                    let parts: Vec<&str> = v.splitn(6, ':').collect();
+                    match parts.as_slice() {
+                        ["arn", _, "iam", "", acct, "root"] => {
+                            PrincipalPat::Account((*acct).to_owned())
+                        }
+                        ["arn", _, "iam", "", acct, res] if res.starts_with("role/") => {
+                            PrincipalPat::Role {
+                                arn: v.clone(),
+                                account: (*acct).to_owned(),
+                                name: res.rsplit('/').next().unwrap_or_default().to_owned(),
+                            }
+                        }
+                        _ => PrincipalPat::Exact(v.clone()),
                     }
                 }
-                ("Service", Caller::Service(s)) => (v == s).then_some(Via::Direct),
-                ("Federated" | "CanonicalUser", Caller::Iam { arn, .. }) => {
-                    (v == arn).then_some(Via::Direct)
+                "Service" => PrincipalPat::Service(v.clone()),
+                _ => PrincipalPat::Exact(v.clone()),
+            });
+        }
+    }
+    out
+}
+
+fn match_principal(pats: &[PrincipalPat], caller: &Caller) -> Option<Via> {
+    let mut best = None;
+    for p in pats {
+        let hit = match (p, caller) {
+            (PrincipalPat::Any, _) => Some(Via::Direct),
+            (PrincipalPat::Account(a), Caller::Iam { account, .. }) => {
+                (a == account).then_some(Via::Account)
+            }
+            (
+                PrincipalPat::Role {
+                    arn: role_arn,
+                    account: a,
+                    name,
+                },
+                Caller::Iam {
+                    arn,
+                    account,
+                    role_name,
+                    ..
+                },
+            ) => {
+                if role_arn == arn {
+                    Some(Via::Direct)
+                } else {
+                    (a == account && role_name.as_deref() == Some(name.as_str()))
+                        .then_some(Via::Role)
                 }
-                _ => None,
-            };
-            best = best.max(hit);
+            }
+            (PrincipalPat::Exact(e), Caller::Iam { arn, .. }) => (e == arn).then_some(Via::Direct),
+            (PrincipalPat::Service(sv), Caller::Service(s)) => (sv == s).then_some(Via::Direct),
+            _ => None,
+        };
+        best = best.max(hit);
+        if best == Some(Via::Direct) {
+            break;
         }
     }
     best
@@ -333,41 +421,42 @@ struct Hit<'a> {
     via: Option<Via>,
 }
 
-fn matching(
-    policy: &CompiledPolicy,
+/// A matching statement, formatted only when an explanation is produced.
+#[derive(Debug, Clone, Copy)]
+struct Matched<'a> {
+    policy: &'a str,
+    label: &'a str,
+    via: Option<Via>,
+}
+
+impl std::fmt::Display for Matched<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} statement {}", self.policy, self.label)
+    }
+}
+
+fn matching<'a>(
+    policy: &'a CompiledPolicy,
     req: &Request,
     effect: Effect,
-    out: &mut Vec<(String, Option<Via>)>,
+    out: &mut Vec<Matched<'a>>,
 ) {
     for st in &policy.statements {
         if st.effect != effect {
             continue;
         }
         if let Some(h) = statement_matches(st, req) {
-            out.push((format!("{} statement {}", policy.name, h.label), h.via));
+            out.push(Matched {
+                policy: &policy.name,
+                label: h.label,
+                via: h.via,
+            });
         }
     }
 }
 
 fn statement_matches<'a>(st: &'a CompiledStatement, req: &Request) -> Option<Hit<'a>> {
-    let via = match &st.principal {
-        None => None,
-        Some((p, negated)) => {
-            let m = match_principal(p, &req.caller);
-            match (m, negated) {
-                (Some(v), false) => Some(v),
-                (None, true) => Some(Via::Direct),
-                _ => return None,
-            }
-        }
-    };
-    let action_hit = st
-        .actions
-        .iter()
-        .any(|a| glob::matches(a, &req.action, true));
-    if action_hit == st.not_action {
-        return None;
-    }
+    // Cheapest and most selective tests first: resource, action, principal, then conditions.
     if let Some((patterns, negated)) = &st.resources {
         let hit = patterns
             .iter()
@@ -376,6 +465,18 @@ fn statement_matches<'a>(st: &'a CompiledStatement, req: &Request) -> Option<Hit
             return None;
         }
     }
+    let action_hit = st.actions.iter().any(|a| a.matches(&req.action));
+    if action_hit == st.not_action {
+        return None;
+    }
+    let via = match &st.principal {
+        None => None,
+        Some((p, negated)) => match (match_principal(p, &req.caller), negated) {
+            (Some(v), false) => Some(v),
+            (None, true) => Some(Via::Direct),
+            _ => return None,
+        },
+    };
     if !st.conditions.iter().all(|c| c.eval(&req.context)) {
         return None;
     }
@@ -385,7 +486,7 @@ fn statement_matches<'a>(st: &'a CompiledStatement, req: &Request) -> Option<Hit
     })
 }
 
-fn any_allows(policies: &[CompiledPolicy], req: &Request) -> Vec<(String, Option<Via>)> {
+fn any_allows<'a>(policies: &'a [CompiledPolicy], req: &Request) -> Vec<Matched<'a>> {
     let mut out = Vec::new();
     for p in policies {
         matching(p, req, Effect::Allow, &mut out);
@@ -417,7 +518,7 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> EvalResult {
             decision: Decision::ExplicitlyDenied,
             explanation: denies
                 .into_iter()
-                .map(|(l, _)| format!("{l} explicitly denies {}", req.action))
+                .map(|m| format!("{m} explicitly denies {}", req.action))
                 .collect(),
         };
     }
@@ -441,7 +542,7 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> EvalResult {
         .as_ref()
         .map(|p| any_allows(std::slice::from_ref(p), req))
         .unwrap_or_default();
-    let best_via = resource_allows.iter().filter_map(|(_, v)| *v).max();
+    let best_via = resource_allows.iter().filter_map(|m| m.via).max();
     if req.caller == Caller::Anonymous || matches!(req.caller, Caller::Service(_)) {
         return if resource_allows.is_empty() {
             implicit(format!(
@@ -453,7 +554,7 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> EvalResult {
                 decision: Decision::Allowed,
                 explanation: resource_allows
                     .into_iter()
-                    .map(|(l, _)| format!("{l} allows"))
+                    .map(|m| format!("{m} allows"))
                     .collect(),
             }
         };
@@ -482,7 +583,7 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> EvalResult {
         why = identity_allows
             .iter()
             .chain(resource_allows.iter())
-            .map(|(l, _)| format!("{l} allows"))
+            .map(|m| format!("{m} allows"))
             .collect();
         direct_resource_grant = false;
     } else {
@@ -495,10 +596,10 @@ pub fn evaluate(set: &PolicySet, req: &Request) -> EvalResult {
         }
         why = identity_allows
             .iter()
-            .map(|(l, _)| format!("{l} allows"))
+            .map(|m| format!("{m} allows"))
             .collect();
         if resource_counts {
-            why.extend(resource_allows.iter().map(|(l, _)| format!("{l} allows")));
+            why.extend(resource_allows.iter().map(|m| format!("{m} allows")));
         }
         direct_resource_grant = best_via == Some(Via::Direct);
     }

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::condition::{Operator, parse_date};
+use super::condition::{Operator, is_date_syntax};
 
 /// The only policy language version with policy variables; the one Warden writes.
 pub const VERSION_2012: &str = "2012-10-17";
@@ -311,6 +311,8 @@ fn str_list(v: &Value, path: &str) -> Result<StrList, PolicyError> {
         Value::Array(a) => a
             .iter()
             .enumerate()
+            // IAM ignores nulls inside lists.
+            .filter(|(_, x)| !x.is_null())
             .map(|(i, x)| match x {
                 Value::String(s) => Ok(s.clone()),
                 _ => Err(PolicyError::new(
@@ -378,18 +380,19 @@ fn condition(v: &Value, path: &str) -> Result<ConditionBlock, PolicyError> {
     let mut out = BTreeMap::new();
     for (op, keys) in ops {
         let op_path = format!("{path}.{op}");
-        if Operator::parse(op).is_none() {
-            return Err(PolicyError::new(
-                op_path,
-                "Syntax errors in policy. (unknown condition operator)",
-            ));
-        }
         let Value::Object(keys) = keys else {
             return Err(PolicyError::new(
                 op_path,
                 "Syntax errors in policy. (an operator maps condition keys to values)",
             ));
         };
+        // IAM tolerates an unknown operator with no keys (it has no effect), not one with keys.
+        if Operator::parse(op).is_none() && !keys.is_empty() {
+            return Err(PolicyError::new(
+                op_path,
+                "Syntax errors in policy. (unknown condition operator)",
+            ));
+        }
         let mut inner = BTreeMap::new();
         for (key, vals) in keys {
             let kp = format!("{op_path}.{key}");
@@ -398,6 +401,8 @@ fn condition(v: &Value, path: &str) -> Result<ConditionBlock, PolicyError> {
                     items: a
                         .iter()
                         .enumerate()
+                        // IAM's legacy parser ignores empty nested lists and nulls.
+                        .filter(|(_, x)| !x.is_null() && x.as_array().is_none_or(|n| !n.is_empty()))
                         .map(|(i, x)| scalar(x, &format!("{kp}[{i}]")))
                         .collect::<Result<_, _>>()?,
                     single: false,
@@ -726,6 +731,9 @@ fn validate_statement(st: &Statement, path: &str, kind: PolicyKind) -> Result<()
     if let Some(c) = &st.condition {
         for (op, keys) in c {
             let Some(parsed) = Operator::parse(op) else {
+                if keys.is_empty() {
+                    continue;
+                }
                 return Err(PolicyError::new(
                     format!("{path}.Condition.{op}"),
                     "Syntax errors in policy.",
@@ -735,7 +743,7 @@ fn validate_statement(st: &Statement, path: &str, kind: PolicyKind) -> Result<()
                 if parsed.is_date() {
                     for v in &vals.items {
                         let text = v.as_text();
-                        if !text.contains("${") && parse_date(&text).is_none() {
+                        if !text.contains("${") && !is_date_syntax(&text) {
                             return Err(PolicyError::new(
                                 format!("{path}.Condition.{op}.{key}"),
                                 format!(
@@ -763,11 +771,8 @@ fn validate_action(act: &str) -> Result<(), String> {
     if act.matches(':').count() > 1 {
         return Err("Actions/Condition can contain only one colon.".into());
     }
-    if vendor.is_empty()
-        || !vendor
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*' || c == '?')
-    {
+    // IAM's legacy grammar is loose about vendors (`s3.s` is accepted); it rejects blanks.
+    if vendor.is_empty() || vendor.chars().any(char::is_whitespace) {
         return Err(format!("Vendor {vendor} is not valid"));
     }
     Ok(())
@@ -807,6 +812,10 @@ fn validate_resource(res: &str) -> Result<(), String> {
     }
     if parts.len() < 3 {
         return Err("Resource vendor must be fully qualified and cannot contain regexes.".into());
+    }
+    if parts.len() == 3 && !parts[2].is_empty() {
+        // IAM's legacy parser accepts `arn:aws:service` (it can never match a real ARN).
+        return Ok(());
     }
     if parts.len() < 6 {
         return Err("The policy failed legacy parsing (an ARN has six ':'-separated parts)".into());

@@ -1,0 +1,222 @@
+//! End-to-end tests of the `warden` binary: the CLI contract other tools depend on.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn warden(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .current_dir(repo())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().unwrap()
+}
+
+const GRANTS: &str = "fixtures/grants/consumers-20.json";
+
+#[test]
+fn simulate_single_and_batch_keep_order_and_name_errors() {
+    let req = r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:GetObject","resource":"arn:aws:s3:::b/k","resource_account":"111122223333","identity_policies":[{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}]}"#;
+    let out = warden(&["policy", "simulate", "-"], Some(req));
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "Allowed");
+
+    let deny = req.replace("s3:GetObject", "s3:PutObject");
+    let batch = format!("{req}\n{{\"principal\":\"anonymous\"}}\n\n{deny}\nnot json\n");
+    let out = warden(&["policy", "simulate", "--batch"], Some(&batch));
+    assert!(out.status.success());
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5, "one result per input line");
+    assert_eq!(lines[0]["decision"], "Allowed");
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("action: is required")
+    );
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("empty request")
+    );
+    assert_eq!(lines[3]["decision"], "ImplicitlyDenied");
+    assert!(
+        lines[4]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request: not valid JSON")
+    );
+}
+
+#[test]
+fn render_json_has_every_document_with_sizes() {
+    let out = warden(
+        &[
+            "policy",
+            "render",
+            "--grants",
+            GRANTS,
+            "--format",
+            "json",
+            "--require-mfa",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["bucket_policy"]["size"].as_u64().unwrap() <= 20480);
+    assert_eq!(v["kms_grants"].as_array().unwrap().len(), 20);
+    assert_eq!(v["trust_policies"].as_object().unwrap().len(), 20);
+    let text = v["trust_policies"]["210000000000"]["policy"].to_string();
+    assert!(text.contains("aws:MultiFactorAuthPresent"));
+}
+
+#[test]
+fn render_reports_bad_grants_by_field() {
+    let dir = std::env::temp_dir().join(format!("warden-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.json");
+    std::fs::write(&f, r#"{"primary_account_id":"111111111111","consumer_accounts":[{"account_id":"210000000000","allowed_prefixes":["/abs/"],"access_level":"read","expiration_date":"2027-01-01T00:00:00Z"}]}"#).unwrap();
+    let out = warden(&["policy", "render", "--grants", f.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("consumer_accounts[0].allowed_prefixes[0]: must not start with '/'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lint_exit_codes() {
+    let dir = std::env::temp_dir().join(format!("warden-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.json");
+    let bad = dir.join("bad.json");
+    std::fs::write(&good, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}}"#).unwrap();
+    std::fs::write(&bad, r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:PutObject","Resource":"*"}}"#).unwrap();
+    assert_eq!(
+        warden(&["policy", "lint", good.to_str().unwrap()], None)
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = warden(&["policy", "lint", bad.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("wildcard-resource"));
+    assert_eq!(
+        warden(&["policy", "lint", "/nonexistent.json"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn access_check_allows_inside_denies_outside_and_after_expiry() {
+    let check = |acct: &str, action: &str, key: &str, at: &str| {
+        warden(
+            &[
+                "access",
+                "check",
+                "--grants",
+                GRANTS,
+                "--account",
+                acct,
+                "--action",
+                action,
+                "--key",
+                key,
+                "--at",
+                at,
+            ],
+            None,
+        )
+    };
+    let ok = check(
+        "210000000000",
+        "s3:GetObject",
+        "analytics/a.csv",
+        "2026-11-22T10:00:00Z",
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("allow:"));
+    let out = check(
+        "210000000000",
+        "s3:GetObject",
+        "finance/a.csv",
+        "2026-11-22T10:00:00Z",
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("deny:"));
+    assert_eq!(
+        check(
+            "210000000000",
+            "s3:PutObject",
+            "analytics/a.csv",
+            "2026-11-22T10:00:00Z"
+        )
+        .status
+        .code(),
+        Some(3)
+    );
+    assert_eq!(
+        check(
+            "210000019019",
+            "s3:GetObject",
+            "partners/a.csv",
+            "2027-01-02T00:00:00Z"
+        )
+        .status
+        .code(),
+        Some(3)
+    );
+    let bad = check(
+        "21000000000",
+        "s3:GetObject",
+        "analytics/a.csv",
+        "2026-11-22T10:00:00Z",
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--account: account_id: must be exactly 12 digits")
+    );
+}
+
+#[test]
+fn usage_errors_exit_1() {
+    let out = warden(&["policy", "frobnicate"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(warden(&["--help"], None).status.code(), Some(0));
+}

@@ -1,0 +1,453 @@
+//! warden-core integration tests: third-party corpora, AWS documentation cases, and property
+//! tests of the policy engine and renderer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use serde_json::Value;
+use warden_core::grant::{AccessLevel, AccountId, Grant, GrantInput, Registry, Timestamp};
+use warden_core::policy::condition::Context;
+use warden_core::policy::eval::{Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate};
+use warden_core::policy::model::{Policy, PolicyKind};
+use warden_core::policy::render::{self, RenderSettings};
+use warden_core::policy::simulate::simulate_value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `../shared/corpora` beside the repository (CI has it), or `$WARDEN_CORPORA`.
+fn corpora() -> Option<PathBuf> {
+    let p = std::env::var_os("WARDEN_CORPORA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/corpora"));
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!(
+            "NOTE: third-party corpora not found at {} — corpus tests skipped",
+            p.display()
+        );
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Third-party corpora
+
+#[test]
+fn moto_policy_validation_corpus() {
+    let Some(dir) = corpora() else { return };
+    let text = fs::read_to_string(dir.join("iam/moto/moto_policy_validation_cases.jsonl")).unwrap();
+    let (mut valid, mut invalid, mut same_text) = (0, 0, 0);
+    for (i, line) in text.lines().enumerate() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let doc = &case["document"];
+        let result = match doc {
+            Value::String(s) => Policy::parse(s),
+            other => Policy::from_value(other),
+        }
+        .and_then(|p| p.validate(PolicyKind::Identity).map(|()| p));
+        if case["valid"].as_bool().unwrap() {
+            let p =
+                result.unwrap_or_else(|e| panic!("case {i}: valid document rejected: {e}\n{doc}"));
+            // Round trip keeps meaning.
+            assert_eq!(Policy::parse(&p.to_compact_json()).unwrap(), p, "case {i}");
+            valid += 1;
+        } else {
+            let e = result
+                .err()
+                .unwrap_or_else(|| panic!("case {i}: invalid document accepted: {doc}"));
+            let want = case["error_message"].as_str().unwrap();
+            if e.message.starts_with(want.trim_end_matches('.')) {
+                same_text += 1;
+            }
+            invalid += 1;
+        }
+    }
+    eprintln!(
+        "moto corpus: {valid} valid accepted, {invalid} invalid rejected, {same_text} with AWS's exact message"
+    );
+    assert_eq!((valid, invalid), (54, 78));
+    assert!(
+        same_text >= 60,
+        "only {same_text} of 78 messages match AWS's text"
+    );
+}
+
+#[test]
+fn iam_rs_policies_parse_and_round_trip() {
+    let Some(dir) = corpora() else { return };
+    let mut n = 0;
+    for entry in fs::read_dir(dir.join("iam/iam-rs/tests/policies")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        let p = Policy::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let again = Policy::parse(&p.to_compact_json()).unwrap();
+        assert_eq!(p, again, "{}", path.display());
+        // Serialization keeps meaning: same JSON value modulo key order inside Condition.
+        let orig: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            normalise(&orig),
+            normalise(&p.to_value()),
+            "{}: serialized form differs",
+            path.display()
+        );
+        n += 1;
+    }
+    assert_eq!(n, 64);
+}
+
+fn normalise(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<_> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), normalise(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(normalise).collect()),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn iam_rs_decision_cases() {
+    let Some(dir) = corpora() else { return };
+    let mut n = 0;
+    for entry in fs::read_dir(dir.join("iam/iam-rs/tests/requests")).unwrap() {
+        let path = entry.unwrap().path();
+        let case: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        let r = &case["request"];
+        let policy = Policy::from_value(&case["policy"]).unwrap();
+        let mut ctx = Context::new();
+        for (k, v) in r["Context"].as_object().unwrap() {
+            ctx.set(k, v.as_str().unwrap());
+        }
+        let req = Request {
+            caller: Caller::parse(r["Principal"]["AWS"].as_str().unwrap()).unwrap(),
+            action: r["Action"].as_str().unwrap().into(),
+            resource: r["Resource"].as_str().unwrap().into(),
+            resource_account: None,
+            context: ctx,
+        }
+        .with_global_keys();
+        let set = PolicySet {
+            identity: vec![CompiledPolicy::new("policy", &policy)],
+            ..Default::default()
+        };
+        let want = match case["result"].as_str().unwrap() {
+            "Allow" => Decision::Allowed,
+            "Deny" => Decision::ExplicitlyDenied,
+            _ => Decision::ImplicitlyDenied,
+        };
+        assert_eq!(evaluate(&set, &req).decision, want, "{}", path.display());
+        n += 1;
+    }
+    assert_eq!(n, 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written cases from AWS's IAM documentation, through the `policy simulate` contract.
+
+#[test]
+fn aws_documentation_cases() {
+    let text = fs::read_to_string(repo().join("fixtures/policy/aws-doc-cases.jsonl")).unwrap();
+    let mut n = 0;
+    for line in text.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let out = simulate_value(&case["request"]);
+        assert_eq!(
+            out["decision"], case["expect"],
+            "{} ({}): {out}",
+            case["name"], case["source"]
+        );
+        n += 1;
+    }
+    assert!(n >= 30, "{n} cases");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property tests
+
+const ACCOUNTS: [&str; 5] = [
+    "100000000001",
+    "100000000002",
+    "100000000003",
+    "100000000004",
+    "100000000005",
+];
+const PREFIXES: [&str; 6] = ["a/", "b/", "a/x/", "c/d/", "shared/", "ab/"];
+const KEYS: [&str; 9] = [
+    "a/1", "a/x/2", "b/3", "c/d/4", "shared/5", "z/6", "a", "ab/7", "c/",
+];
+
+fn t0() -> DateTime<Utc> {
+    Timestamp::parse("2026-11-22T00:00:00Z").unwrap().0
+}
+
+fn grant_strategy() -> impl Strategy<Value = GrantInput> {
+    (
+        0..ACCOUNTS.len(),
+        proptest::sample::subsequence(PREFIXES.to_vec(), 1..3),
+        any::<bool>(),
+        1i64..4,
+    )
+        .prop_map(|(a, prefixes, rw, days)| GrantInput {
+            account_id: ACCOUNTS[a].into(),
+            name: None,
+            allowed_prefixes: prefixes.into_iter().map(String::from).collect(),
+            access_level: if rw {
+                "read-write".into()
+            } else {
+                "read".into()
+            },
+            expiration_date: (t0() + Duration::days(days * 10)).to_rfc3339(),
+            owner_email: None,
+            external_id: None,
+            created_by: None,
+            created_at: None,
+        })
+}
+
+fn registry_strategy() -> impl Strategy<Value = Registry> {
+    proptest::collection::vec(grant_strategy(), 0..6).prop_filter_map("valid registry", |inputs| {
+        let grants: Option<Vec<Grant>> = inputs
+            .iter()
+            .map(|g| Grant::from_input(g, t0()).ok())
+            .collect();
+        Registry::new(grants?).ok()
+    })
+}
+
+fn settings() -> RenderSettings {
+    RenderSettings {
+        partition: "aws".into(),
+        region: "eu-west-1".into(),
+        primary_account: AccountId::parse("999999999999").unwrap(),
+        bucket: "shared-bucket".into(),
+        kms_key_arn: "arn:aws:kms:eu-west-1:999999999999:key/k".into(),
+        consumer_role_name: "warden-consumer".into(),
+        require_mfa: false,
+        vending_role_arn: None,
+    }
+}
+
+fn decide(
+    set: &PolicySet,
+    account: &str,
+    role: &str,
+    action: &str,
+    key: &str,
+    at: DateTime<Utc>,
+) -> Decision {
+    let s = settings();
+    let mut ctx = Context::new();
+    ctx.set("aws:SecureTransport", "true");
+    ctx.set("aws:CurrentTime", at.to_rfc3339());
+    ctx.set("s3:x-amz-server-side-encryption", "aws:kms");
+    ctx.set(
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        s.kms_key_arn.clone(),
+    );
+    let resource = if action == "s3:ListBucket" {
+        ctx.set("s3:prefix", key);
+        s.bucket_arn()
+    } else {
+        format!("{}/{key}", s.bucket_arn())
+    };
+    let req = Request {
+        caller: Caller::parse(&format!("arn:aws:sts::{account}:assumed-role/{role}/p")).unwrap(),
+        action: action.into(),
+        resource,
+        resource_account: Some("999999999999".into()),
+        context: ctx,
+    }
+    .with_global_keys();
+    evaluate(set, &req).decision
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The rendered bucket policy, evaluated by the evaluator, allows exactly the granted
+    /// (account, prefix, level, before-expiry) combinations and nothing else.
+    #[test]
+    fn rendered_bucket_policy_allows_exactly_the_registry(
+        registry in registry_strategy(),
+        rendered_days in 0i64..25,
+        query_days in 0i64..45,
+    ) {
+        let s = settings();
+        let rendered_at = t0() + Duration::days(rendered_days);
+        let at = t0() + Duration::days(query_days) + Duration::hours(1);
+        let bucket = render::bucket_policy(&registry, &s, rendered_at).unwrap();
+        // The consumer account's admin may do anything: only the bucket policy bounds access.
+        let anything = Policy::parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#).unwrap();
+        let set = PolicySet {
+            identity: vec![CompiledPolicy::new("identity", &anything)],
+            resource: Some(CompiledPolicy::new("bucket", &bucket.policy)),
+            ..Default::default()
+        };
+        for account in ACCOUNTS.iter().chain(["777777777777"].iter()) {
+            for key in KEYS {
+                for (action, write) in [("s3:GetObject", false), ("s3:PutObject", true), ("s3:ListBucket", false)] {
+                    // Expired grants were filtered when rendering, and DateLessThan covers the rest.
+                    let want = registry.allows(account, key, write, at) && registry.allows(account, key, write, rendered_at);
+                    let got = decide(&set, account, "warden-consumer", action, key, at);
+                    prop_assert_eq!(got == Decision::Allowed, want, "{} {} {} at {}", account, action, key, at);
+                    // No other role in the consumer account ever gets in.
+                    prop_assert_ne!(decide(&set, account, "other-role", action, key, at), Decision::Allowed);
+                }
+            }
+        }
+    }
+
+    /// Session policies confine vended credentials to one prefix at the grant's level.
+    #[test]
+    fn session_policy_confines_to_prefix(registry in registry_strategy()) {
+        let s = settings();
+        for g in registry.grants() {
+            let prefix = &g.allowed_prefixes[0];
+            let sp = render::session_policy(g, prefix, &s).unwrap();
+            let set = PolicySet {
+                identity: vec![CompiledPolicy::new("role", &render::consumer_role_policy(&registry, &g.account_id, &s, t0()))],
+                session: Some(CompiledPolicy::new("session", &sp.policy)),
+                ..Default::default()
+            };
+            for key in KEYS {
+                let mut ctx = Context::new();
+                ctx.set("aws:CurrentTime", t0().to_rfc3339());
+                let req = Request {
+                    caller: Caller::parse(&format!("arn:aws:sts::{}:assumed-role/warden-consumer/v", g.account_id)).unwrap(),
+                    action: "s3:PutObject".into(),
+                    resource: format!("{}/{key}", s.bucket_arn()),
+                    resource_account: Some(g.account_id.to_string()),
+                    context: ctx,
+                }.with_global_keys();
+                let allowed = evaluate(&set, &req).decision == Decision::Allowed;
+                prop_assert_eq!(allowed, prefix.contains_key(key) && g.access_level == AccessLevel::ReadWrite);
+            }
+        }
+    }
+
+    /// Parse → serialize → parse is the identity on the model.
+    #[test]
+    fn policy_round_trip(p in policy_strategy()) {
+        let text = p.to_compact_json();
+        let again = Policy::parse(&text).unwrap();
+        prop_assert_eq!(&again, &p);
+        prop_assert_eq!(again.to_compact_json(), text);
+    }
+
+    /// Arbitrary text never panics the parser or the simulate contract, and always yields
+    /// exactly one result object.
+    #[test]
+    fn parsers_never_panic(s in ".{0,200}") {
+        let _ = Policy::parse(&s);
+        let out = warden_core::policy::simulate::simulate_line(&s);
+        prop_assert!(out.get("error").is_some() || out.get("decision").is_some());
+    }
+
+    #[test]
+    fn grant_parsers_never_panic(s in "\\PC{0,80}") {
+        let _ = warden_core::grant::Prefix::parse(&s);
+        let _ = AccountId::parse(&s);
+        let _ = Registry::from_json(&s, t0());
+    }
+}
+
+fn policy_strategy() -> impl Strategy<Value = Policy> {
+    use warden_core::policy::model::{CondValues, Effect, Principal, Scalar, Statement, StrList};
+    let strlist = |pool: &'static [&'static str]| {
+        (
+            proptest::sample::subsequence(pool.to_vec(), 1..3),
+            any::<bool>(),
+        )
+            .prop_map(|(v, single)| StrList {
+                single: single && v.len() == 1,
+                items: v.into_iter().map(String::from).collect(),
+            })
+    };
+    let scalar = prop_oneof![
+        "[a-z0-9:/*-]{0,12}".prop_map(Scalar::Str),
+        any::<bool>().prop_map(Scalar::Bool),
+        any::<i32>().prop_map(|n| Scalar::Num(n.into())),
+    ];
+    let cond = proptest::collection::btree_map(
+        proptest::sample::select(vec![
+            "StringEquals",
+            "StringLike",
+            "ForAnyValue:StringEquals",
+            "NumericLessThan",
+            "Bool",
+            "IpAddressIfExists",
+            "Null",
+        ]),
+        proptest::collection::btree_map(
+            "[a-z]{1,5}:[A-Za-z]{1,8}",
+            (proptest::collection::vec(scalar, 1..3), any::<bool>()).prop_map(|(items, single)| {
+                CondValues {
+                    single: single && items.len() == 1,
+                    items,
+                }
+            }),
+            1..3,
+        ),
+        0..3,
+    )
+    .prop_map(|m| {
+        m.into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    });
+    let statement = (
+        proptest::option::of("[A-Za-z0-9]{1,8}"),
+        any::<bool>(),
+        prop_oneof![
+            Just(None),
+            Just(Some(Principal::Any)),
+            Just(Some(Principal::aws(["arn:aws:iam::111122223333:root"])))
+        ],
+        any::<bool>(),
+        strlist(&["s3:GetObject", "s3:*", "kms:Decrypt", "*"]),
+        strlist(&["*", "arn:aws:s3:::b/*", "arn:aws:s3:::b"]),
+        cond,
+    )
+        .prop_map(
+            |(sid, allow, principal, not_action, actions, resources, cond)| {
+                let mut st = Statement::new(if allow { Effect::Allow } else { Effect::Deny });
+                st.sid = sid;
+                st.principal = principal;
+                if not_action {
+                    st.not_action = Some(actions);
+                } else {
+                    st.action = Some(actions);
+                }
+                st.resource = Some(resources);
+                st.condition = (!cond.is_empty()).then_some(cond);
+                st
+            },
+        );
+    (proptest::collection::vec(statement, 1..4), any::<bool>()).prop_map(|(statements, single)| {
+        let mut p = Policy::new(statements);
+        p.single_statement = single && p.statements.len() == 1;
+        p
+    })
+}
+
+#[test]
+fn twenty_consumer_fixture_renders_within_budget() {
+    let text = fs::read_to_string(repo().join("fixtures/grants/consumers-20.json")).unwrap();
+    let registry = Registry::from_json(&text, t0()).unwrap();
+    assert_eq!(registry.grants().len(), 20);
+    let r = render::bucket_policy(&registry, &settings(), t0()).unwrap();
+    assert!(r.size <= render::BUCKET_POLICY_BUDGET);
+    r.policy.validate(PolicyKind::Resource).unwrap();
+}
