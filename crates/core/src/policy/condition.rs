@@ -559,9 +559,9 @@ impl Condition {
         // For one request value: does it satisfy the operator (negation applied per value)?
         let per_value = |a: &CtxValue| -> bool { self.any_value_matches(a, ctx) != negated };
         match self.op.set {
-            SetOp::Single if negated => actual.iter().all(|a| per_value(a)),
-            SetOp::Single | SetOp::ForAny => actual.iter().any(|a| per_value(a)),
-            SetOp::ForAll => actual.iter().all(|a| per_value(a)),
+            SetOp::Single if negated => actual.iter().all(per_value),
+            SetOp::Single | SetOp::ForAny => actual.iter().any(per_value),
+            SetOp::ForAll => actual.iter().all(per_value),
         }
     }
 
