@@ -4,9 +4,13 @@
 //! tests all run exactly the same logic:
 //!
 //! - [`grant`]: the grants registry (who may access which prefixes, at which level, until when);
-//! - [`policy`]: the IAM policy model, evaluator, renderer and linter.
+//! - [`policy`]: the IAM policy model, evaluator, renderer and linter;
+//! - [`cloudtrail`]: parse and normalise CloudTrail records;
+//! - [`detect`]: the detectors that turn access records into alerts.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cloudtrail;
+pub mod detect;
 pub mod grant;
 pub mod policy;
 

@@ -1,0 +1,289 @@
+//! One access record per CloudTrail record, and its DynamoDB item layout.
+//!
+//! The layout is decided here so the access-logger (writer) and the CLI and README queries
+//! (readers) agree:
+//!
+//! | attribute | role |
+//! |---|---|
+//! | `event_id` (S) | table partition key: CloudTrail's `eventID`, so a re-delivered event overwrites itself (idempotent) |
+//! | `account_id` (S) + `timestamp` (S) | GSI `by-account-time`: "what did account A do between T1 and T2" |
+//! | `object_ref` (S, `bucket/key`) + `timestamp` | GSI `by-object-time`: "who touched this object, when" (sparse) |
+//! | `expires_at` (N) | TTL: event time + retention (default 365 days) |
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{Parsed, record::CloudTrailRecord};
+
+/// Table partition key attribute.
+pub const PK: &str = "event_id";
+/// GSI for account + time queries.
+pub const GSI_BY_ACCOUNT: &str = "by-account-time";
+/// GSI for object + time queries.
+pub const GSI_BY_OBJECT: &str = "by-object-time";
+/// TTL attribute.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// Default retention of access records (spec 000).
+pub const DEFAULT_RETENTION_DAYS: u32 = 365;
+
+/// The normalised access record (spec 000's access-log fields plus provenance).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessRecord {
+    /// Event time, RFC 3339 UTC with milliseconds (sortable as text).
+    pub timestamp: String,
+    /// The calling principal's account (`unknown` when CloudTrail does not say).
+    pub account_id: String,
+    /// The calling principal (role for sessions, user, root, or the invoking service).
+    pub principal_arn: String,
+    /// `service:Action`, e.g. `s3:GetObject`.
+    pub action: String,
+    /// S3 object key, when there is one.
+    pub object_key: Option<String>,
+    /// Bytes in + out.
+    pub bytes_transferred: u64,
+    /// Bytes downloaded (egress).
+    pub bytes_out: u64,
+    /// Source IP, or the service name for service calls.
+    pub source_ip: String,
+    /// Whether the call succeeded (no `errorCode`).
+    pub success_status: bool,
+    /// Idempotency key.
+    pub event_id: String,
+    /// e.g. `s3.amazonaws.com`.
+    pub event_source: String,
+    /// e.g. `GetObject`.
+    pub event_name: String,
+    /// S3 bucket.
+    pub bucket: Option<String>,
+    /// Account that received the event.
+    pub recipient_account_id: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// VPC endpoint.
+    pub vpc_endpoint_id: Option<String>,
+    /// `errorCode`, when the call failed.
+    pub error_code: Option<String>,
+    /// `userIdentity.type`.
+    pub identity_type: String,
+    /// Region.
+    pub region: Option<String>,
+    /// Whether the session was MFA-authenticated.
+    pub mfa: bool,
+}
+
+/// A record that cannot become an access record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("record {event_id}: {message}")]
+pub struct NormaliseError {
+    /// The record's (possibly synthetic) ID.
+    pub event_id: String,
+    /// Why.
+    pub message: String,
+}
+
+fn account_from_arn(arn: &str) -> Option<&str> {
+    let a = arn.split(':').nth(4)?;
+    (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(a)
+}
+
+/// Turn an assumed-role session ARN into its role ARN (the principal grants name).
+fn principal_of(r: &CloudTrailRecord) -> (String, Option<String>) {
+    let Some(u) = &r.user_identity else {
+        return ("unknown".into(), None);
+    };
+    let issuer = u
+        .session_context
+        .as_ref()
+        .and_then(|s| s.session_issuer.as_ref());
+    let arn = match (
+        u.kind.as_deref(),
+        issuer.and_then(|i| i.arn.clone()),
+        &u.arn,
+    ) {
+        (Some("AssumedRole"), Some(role), _) => role,
+        (_, _, Some(arn)) => arn.clone(),
+        (_, Some(role), None) => role,
+        _ => u.invoked_by.clone().unwrap_or_else(|| "unknown".into()),
+    };
+    let account = u
+        .account_id
+        .clone()
+        .or_else(|| issuer.and_then(|i| i.account_id.clone()))
+        .or_else(|| {
+            u.arn
+                .as_deref()
+                .and_then(account_from_arn)
+                .map(str::to_owned)
+        });
+    (arn, account)
+}
+
+/// Normalise one parsed record.
+///
+/// # Errors
+/// A record without a readable `eventTime` cannot be placed in the audit timeline.
+pub fn normalise(p: &Parsed) -> Result<AccessRecord, NormaliseError> {
+    let r = &p.record;
+    let err = |m: &str| NormaliseError {
+        event_id: p.event_id.clone(),
+        message: m.to_owned(),
+    };
+    let raw_time = r
+        .event_time
+        .as_deref()
+        .ok_or_else(|| err("eventTime is missing"))?;
+    let time: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_time)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| err("eventTime is not an ISO 8601 UTC time"))?;
+    let event_source = r.event_source.clone().unwrap_or_default();
+    let event_name = r.event_name.clone().unwrap_or_default();
+    let service = event_source.split('.').next().unwrap_or_default();
+    let (principal_arn, account) = principal_of(r);
+    let params = r.request_parameters.as_ref();
+    let extra = r.additional_event_data.as_ref();
+    let bytes_in = extra.and_then(|e| e.bytes_transferred_in).unwrap_or(0);
+    let bytes_out = extra.and_then(|e| e.bytes_transferred_out).unwrap_or(0);
+    let identity = r.user_identity.as_ref();
+    Ok(AccessRecord {
+        timestamp: time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        account_id: account.unwrap_or_else(|| "unknown".into()),
+        principal_arn,
+        action: if service.is_empty() {
+            event_name.clone()
+        } else {
+            format!("{service}:{event_name}")
+        },
+        object_key: params.and_then(|p| p.key.clone()).filter(|k| !k.is_empty()),
+        bytes_transferred: bytes_in.saturating_add(bytes_out),
+        bytes_out,
+        source_ip: r
+            .source_ip_address
+            .clone()
+            .unwrap_or_else(|| "unknown".into()),
+        success_status: r.error_code.is_none(),
+        event_id: p.event_id.clone(),
+        event_source,
+        event_name,
+        bucket: params.and_then(|p| p.bucket_name.clone()),
+        recipient_account_id: r.recipient_account_id.clone(),
+        user_agent: r.user_agent.clone(),
+        vpc_endpoint_id: r.vpc_endpoint_id.clone(),
+        error_code: r.error_code.clone(),
+        identity_type: identity
+            .and_then(|u| u.kind.clone())
+            .unwrap_or_else(|| "Unknown".into()),
+        region: r.aws_region.clone(),
+        mfa: identity
+            .and_then(|u| u.session_context.as_ref())
+            .and_then(|s| s.attributes.as_ref())
+            .and_then(|a| a.mfa_authenticated.as_deref())
+            == Some("true"),
+    })
+}
+
+impl AccessRecord {
+    /// Event time as a `DateTime` (the timestamp was validated when normalising).
+    #[must_use]
+    pub fn time(&self) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(&self.timestamp)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+/// A DynamoDB attribute value (the adapter maps it onto the SDK type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Attr {
+    /// String.
+    S(String),
+    /// Number (as text, like DynamoDB).
+    N(String),
+    /// Boolean.
+    Bool(bool),
+}
+
+/// The DynamoDB item for an access record (see the module docs for the layout).
+#[must_use]
+pub fn to_item(r: &AccessRecord, retention_days: u32) -> BTreeMap<String, Attr> {
+    let mut m = BTreeMap::new();
+    let s = |v: &str| Attr::S(v.to_owned());
+    m.insert(PK.into(), s(&r.event_id));
+    m.insert("timestamp".into(), s(&r.timestamp));
+    m.insert("account_id".into(), s(&r.account_id));
+    m.insert("principal_arn".into(), s(&r.principal_arn));
+    m.insert("action".into(), s(&r.action));
+    m.insert(
+        "bytes_transferred".into(),
+        Attr::N(r.bytes_transferred.to_string()),
+    );
+    m.insert("source_ip".into(), s(&r.source_ip));
+    m.insert("success_status".into(), Attr::Bool(r.success_status));
+    m.insert("event_source".into(), s(&r.event_source));
+    m.insert("event_name".into(), s(&r.event_name));
+    m.insert("identity_type".into(), s(&r.identity_type));
+    for (k, v) in [
+        ("object_key", &r.object_key),
+        ("bucket", &r.bucket),
+        ("recipient_account_id", &r.recipient_account_id),
+        ("user_agent", &r.user_agent),
+        ("vpc_endpoint_id", &r.vpc_endpoint_id),
+        ("error_code", &r.error_code),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            m.insert(k.into(), s(v));
+        }
+    }
+    if let (Some(b), Some(k)) = (&r.bucket, &r.object_key) {
+        m.insert("object_ref".into(), Attr::S(format!("{b}/{k}")));
+    }
+    if let Some(t) = r.time() {
+        let expires = t.timestamp() + i64::from(retention_days) * 86_400;
+        m.insert(TTL_ATTRIBUTE.into(), Attr::N(expires.to_string()));
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudtrail::parse_bytes;
+
+    #[test]
+    fn assumed_role_data_event() {
+        let rec = r#"{"eventTime":"2026-11-22T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e1","sourceIPAddress":"2001:db8::1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/s","accountId":"210000000000","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::210000000000:role/warden-consumer","accountId":"210000000000"},"attributes":{"mfaAuthenticated":"true"}}},"requestParameters":{"bucketName":"b","key":"analytics/a.csv"},"additionalEventData":{"bytesTransferredIn":0,"bytesTransferredOut":1024},"errorCode":"AccessDenied","vpcEndpointId":"vpce-1"}"#;
+        let p = &parse_bytes("t", rec.as_bytes()).records[0];
+        let a = normalise(p).unwrap();
+        assert_eq!(a.timestamp, "2026-11-22T10:00:00.000Z");
+        assert_eq!(
+            a.principal_arn,
+            "arn:aws:iam::210000000000:role/warden-consumer"
+        );
+        assert_eq!(a.account_id, "210000000000");
+        assert_eq!(a.action, "s3:GetObject");
+        assert_eq!(a.bytes_transferred, 1024);
+        assert!(!a.success_status && a.mfa);
+        assert_eq!(a.source_ip, "2001:db8::1");
+        let item = to_item(&a, 365);
+        assert_eq!(item["object_ref"], Attr::S("b/analytics/a.csv".into()));
+        assert_eq!(
+            item[TTL_ATTRIBUTE],
+            Attr::N((1_795_341_600i64 + 365 * 86_400).to_string())
+        );
+    }
+
+    #[test]
+    fn missing_time_is_a_named_error_and_services_have_no_account() {
+        let p = &parse_bytes("t", br#"{"eventName":"X","eventID":"e9"}"#).records[0];
+        assert_eq!(
+            normalise(p).unwrap_err().to_string(),
+            "record e9: eventTime is missing"
+        );
+        let svc = br#"{"eventTime":"2026-11-22T10:00:00Z","eventName":"PutObject","eventSource":"s3.amazonaws.com","sourceIPAddress":"s3.amazonaws.com","userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"}}"#;
+        let a = normalise(&parse_bytes("t", svc).records[0]).unwrap();
+        assert_eq!(a.account_id, "unknown");
+        assert_eq!(a.principal_arn, "s3.amazonaws.com");
+        assert_eq!(a.source_ip, "s3.amazonaws.com");
+    }
+}
