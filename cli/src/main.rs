@@ -8,6 +8,8 @@ use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod replay;
+
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -39,6 +41,16 @@ enum Command {
     /// Answer "may this account do this?" from the rendered policies.
     #[command(subcommand)]
     Access(AccessCmd),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Replay archived CloudTrail logs through the live detectors: alerts on stdout, a
+    /// per-account summary on stderr. Exits 0 when every input parsed, 2 when some did not.
+    Replay(replay::ReplayArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -451,6 +463,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 require_mfa,
             },
         ),
+        Command::Audit(AuditCmd::Replay(args)) => replay::run(&args),
         Command::Access(AccessCmd::Check {
             stack,
             account,

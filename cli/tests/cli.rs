@@ -220,3 +220,101 @@ fn usage_errors_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(warden(&["--help"], None).status.code(), Some(0));
 }
+
+#[test]
+fn audit_replay_alerts_records_and_exit_codes() {
+    let dir = std::env::temp_dir().join(format!("warden-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let records = dir.join("records.jsonl");
+    let out = warden(
+        &[
+            "audit",
+            "replay",
+            "fixtures/cloudtrail/log-file.json.gz",
+            "--grants",
+            GRANTS,
+            "--records-out",
+            records.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(alerts.iter().any(|a| a["detector"] == "unknown-account"));
+    assert!(alerts.iter().all(|a| a["event_id"].is_string()
+        && a["severity"].is_string()
+        && a["summary"].is_string()));
+    assert_eq!(
+        std::fs::read_to_string(&records).unwrap().lines().count(),
+        20
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("210000000000") && stderr.contains("20 record(s)"),
+        "{stderr}"
+    );
+
+    // Without --grants: says once which detectors are off.
+    let out = warden(
+        &[
+            "audit",
+            "replay",
+            "fixtures/cloudtrail/log-file.json.gz",
+            "fixtures/cloudtrail/eventbridge-getobject.json",
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("detectors are off").count(), 1, "{stderr}");
+
+    // Some input unreadable: exit 2 after processing the rest.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"Records\": [").unwrap();
+    let out = warden(
+        &[
+            "audit",
+            "replay",
+            bad.to_str().unwrap(),
+            "fixtures/cloudtrail/log-file.json.gz",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json: invalid JSON"));
+    assert!(
+        !out.stdout.is_empty(),
+        "the readable file was still processed"
+    );
+
+    // Usage errors exit 1.
+    assert_eq!(warden(&["audit", "replay"], None).status.code(), Some(1));
+    let cfg = dir.join("cfg.json");
+    std::fs::write(&cfg, r#"{"time_zone":"Mars/Base"}"#).unwrap();
+    let out = warden(
+        &[
+            "audit",
+            "replay",
+            "fixtures/cloudtrail",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time_zone"));
+}

@@ -207,7 +207,12 @@ pub fn parse_bytes(source: &str, bytes: &[u8]) -> ParseOutcome {
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
                 .collect();
-            if lines.len() < 2 {
+            // JSON Lines only if the first line is itself a JSON object; otherwise report the
+            // file once instead of once per line.
+            let first_is_json = lines
+                .first()
+                .is_some_and(|(_, l)| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok());
+            if lines.len() < 2 || !first_is_json {
                 return file_error(source, whole_err);
             }
             let mut out = ParseOutcome::default();

@@ -1,0 +1,260 @@
+//! `warden audit replay`: run the live pipeline (parse → normalise → detect) over archived logs.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, anyhow};
+use chrono::Utc;
+use serde_json::Value;
+use warden_core::cloudtrail::{normalise, parse_bytes};
+use warden_core::detect::{Alert, DetectConfig, Pipeline};
+use warden_core::grant::Registry;
+
+/// Output format of alerts.
+#[derive(Clone, Copy, Debug, clap::ValueEnum, PartialEq, Eq)]
+pub enum AlertFormat {
+    /// One JSON object per line.
+    Jsonl,
+    /// A table for people.
+    Table,
+}
+
+/// Arguments of `warden audit replay`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// Files or directories (read recursively): CloudTrail log files (.json, .json.gz),
+    /// EventBridge events, JSON Lines.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Grants file; without it the registry detectors are off.
+    #[arg(long)]
+    pub grants: Option<PathBuf>,
+    /// Detector configuration (JSON; see the README for the fields and defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Write the normalised access records here as JSON Lines.
+    #[arg(long)]
+    pub records_out: Option<PathBuf>,
+    /// Alert output format.
+    #[arg(long, value_enum, default_value_t = AlertFormat::Jsonl)]
+    pub format: AlertFormat,
+}
+
+#[derive(Default)]
+struct AccountSummary {
+    records: u64,
+    bytes: u64,
+    failed: u64,
+    alerts: u64,
+}
+
+/// Extensions read when walking a directory (files named explicitly are always read).
+const LOG_EXTENSIONS: [&str; 4] = ["json", "jsonl", "ndjson", "gz"];
+
+fn collect(
+    path: &Path,
+    explicit: bool,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut usize,
+    problems: &mut Vec<String>,
+) {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => match fs::read_dir(path) {
+            Ok(entries) => {
+                let mut children: Vec<PathBuf> =
+                    entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                children.sort();
+                for c in children {
+                    collect(&c, false, out, skipped, problems);
+                }
+            }
+            Err(e) => problems.push(format!("{}: cannot list directory: {e}", path.display())),
+        },
+        Ok(_) => {
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default();
+            if explicit || LOG_EXTENSIONS.contains(&ext) {
+                out.push(path.to_owned());
+            } else {
+                *skipped += 1;
+            }
+        }
+        Err(e) => problems.push(format!("{}: cannot read: {e}", path.display())),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<DetectConfig> {
+    let Some(p) = path else {
+        return Ok(DetectConfig::default());
+    };
+    let text =
+        fs::read_to_string(p).with_context(|| format!("--config: reading {}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| anyhow!("--config {}: {e}", p.display()))
+}
+
+/// Run the replay; returns the exit code (0 all parsed, 2 some input unreadable).
+pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
+    let mut cfg = load_config(args.config.as_deref())?;
+    let registry = match &args.grants {
+        Some(g) => {
+            let text = fs::read_to_string(g)
+                .with_context(|| format!("--grants: reading {}", g.display()))?;
+            let reg = Registry::from_json(&text, Utc::now())
+                .map_err(|e| anyhow!("--grants {}: {e}", g.display()))?;
+            // The grants file also names the primary account and bucket: use them unless configured.
+            let raw: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if let Some(a) = raw.get("primary_account_id").and_then(Value::as_str)
+                && !cfg.trusted_accounts.iter().any(|t| t == a)
+            {
+                cfg.trusted_accounts.push(a.to_owned());
+            }
+            if cfg.shared_bucket.is_none() {
+                cfg.shared_bucket = raw
+                    .get("bucket_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+            }
+            Some(Arc::new(reg))
+        }
+        None => None,
+    };
+    let mut pipeline = Pipeline::new(&cfg, registry).map_err(|e| anyhow!("--config: {e}"))?;
+    if !pipeline.without_registry.is_empty() {
+        eprintln!(
+            "note: no --grants given, so these detectors are off: {}",
+            pipeline.without_registry.join(", ")
+        );
+    }
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    let mut skipped = 0usize;
+    for p in &args.paths {
+        collect(p, true, &mut files, &mut skipped, &mut problems);
+    }
+    let mut records_out = match &args.records_out {
+        Some(p) => {
+            Some(BufWriter::new(fs::File::create(p).with_context(|| {
+                format!("--records-out: creating {}", p.display())
+            })?))
+        }
+        None => None,
+    };
+    let bar = if io::stderr().is_terminal() && files.len() > 1 {
+        let b = indicatif::ProgressBar::new(files.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if args.format == AlertFormat::Table {
+        writeln!(
+            out,
+            "{:<9} {:<23} {:<13} {:<38} summary",
+            "severity", "detector", "account", "event"
+        )?;
+    }
+    let mut summary: BTreeMap<String, AccountSummary> = BTreeMap::new();
+    let (mut n_records, mut n_alerts, mut digests) = (0u64, 0u64, 0u64);
+    let mut alerts: Vec<Alert> = Vec::new();
+    for f in &files {
+        let name = f.display().to_string();
+        let bytes = match fs::read(f) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("{name}: cannot read: {e}"));
+                continue;
+            }
+        };
+        let parsed = parse_bytes(&name, &bytes);
+        digests += u64::from(parsed.digest);
+        problems.extend(parsed.errors.iter().map(ToString::to_string));
+        for p in &parsed.records {
+            let rec = match normalise(p) {
+                Ok(r) => r,
+                Err(e) => {
+                    problems.push(format!("{name} record {}: {e}", p.index));
+                    continue;
+                }
+            };
+            n_records += 1;
+            let s = summary.entry(rec.account_id.clone()).or_default();
+            s.records += 1;
+            s.bytes += rec.bytes_transferred;
+            s.failed += u64::from(!rec.success_status);
+            if let Some(w) = records_out.as_mut() {
+                serde_json::to_writer(&mut *w, &rec)?;
+                w.write_all(b"\n")?;
+            }
+            alerts.clear();
+            pipeline.observe(&rec, &mut alerts);
+            for a in &alerts {
+                n_alerts += 1;
+                summary.entry(a.account_id.clone()).or_default().alerts += 1;
+                match args.format {
+                    AlertFormat::Jsonl => {
+                        serde_json::to_writer(&mut out, a)?;
+                        out.write_all(b"\n")?;
+                    }
+                    AlertFormat::Table => writeln!(
+                        out,
+                        "{:<9} {:<23} {:<13} {:<38} {}",
+                        format!("{:?}", a.severity).to_lowercase(),
+                        a.detector,
+                        a.account_id,
+                        a.event_id,
+                        a.summary
+                    )?,
+                }
+            }
+        }
+        if let Some(b) = &bar {
+            b.inc(1);
+            b.set_message(format!("{n_records} records, {n_alerts} alerts"));
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    out.flush()?;
+    if let Some(mut w) = records_out {
+        w.flush()?;
+    }
+    let mut err = io::stderr().lock();
+    writeln!(
+        err,
+        "{:<14} {:>9} {:>15} {:>7} {:>7}",
+        "account", "records", "bytes", "failed", "alerts"
+    )?;
+    for (acct, s) in &summary {
+        writeln!(
+            err,
+            "{acct:<14} {:>9} {:>15} {:>7} {:>7}",
+            s.records, s.bytes, s.failed, s.alerts
+        )?;
+    }
+    writeln!(
+        err,
+        "{} file(s) read, {skipped} non-log file(s) ignored, {n_records} record(s), {n_alerts} alert(s), {digests} digest file(s) skipped, {} problem(s)",
+        files.len(),
+        problems.len()
+    )?;
+    for p in &problems {
+        writeln!(err, "unreadable: {p}")?;
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
