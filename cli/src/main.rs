@@ -8,6 +8,7 @@ use std::io::{self, BufRead, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod dev;
 mod replay;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -44,6 +45,15 @@ enum Command {
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Developer tools: synthetic data for load tests and benchmarks.
+    #[command(subcommand)]
+    Dev(DevCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum DevCmd {
+    /// Generate realistic synthetic S3 data events (CloudTrail records).
+    GenCloudtrail(dev::GenArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -464,6 +474,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
         ),
         Command::Audit(AuditCmd::Replay(args)) => replay::run(&args),
+        Command::Dev(DevCmd::GenCloudtrail(args)) => {
+            dev::gen_cloudtrail(&args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Access(AccessCmd::Check {
             stack,
             account,

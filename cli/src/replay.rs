@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use serde_json::Value;
-use warden_core::cloudtrail::{normalise, parse_bytes};
+use warden_core::cloudtrail::{normalise_owned, parse_bytes};
 use warden_core::detect::{Alert, DetectConfig, Pipeline};
 use warden_core::grant::Registry;
 
@@ -179,11 +179,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         let parsed = parse_bytes(&name, &bytes);
         digests += u64::from(parsed.digest);
         problems.extend(parsed.errors.iter().map(ToString::to_string));
-        for p in &parsed.records {
-            let rec = match normalise(p) {
+        for p in parsed.records {
+            let index = p.index;
+            let rec = match normalise_owned(p) {
                 Ok(r) => r,
                 Err(e) => {
-                    problems.push(format!("{name} record {}: {e}", p.index));
+                    problems.push(format!("{name} record {index}: {e}"));
                     continue;
                 }
             };

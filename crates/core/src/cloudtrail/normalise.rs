@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Parsed, record::CloudTrailRecord};
+use super::Parsed;
 
 /// Table partition key attribute.
 pub const PK: &str = "event_id";
@@ -33,6 +33,9 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 365;
 pub struct AccessRecord {
     /// Event time, RFC 3339 UTC with milliseconds (sortable as text).
     pub timestamp: String,
+    /// The same instant as epoch milliseconds (parsed once, used by every windowed detector).
+    #[serde(skip)]
+    pub epoch_ms: i64,
     /// The calling principal's account (`unknown` when CloudTrail does not say).
     pub account_id: String,
     /// The calling principal (role for sessions, user, root, or the invoking service).
@@ -88,46 +91,67 @@ fn account_from_arn(arn: &str) -> Option<&str> {
     (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then_some(a)
 }
 
-/// Turn an assumed-role session ARN into its role ARN (the principal grants name).
-fn principal_of(r: &CloudTrailRecord) -> (String, Option<String>) {
-    let Some(u) = &r.user_identity else {
+/// The calling principal (the role for assumed-role sessions, which is what grants name) and
+/// its account. Takes the identity apart instead of cloning it.
+fn principal_of(u: Option<super::record::UserIdentity>) -> (String, Option<String>) {
+    let Some(u) = u else {
         return ("unknown".into(), None);
     };
-    let issuer = u
-        .session_context
-        .as_ref()
-        .and_then(|s| s.session_issuer.as_ref());
-    let arn = match (
-        u.kind.as_deref(),
-        issuer.and_then(|i| i.arn.clone()),
-        &u.arn,
-    ) {
+    let issuer = u.session_context.and_then(|s| s.session_issuer);
+    let from_arn = u
+        .arn
+        .as_deref()
+        .and_then(account_from_arn)
+        .map(str::to_owned);
+    let (issuer_arn, issuer_account) = issuer.map_or((None, None), |i| (i.arn, i.account_id));
+    let arn = match (u.kind.as_deref(), issuer_arn, u.arn) {
         (Some("AssumedRole"), Some(role), _) => role,
-        (_, _, Some(arn)) => arn.clone(),
+        (_, _, Some(arn)) => arn,
         (_, Some(role), None) => role,
-        _ => u.invoked_by.clone().unwrap_or_else(|| "unknown".into()),
+        _ => u.invoked_by.unwrap_or_else(|| "unknown".into()),
     };
-    let account = u
-        .account_id
-        .clone()
-        .or_else(|| issuer.and_then(|i| i.account_id.clone()))
-        .or_else(|| {
-            u.arn
-                .as_deref()
-                .and_then(account_from_arn)
-                .map(str::to_owned)
-        });
-    (arn, account)
+    (arn, u.account_id.or(issuer_account).or(from_arn))
 }
 
-/// Normalise one parsed record.
+/// Bucket and key from `resources[]` (`AWS::S3::Object` ARNs), for events whose request
+/// parameters lack them.
+fn object_from_resources(
+    resources: &[super::record::Resource],
+) -> (Option<String>, Option<String>) {
+    for r in resources {
+        if r.kind.as_deref() == Some("AWS::S3::Object")
+            && let Some((bucket, key)) = r
+                .arn
+                .as_deref()
+                .and_then(|a| a.strip_prefix("arn:aws:s3:::"))
+                .and_then(|a| a.split_once('/'))
+        {
+            return (Some(bucket.to_owned()), Some(key.to_owned()));
+        }
+    }
+    (None, None)
+}
+
+/// Normalise one parsed record (cloning it; see [`normalise_owned`] to move it).
 ///
 /// # Errors
 /// A record without a readable `eventTime` cannot be placed in the audit timeline.
 pub fn normalise(p: &Parsed) -> Result<AccessRecord, NormaliseError> {
-    let r = &p.record;
+    normalise_owned(p.clone())
+}
+
+/// Normalise one parsed record, moving its strings into the access record.
+///
+/// # Errors
+/// A record without a readable `eventTime` cannot be placed in the audit timeline.
+pub fn normalise_owned(p: Parsed) -> Result<AccessRecord, NormaliseError> {
+    let Parsed {
+        record: r,
+        event_id,
+        ..
+    } = p;
     let err = |m: &str| NormaliseError {
-        event_id: p.event_id.clone(),
+        event_id: event_id.clone(),
         message: m.to_owned(),
     };
     let raw_time = r
@@ -137,49 +161,62 @@ pub fn normalise(p: &Parsed) -> Result<AccessRecord, NormaliseError> {
     let time: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_time)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| err("eventTime is not an ISO 8601 UTC time"))?;
-    let event_source = r.event_source.clone().unwrap_or_default();
-    let event_name = r.event_name.clone().unwrap_or_default();
+    let event_source = r.event_source.unwrap_or_default();
+    let event_name = r.event_name.unwrap_or_default();
     let service = event_source.split('.').next().unwrap_or_default();
-    let (principal_arn, account) = principal_of(r);
-    let params = r.request_parameters.as_ref();
+    let action = if service.is_empty() {
+        event_name.clone()
+    } else {
+        format!("{service}:{event_name}")
+    };
+    let identity_type = r
+        .user_identity
+        .as_ref()
+        .and_then(|u| u.kind.clone())
+        .unwrap_or_else(|| "Unknown".into());
+    let mfa = r
+        .user_identity
+        .as_ref()
+        .and_then(|u| u.session_context.as_ref())
+        .and_then(|s| s.attributes.as_ref())
+        .and_then(|a| a.mfa_authenticated.as_deref())
+        == Some("true");
+    let (principal_arn, account) = principal_of(r.user_identity);
+    let (mut bucket, mut object_key) = r
+        .request_parameters
+        .map_or((None, None), |p| (p.bucket_name, p.key));
+    if object_key.is_none()
+        && let Some(res) = &r.resources
+    {
+        let (b, k) = object_from_resources(res);
+        bucket = bucket.or(b);
+        object_key = k;
+    }
     let extra = r.additional_event_data.as_ref();
     let bytes_in = extra.and_then(|e| e.bytes_transferred_in).unwrap_or(0);
     let bytes_out = extra.and_then(|e| e.bytes_transferred_out).unwrap_or(0);
-    let identity = r.user_identity.as_ref();
     Ok(AccessRecord {
         timestamp: time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        epoch_ms: time.timestamp_millis(),
         account_id: account.unwrap_or_else(|| "unknown".into()),
         principal_arn,
-        action: if service.is_empty() {
-            event_name.clone()
-        } else {
-            format!("{service}:{event_name}")
-        },
-        object_key: params.and_then(|p| p.key.clone()).filter(|k| !k.is_empty()),
+        action,
+        object_key: object_key.filter(|k| !k.is_empty()),
         bytes_transferred: bytes_in.saturating_add(bytes_out),
         bytes_out,
-        source_ip: r
-            .source_ip_address
-            .clone()
-            .unwrap_or_else(|| "unknown".into()),
+        source_ip: r.source_ip_address.unwrap_or_else(|| "unknown".into()),
         success_status: r.error_code.is_none(),
-        event_id: p.event_id.clone(),
+        event_id,
         event_source,
         event_name,
-        bucket: params.and_then(|p| p.bucket_name.clone()),
-        recipient_account_id: r.recipient_account_id.clone(),
-        user_agent: r.user_agent.clone(),
-        vpc_endpoint_id: r.vpc_endpoint_id.clone(),
-        error_code: r.error_code.clone(),
-        identity_type: identity
-            .and_then(|u| u.kind.clone())
-            .unwrap_or_else(|| "Unknown".into()),
-        region: r.aws_region.clone(),
-        mfa: identity
-            .and_then(|u| u.session_context.as_ref())
-            .and_then(|s| s.attributes.as_ref())
-            .and_then(|a| a.mfa_authenticated.as_deref())
-            == Some("true"),
+        bucket,
+        recipient_account_id: r.recipient_account_id,
+        user_agent: r.user_agent,
+        vpc_endpoint_id: r.vpc_endpoint_id,
+        error_code: r.error_code,
+        identity_type,
+        region: r.aws_region,
+        mfa,
     })
 }
 

@@ -1,65 +1,187 @@
-//! The CloudTrail record as delivered, read leniently: any field may be missing, null, of an
+//! The CloudTrail record as delivered — the fields Warden uses; everything else (`tlsDetails`,
+//! `eventCategory`, `responseElements`, fields AWS adds tomorrow) is skipped without allocating —
+//! read leniently: any field may be missing, null, of an
 //! unexpected type or joined by new fields, and the record still reads (AWS adds fields over
 //! time; old and third-party logs omit some).
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+// Lenient readers are visitors, not detours through `serde_json::Value`: the common case
+// (the expected type) costs no more than a strict read, and the odd case reads as absent.
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+struct StringVisitor;
+
+impl<'de> Visitor<'de> for StringVisitor {
+    type Value = Option<String>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map).map(|()| None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq).map(|()| None)
+    }
+}
 
 /// Read a string, accepting numbers and booleans as text and anything else as absent.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::String(s) => Some(s),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
+    d.deserialize_any(StringVisitor)
 }
 
 /// Read a number of bytes from a number or a numeric string.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
-        serde_json::Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| *f >= 0.0)
-            .map(|f| f as u64),
-        _ => None,
-    })
+    Ok(lenient_string(d)?
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|f| *f >= 0.0 && f.is_finite())
+        .map(|f| f as u64))
 }
 
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
-        serde_json::Value::Bool(b) => Some(b),
-        serde_json::Value::String(s) => s.parse().ok(),
-        _ => None,
-    })
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq).map(|()| None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
 }
 
-fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> Result<T, D::Error> {
-    // A field of the wrong shape (e.g. a string where an object belongs) reads as absent.
-    let v = serde_json::Value::deserialize(d)?;
-    Ok(T::deserialize(v).unwrap_or_default())
+/// An object field; a value of another shape (a string where an object belongs) reads as absent.
+fn lenient<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    d.deserialize_any(ObjectVisitor(PhantomData))
+}
+
+/// One element of a list that must be an object; anything else is dropped.
+pub(crate) struct LenientItem<T>(pub(crate) Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for LenientItem<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient(d).map(LenientItem)
+    }
+}
+
+struct ListVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+    type Value = Option<Vec<T>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(LenientItem(item)) = seq.next_element::<LenientItem<T>>()? {
+            out.extend(item);
+        }
+        Ok(Some(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map).map(|()| None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A list of objects; non-object elements are dropped, a non-list reads as absent.
+fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Vec<T>>, D::Error> {
+    d.deserialize_any(ListVisitor(PhantomData))
 }
 
 /// `userIdentity.sessionContext.sessionIssuer`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SessionIssuer {
-    /// `Role`, `IAMUser`, …
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    pub kind: Option<String>,
     /// The role or user ARN.
     #[serde(deserialize_with = "lenient_string")]
     pub arn: Option<String>,
     /// Its account.
     #[serde(deserialize_with = "lenient_string")]
     pub account_id: Option<String>,
-    /// Its name.
-    #[serde(deserialize_with = "lenient_string")]
-    pub user_name: Option<String>,
 }
 
 /// `userIdentity.sessionContext`.
@@ -81,9 +203,6 @@ pub struct SessionAttributes {
     /// `"true"`/`"false"`.
     #[serde(deserialize_with = "lenient_string")]
     pub mfa_authenticated: Option<String>,
-    /// Session start.
-    #[serde(deserialize_with = "lenient_string")]
-    pub creation_date: Option<String>,
 }
 
 /// `userIdentity`: every type (IAMUser, AssumedRole, Root, AWSService, AWSAccount,
@@ -94,21 +213,12 @@ pub struct UserIdentity {
     /// The identity type.
     #[serde(rename = "type", deserialize_with = "lenient_string")]
     pub kind: Option<String>,
-    /// Principal ID.
-    #[serde(deserialize_with = "lenient_string")]
-    pub principal_id: Option<String>,
     /// Principal ARN.
     #[serde(deserialize_with = "lenient_string")]
     pub arn: Option<String>,
     /// Principal's account.
     #[serde(deserialize_with = "lenient_string")]
     pub account_id: Option<String>,
-    /// Access key used.
-    #[serde(deserialize_with = "lenient_string")]
-    pub access_key_id: Option<String>,
-    /// User name.
-    #[serde(deserialize_with = "lenient_string")]
-    pub user_name: Option<String>,
     /// The service that made the call on the principal's behalf.
     #[serde(deserialize_with = "lenient_string")]
     pub invoked_by: Option<String>,
@@ -127,12 +237,6 @@ pub struct RequestParameters {
     /// S3 object key.
     #[serde(deserialize_with = "lenient_string")]
     pub key: Option<String>,
-    /// KMS key.
-    #[serde(deserialize_with = "lenient_string")]
-    pub key_id: Option<String>,
-    /// Listing prefix.
-    #[serde(deserialize_with = "lenient_string")]
-    pub prefix: Option<String>,
 }
 
 /// `additionalEventData` (S3 data events carry bytes transferred here).
@@ -162,28 +266,10 @@ pub struct Resource {
     pub kind: Option<String>,
 }
 
-/// `tlsDetails`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct TlsDetails {
-    /// e.g. `TLSv1.3`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub tls_version: Option<String>,
-    /// Cipher suite.
-    #[serde(deserialize_with = "lenient_string")]
-    pub cipher_suite: Option<String>,
-    /// Host header.
-    #[serde(deserialize_with = "lenient_string")]
-    pub client_provided_host_header: Option<String>,
-}
-
 /// One CloudTrail record.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct CloudTrailRecord {
-    /// Record format version.
-    #[serde(deserialize_with = "lenient_string")]
-    pub event_version: Option<String>,
     /// Who.
     #[serde(deserialize_with = "lenient")]
     pub user_identity: Option<UserIdentity>,
@@ -212,9 +298,6 @@ pub struct CloudTrailRecord {
     /// Error code when the call failed.
     #[serde(deserialize_with = "lenient_string")]
     pub error_code: Option<String>,
-    /// Error message.
-    #[serde(deserialize_with = "lenient_string")]
-    pub error_message: Option<String>,
     /// Request parameters Warden reads.
     #[serde(deserialize_with = "lenient")]
     pub request_parameters: Option<RequestParameters>,
@@ -222,7 +305,7 @@ pub struct CloudTrailRecord {
     #[serde(deserialize_with = "lenient")]
     pub additional_event_data: Option<AdditionalEventData>,
     /// Resources touched.
-    #[serde(deserialize_with = "lenient")]
+    #[serde(deserialize_with = "lenient_list")]
     pub resources: Option<Vec<Resource>>,
     /// Unique event ID (the idempotency key).
     #[serde(
@@ -231,22 +314,10 @@ pub struct CloudTrailRecord {
         deserialize_with = "lenient_string"
     )]
     pub event_id: Option<String>,
-    /// `AwsApiCall`, `AwsServiceEvent`, …
-    #[serde(deserialize_with = "lenient_string")]
-    pub event_type: Option<String>,
-    /// `Management`, `Data`, `Insight`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub event_category: Option<String>,
     /// Account that received the event.
     #[serde(deserialize_with = "lenient_string")]
     pub recipient_account_id: Option<String>,
     /// VPC endpoint used.
     #[serde(deserialize_with = "lenient_string")]
     pub vpc_endpoint_id: Option<String>,
-    /// Whether the call was read-only.
-    #[serde(deserialize_with = "lenient_bool")]
-    pub read_only: Option<bool>,
-    /// TLS details.
-    #[serde(deserialize_with = "lenient")]
-    pub tls_details: Option<TlsDetails>,
 }

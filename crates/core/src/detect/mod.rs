@@ -414,6 +414,7 @@ pub(crate) mod testutil {
     pub fn rec() -> AccessRecord {
         AccessRecord {
             timestamp: "2026-11-23T10:00:00.000Z".into(),
+            epoch_ms: 0,
             account_id: "210000000000".into(),
             principal_arn: "arn:aws:iam::210000000000:role/warden-consumer".into(),
             action: "s3:GetObject".into(),
@@ -439,6 +440,9 @@ pub(crate) mod testutil {
     pub fn with(f: impl FnOnce(&mut AccessRecord)) -> AccessRecord {
         let mut r = rec();
         f(&mut r);
+        r.epoch_ms = chrono::DateTime::parse_from_rfc3339(&r.timestamp)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(0);
         r
     }
 }

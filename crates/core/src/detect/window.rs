@@ -62,14 +62,20 @@ impl RateWindow {
         {
             self.rings.remove(&oldest);
         }
-        let ring = self
-            .rings
-            .entry(account.to_owned())
-            .or_insert_with(|| Ring {
-                latest: b,
-                counts: [0; BUCKETS],
-                quiet_until: i64::MIN,
-            });
+        // Look up before inserting: the common case (a known account) allocates nothing.
+        if !self.rings.contains_key(account) {
+            self.rings.insert(
+                account.to_owned(),
+                Ring {
+                    latest: b,
+                    counts: [0; BUCKETS],
+                    quiet_until: i64::MIN,
+                },
+            );
+        }
+        let Some(ring) = self.rings.get_mut(account) else {
+            return None;
+        };
         let n = BUCKETS as i64;
         if b > ring.latest {
             let steps = (b - ring.latest).min(n);
