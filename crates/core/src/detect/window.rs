@@ -73,9 +73,7 @@ impl RateWindow {
                 },
             );
         }
-        let Some(ring) = self.rings.get_mut(account) else {
-            return None;
-        };
+        let ring = self.rings.get_mut(account)?;
         let n = BUCKETS as i64;
         if b > ring.latest {
             let steps = (b - ring.latest).min(n);
