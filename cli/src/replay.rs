@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use serde_json::Value;
-use warden_core::cloudtrail::{normalise_owned, parse_bytes};
+use warden_core::cloudtrail::{decompress, normalise_owned, parse_text};
 use warden_core::detect::{Alert, DetectConfig, Pipeline};
 use warden_core::grant::Registry;
 
@@ -176,7 +176,22 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let parsed = parse_bytes(&name, &bytes);
+        // Decompress once and parse borrowing from the buffer: no per-field copies.
+        let data = match decompress(&bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let text = match std::str::from_utf8(&data) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{name}: not UTF-8 text: {e}"));
+                continue;
+            }
+        };
+        let parsed = parse_text(&name, text);
         digests += u64::from(parsed.digest);
         problems.extend(parsed.errors.iter().map(ToString::to_string));
         for p in parsed.records {
@@ -189,7 +204,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
                 }
             };
             n_records += 1;
-            let s = summary.entry(rec.account_id.clone()).or_default();
+            if !summary.contains_key(&*rec.account_id) {
+                summary.insert(rec.account_id.to_string(), AccountSummary::default());
+            }
+            let Some(s) = summary.get_mut(&*rec.account_id) else {
+                continue;
+            };
             s.records += 1;
             s.bytes += rec.bytes_transferred;
             s.failed += u64::from(!rec.success_status);

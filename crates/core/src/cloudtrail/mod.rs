@@ -13,6 +13,7 @@ pub mod normalise;
 pub mod record;
 pub mod synth;
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use serde::Deserialize;
@@ -20,6 +21,7 @@ use serde_json::value::RawValue;
 
 pub use normalise::{AccessRecord, NormaliseError, normalise, normalise_owned};
 pub use record::CloudTrailRecord;
+pub use record::Txt;
 
 /// Largest decompressed size accepted from one gzip file (CloudTrail files are far smaller).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
@@ -38,21 +40,21 @@ pub struct ParseError {
 
 /// One parsed record with its position and an ID usable as an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Parsed {
+pub struct Parsed<'a> {
     /// Position in the source (0-based).
     pub index: usize,
-    /// The record.
-    pub record: CloudTrailRecord,
+    /// The record (borrowing from the input where it can).
+    pub record: CloudTrailRecord<'a>,
     /// `eventID`, or, when a record lacks one (old or third-party logs), a stable
     /// `synthetic-<hash>` of its exact text, so re-delivery never duplicates it.
-    pub event_id: String,
+    pub event_id: Txt<'a>,
 }
 
 /// What one input held.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ParseOutcome {
+pub struct ParseOutcome<'a> {
     /// Records read.
-    pub records: Vec<Parsed>,
+    pub records: Vec<Parsed<'a>>,
     /// Records or files that could not be read.
     pub errors: Vec<ParseError>,
     /// The input was a CloudTrail digest file (integrity manifest, no records).
@@ -63,8 +65,8 @@ pub struct ParseOutcome {
 struct TopLevel<'a> {
     // Records are read in the same pass as the file (no second parse per record); an element
     // that is not an object reads as `None` and is reported by index.
-    #[serde(rename = "Records", default)]
-    records: Option<Vec<record::LenientItem<CloudTrailRecord>>>,
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<record::LenientItem<CloudTrailRecord<'a>>>>,
     #[serde(borrow, default)]
     detail: Option<&'a RawValue>,
     #[serde(rename = "detail-type", default)]
@@ -89,12 +91,12 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-fn read_record(raw: &str, index: usize, source: &str, out: &mut ParseOutcome) {
+fn read_record<'a>(raw: &'a str, index: usize, source: &str, out: &mut ParseOutcome<'a>) {
     match serde_json::from_str::<CloudTrailRecord>(raw) {
         Ok(record) => {
             let event_id = match &record.event_id {
                 Some(id) if !id.is_empty() => id.clone(),
-                _ => synthetic_id(raw),
+                _ => Cow::Owned(synthetic_id(raw)),
             };
             out.records.push(Parsed {
                 index,
@@ -117,12 +119,12 @@ fn synthetic_id(raw: &str) -> String {
 /// Records read in one pass from a list; elements that are not objects are errors by index.
 /// Records without an `eventID` get their synthetic ID from their exact text, which needs a
 /// second (raw) pass over the list — only done when such records exist (old logs).
-fn read_list(
-    items: Vec<record::LenientItem<CloudTrailRecord>>,
+fn read_list<'a>(
+    items: Vec<record::LenientItem<CloudTrailRecord<'a>>>,
     raw_list: impl FnOnce() -> Result<Vec<String>, String>,
     base_index: usize,
     source: &str,
-    out: &mut ParseOutcome,
+    out: &mut ParseOutcome<'a>,
 ) -> Result<(), String> {
     let needs_raw = items.iter().any(|i| {
         i.0.as_ref()
@@ -132,13 +134,14 @@ fn read_list(
     for (i, item) in items.into_iter().enumerate() {
         match item.0 {
             Some(record) => {
-                let event_id = match &record.event_id {
-                    Some(id) if !id.is_empty() => id.clone(),
-                    _ => raws
-                        .as_ref()
-                        .and_then(|r| r.get(i))
-                        .map_or_else(|| format!("synthetic-index-{i}"), |raw| synthetic_id(raw)),
-                };
+                let event_id =
+                    match &record.event_id {
+                        Some(id) if !id.is_empty() => id.clone(),
+                        _ => Cow::Owned(raws.as_ref().and_then(|r| r.get(i)).map_or_else(
+                            || format!("synthetic-index-{i}"),
+                            |raw| synthetic_id(raw),
+                        )),
+                    };
                 out.records.push(Parsed {
                     index: base_index + i,
                     record,
@@ -171,7 +174,7 @@ fn raw_records(text: &str, array: bool) -> Result<Vec<String>, String> {
     Ok(list.into_iter().map(|r| r.get().to_owned()).collect())
 }
 
-fn file_error(source: &str, message: String) -> ParseOutcome {
+fn file_error(source: &str, message: String) -> ParseOutcome<'static> {
     ParseOutcome {
         errors: vec![ParseError {
             source_name: source.to_owned(),
@@ -183,15 +186,15 @@ fn file_error(source: &str, message: String) -> ParseOutcome {
 }
 
 /// Read one JSON value that is a record, an envelope, a log file or a digest.
-fn read_value(
-    text: &str,
+fn read_value<'a>(
+    text: &'a str,
     source: &str,
     base_index: usize,
-    out: &mut ParseOutcome,
+    out: &mut ParseOutcome<'a>,
 ) -> Result<(), String> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        let items: Vec<record::LenientItem<CloudTrailRecord>> =
+        let items: Vec<record::LenientItem<CloudTrailRecord<'a>>> =
             serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
         return read_list(items, || raw_records(text, true), base_index, source, out);
     }
@@ -248,9 +251,10 @@ pub fn decompress(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
     }
 }
 
-/// Parse one input (file contents or message body) of any accepted shape.
+/// Parse one input (file contents or message body) of any accepted shape, gzip included.
+/// The result owns its data; [`parse_text`] borrows instead (faster, no copies).
 #[must_use]
-pub fn parse_bytes(source: &str, bytes: &[u8]) -> ParseOutcome {
+pub fn parse_bytes(source: &str, bytes: &[u8]) -> ParseOutcome<'static> {
     let data = match decompress(bytes) {
         Ok(d) => d,
         Err(e) => return file_error(source, e),
@@ -259,6 +263,25 @@ pub fn parse_bytes(source: &str, bytes: &[u8]) -> ParseOutcome {
         Ok(t) => t,
         Err(e) => return file_error(source, format!("not UTF-8 text: {e}")),
     };
+    let out = parse_text(source, text);
+    ParseOutcome {
+        records: out
+            .records
+            .into_iter()
+            .map(|p| Parsed {
+                index: p.index,
+                record: p.record.into_owned(),
+                event_id: Cow::Owned(p.event_id.into_owned()),
+            })
+            .collect(),
+        errors: out.errors,
+        digest: out.digest,
+    }
+}
+
+/// Parse text (already decompressed) of any accepted shape; records borrow from `text`.
+#[must_use]
+pub fn parse_text<'a>(source: &str, text: &'a str) -> ParseOutcome<'a> {
     if text.trim().is_empty() {
         return file_error(source, "empty input".into());
     }

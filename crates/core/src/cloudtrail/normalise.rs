@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use super::Parsed;
+use super::record::{Resource, Txt, UserIdentity};
 
 /// Table partition key attribute.
 pub const PK: &str = "event_id";
@@ -30,48 +33,48 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 365;
 
 /// The normalised access record (spec 000's access-log fields plus provenance).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccessRecord {
+pub struct AccessRecord<'a> {
     /// Event time, RFC 3339 UTC with milliseconds (sortable as text).
-    pub timestamp: String,
+    pub timestamp: Txt<'a>,
     /// The same instant as epoch milliseconds (parsed once, used by every windowed detector).
     #[serde(skip)]
     pub epoch_ms: i64,
     /// The calling principal's account (`unknown` when CloudTrail does not say).
-    pub account_id: String,
+    pub account_id: Txt<'a>,
     /// The calling principal (role for sessions, user, root, or the invoking service).
-    pub principal_arn: String,
+    pub principal_arn: Txt<'a>,
     /// `service:Action`, e.g. `s3:GetObject`.
-    pub action: String,
+    pub action: Txt<'a>,
     /// S3 object key, when there is one.
-    pub object_key: Option<String>,
+    pub object_key: Option<Txt<'a>>,
     /// Bytes in + out.
     pub bytes_transferred: u64,
     /// Bytes downloaded (egress).
     pub bytes_out: u64,
     /// Source IP, or the service name for service calls.
-    pub source_ip: String,
+    pub source_ip: Txt<'a>,
     /// Whether the call succeeded (no `errorCode`).
     pub success_status: bool,
     /// Idempotency key.
-    pub event_id: String,
+    pub event_id: Txt<'a>,
     /// e.g. `s3.amazonaws.com`.
-    pub event_source: String,
+    pub event_source: Txt<'a>,
     /// e.g. `GetObject`.
-    pub event_name: String,
+    pub event_name: Txt<'a>,
     /// S3 bucket.
-    pub bucket: Option<String>,
+    pub bucket: Option<Txt<'a>>,
     /// Account that received the event.
-    pub recipient_account_id: Option<String>,
+    pub recipient_account_id: Option<Txt<'a>>,
     /// User agent.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Txt<'a>>,
     /// VPC endpoint.
-    pub vpc_endpoint_id: Option<String>,
+    pub vpc_endpoint_id: Option<Txt<'a>>,
     /// `errorCode`, when the call failed.
-    pub error_code: Option<String>,
+    pub error_code: Option<Txt<'a>>,
     /// `userIdentity.type`.
-    pub identity_type: String,
+    pub identity_type: Txt<'a>,
     /// Region.
-    pub region: Option<String>,
+    pub region: Option<Txt<'a>>,
     /// Whether the session was MFA-authenticated.
     pub mfa: bool,
 }
@@ -92,32 +95,31 @@ fn account_from_arn(arn: &str) -> Option<&str> {
 }
 
 /// The calling principal (the role for assumed-role sessions, which is what grants name) and
-/// its account. Takes the identity apart instead of cloning it.
-fn principal_of(u: Option<super::record::UserIdentity>) -> (String, Option<String>) {
+/// its account. Takes the identity apart instead of copying it.
+fn principal_of(u: Option<UserIdentity<'_>>) -> (Txt<'_>, Option<Txt<'_>>) {
     let Some(u) = u else {
-        return ("unknown".into(), None);
+        return (Cow::Borrowed("unknown"), None);
     };
     let issuer = u.session_context.and_then(|s| s.session_issuer);
     let from_arn = u
         .arn
         .as_deref()
         .and_then(account_from_arn)
-        .map(str::to_owned);
+        .map(|a| Cow::Owned(a.to_owned()));
     let (issuer_arn, issuer_account) = issuer.map_or((None, None), |i| (i.arn, i.account_id));
+    let account = u.account_id.or(issuer_account).or(from_arn);
     let arn = match (u.kind.as_deref(), issuer_arn, u.arn) {
         (Some("AssumedRole"), Some(role), _) => role,
         (_, _, Some(arn)) => arn,
         (_, Some(role), None) => role,
-        _ => u.invoked_by.unwrap_or_else(|| "unknown".into()),
+        _ => u.invoked_by.unwrap_or(Cow::Borrowed("unknown")),
     };
-    (arn, u.account_id.or(issuer_account).or(from_arn))
+    (arn, account)
 }
 
 /// Bucket and key from `resources[]` (`AWS::S3::Object` ARNs), for events whose request
 /// parameters lack them.
-fn object_from_resources(
-    resources: &[super::record::Resource],
-) -> (Option<String>, Option<String>) {
+fn object_from_resources(resources: &[Resource<'_>]) -> (Option<String>, Option<String>) {
     for r in resources {
         if r.kind.as_deref() == Some("AWS::S3::Object")
             && let Some((bucket, key)) = r
@@ -132,26 +134,27 @@ fn object_from_resources(
     (None, None)
 }
 
-/// Normalise one parsed record (cloning it; see [`normalise_owned`] to move it).
+/// Normalise one parsed record (copying what it keeps; see [`normalise_owned`] to move).
 ///
 /// # Errors
 /// A record without a readable `eventTime` cannot be placed in the audit timeline.
-pub fn normalise(p: &Parsed) -> Result<AccessRecord, NormaliseError> {
+pub fn normalise<'a>(p: &Parsed<'a>) -> Result<AccessRecord<'a>, NormaliseError> {
     normalise_owned(p.clone())
 }
 
-/// Normalise one parsed record, moving its strings into the access record.
+/// Normalise one parsed record, moving its text (still borrowed from the input where it was)
+/// into the access record.
 ///
 /// # Errors
 /// A record without a readable `eventTime` cannot be placed in the audit timeline.
-pub fn normalise_owned(p: Parsed) -> Result<AccessRecord, NormaliseError> {
+pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError> {
     let Parsed {
         record: r,
         event_id,
         ..
     } = p;
     let err = |m: &str| NormaliseError {
-        event_id: event_id.clone(),
+        event_id: event_id.to_string(),
         message: m.to_owned(),
     };
     let raw_time = r
@@ -167,13 +170,13 @@ pub fn normalise_owned(p: Parsed) -> Result<AccessRecord, NormaliseError> {
     let action = if service.is_empty() {
         event_name.clone()
     } else {
-        format!("{service}:{event_name}")
+        Cow::Owned(format!("{service}:{event_name}"))
     };
     let identity_type = r
         .user_identity
         .as_ref()
         .and_then(|u| u.kind.clone())
-        .unwrap_or_else(|| "Unknown".into());
+        .unwrap_or(Cow::Borrowed("Unknown"));
     let mfa = r
         .user_identity
         .as_ref()
@@ -189,22 +192,22 @@ pub fn normalise_owned(p: Parsed) -> Result<AccessRecord, NormaliseError> {
         && let Some(res) = &r.resources
     {
         let (b, k) = object_from_resources(res);
-        bucket = bucket.or(b);
-        object_key = k;
+        bucket = bucket.or(b.map(Cow::Owned));
+        object_key = k.map(Cow::Owned);
     }
     let extra = r.additional_event_data.as_ref();
     let bytes_in = extra.and_then(|e| e.bytes_transferred_in).unwrap_or(0);
     let bytes_out = extra.and_then(|e| e.bytes_transferred_out).unwrap_or(0);
     Ok(AccessRecord {
-        timestamp: time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        timestamp: Cow::Owned(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
         epoch_ms: time.timestamp_millis(),
-        account_id: account.unwrap_or_else(|| "unknown".into()),
+        account_id: account.unwrap_or(Cow::Borrowed("unknown")),
         principal_arn,
         action,
         object_key: object_key.filter(|k| !k.is_empty()),
         bytes_transferred: bytes_in.saturating_add(bytes_out),
         bytes_out,
-        source_ip: r.source_ip_address.unwrap_or_else(|| "unknown".into()),
+        source_ip: r.source_ip_address.unwrap_or(Cow::Borrowed("unknown")),
         success_status: r.error_code.is_none(),
         event_id,
         event_source,
@@ -220,7 +223,7 @@ pub fn normalise_owned(p: Parsed) -> Result<AccessRecord, NormaliseError> {
     })
 }
 
-impl AccessRecord {
+impl AccessRecord<'_> {
     /// Event time as a `DateTime` (the timestamp was validated when normalising).
     #[must_use]
     pub fn time(&self) -> Option<DateTime<Utc>> {
@@ -243,7 +246,7 @@ pub enum Attr {
 
 /// The DynamoDB item for an access record (see the module docs for the layout).
 #[must_use]
-pub fn to_item(r: &AccessRecord, retention_days: u32) -> BTreeMap<String, Attr> {
+pub fn to_item(r: &AccessRecord<'_>, retention_days: u32) -> BTreeMap<String, Attr> {
     let mut m = BTreeMap::new();
     let s = |v: &str| Attr::S(v.to_owned());
     m.insert(PK.into(), s(&r.event_id));

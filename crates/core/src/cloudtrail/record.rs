@@ -4,6 +4,7 @@
 //! unexpected type or joined by new fields, and the record still reads (AWS adds fields over
 //! time; old and third-party logs omit some).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -26,27 +27,30 @@ fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
 struct StringVisitor;
 
 impl<'de> Visitor<'de> for StringVisitor {
-    type Value = Option<String>;
+    type Value = Option<Txt<'de>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
     }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Some(v.to_owned()))
+        Ok(Some(Cow::Owned(v.to_owned())))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Some(v))
+        Ok(Some(Cow::Owned(v)))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
+        Ok(Some(Cow::Owned(v.to_string())))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
+        Ok(Some(Cow::Owned(v.to_string())))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
+        Ok(Some(Cow::Owned(v.to_string())))
     }
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
+        Ok(Some(Cow::Owned(v.to_string())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
@@ -62,8 +66,11 @@ impl<'de> Visitor<'de> for StringVisitor {
     }
 }
 
+/// Text borrowed from the input when it has no escapes, owned otherwise.
+pub type Txt<'a> = Cow<'a, str>;
+
 /// Read a string, accepting numbers and booleans as text and anything else as absent.
-fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+fn lenient_string<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Txt<'a>>, D::Error> {
     d.deserialize_any(StringVisitor)
 }
 
@@ -175,68 +182,68 @@ fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 /// `userIdentity.sessionContext.sessionIssuer`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct SessionIssuer {
+pub struct SessionIssuer<'a> {
     /// The role or user ARN.
-    #[serde(deserialize_with = "lenient_string")]
-    pub arn: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub arn: Option<Txt<'a>>,
     /// Its account.
-    #[serde(deserialize_with = "lenient_string")]
-    pub account_id: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub account_id: Option<Txt<'a>>,
 }
 
 /// `userIdentity.sessionContext`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct SessionContext {
+pub struct SessionContext<'a> {
     /// Who issued the session.
-    #[serde(deserialize_with = "lenient")]
-    pub session_issuer: Option<SessionIssuer>,
+    #[serde(borrow, deserialize_with = "lenient")]
+    pub session_issuer: Option<SessionIssuer<'a>>,
     /// `attributes.mfaAuthenticated`, `creationDate`.
-    #[serde(deserialize_with = "lenient")]
-    pub attributes: Option<SessionAttributes>,
+    #[serde(borrow, deserialize_with = "lenient")]
+    pub attributes: Option<SessionAttributes<'a>>,
 }
 
 /// `userIdentity.sessionContext.attributes`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct SessionAttributes {
+pub struct SessionAttributes<'a> {
     /// `"true"`/`"false"`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub mfa_authenticated: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub mfa_authenticated: Option<Txt<'a>>,
 }
 
 /// `userIdentity`: every type (IAMUser, AssumedRole, Root, AWSService, AWSAccount,
 /// FederatedUser, IdentityCenterUser, Unknown, …) reads into the same shape.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct UserIdentity {
+pub struct UserIdentity<'a> {
     /// The identity type.
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    pub kind: Option<String>,
+    #[serde(rename = "type", borrow, deserialize_with = "lenient_string")]
+    pub kind: Option<Txt<'a>>,
     /// Principal ARN.
-    #[serde(deserialize_with = "lenient_string")]
-    pub arn: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub arn: Option<Txt<'a>>,
     /// Principal's account.
-    #[serde(deserialize_with = "lenient_string")]
-    pub account_id: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub account_id: Option<Txt<'a>>,
     /// The service that made the call on the principal's behalf.
-    #[serde(deserialize_with = "lenient_string")]
-    pub invoked_by: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub invoked_by: Option<Txt<'a>>,
     /// Session details for temporary credentials.
-    #[serde(deserialize_with = "lenient")]
-    pub session_context: Option<SessionContext>,
+    #[serde(borrow, deserialize_with = "lenient")]
+    pub session_context: Option<SessionContext<'a>>,
 }
 
 /// The parts of `requestParameters` Warden reads.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct RequestParameters {
+pub struct RequestParameters<'a> {
     /// S3 bucket.
-    #[serde(deserialize_with = "lenient_string")]
-    pub bucket_name: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub bucket_name: Option<Txt<'a>>,
     /// S3 object key.
-    #[serde(deserialize_with = "lenient_string")]
-    pub key: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub key: Option<Txt<'a>>,
 }
 
 /// `additionalEventData` (S3 data events carry bytes transferred here).
@@ -254,70 +261,129 @@ pub struct AdditionalEventData {
 /// One entry of `resources[]`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(default)]
-pub struct Resource {
+pub struct Resource<'a> {
     /// Resource ARN.
-    #[serde(rename = "ARN", alias = "arn", deserialize_with = "lenient_string")]
-    pub arn: Option<String>,
+    #[serde(
+        rename = "ARN",
+        alias = "arn",
+        borrow,
+        deserialize_with = "lenient_string"
+    )]
+    pub arn: Option<Txt<'a>>,
     /// Owning account.
-    #[serde(rename = "accountId", deserialize_with = "lenient_string")]
-    pub account_id: Option<String>,
+    #[serde(rename = "accountId", borrow, deserialize_with = "lenient_string")]
+    pub account_id: Option<Txt<'a>>,
     /// e.g. `AWS::S3::Object`.
-    #[serde(rename = "type", deserialize_with = "lenient_string")]
-    pub kind: Option<String>,
+    #[serde(rename = "type", borrow, deserialize_with = "lenient_string")]
+    pub kind: Option<Txt<'a>>,
 }
 
 /// One CloudTrail record.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
-pub struct CloudTrailRecord {
+pub struct CloudTrailRecord<'a> {
     /// Who.
-    #[serde(deserialize_with = "lenient")]
-    pub user_identity: Option<UserIdentity>,
+    #[serde(borrow, deserialize_with = "lenient")]
+    pub user_identity: Option<UserIdentity<'a>>,
     /// When (UTC, ISO 8601).
-    #[serde(deserialize_with = "lenient_string")]
-    pub event_time: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub event_time: Option<Txt<'a>>,
     /// e.g. `s3.amazonaws.com`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub event_source: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub event_source: Option<Txt<'a>>,
     /// e.g. `GetObject`.
-    #[serde(deserialize_with = "lenient_string")]
-    pub event_name: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub event_name: Option<Txt<'a>>,
     /// Region.
-    #[serde(deserialize_with = "lenient_string")]
-    pub aws_region: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub aws_region: Option<Txt<'a>>,
     /// Caller IP (v4 or v6) or a service name such as `s3.amazonaws.com`.
     #[serde(
         rename = "sourceIPAddress",
         alias = "sourceIpAddress",
+        borrow,
         deserialize_with = "lenient_string"
     )]
-    pub source_ip_address: Option<String>,
+    pub source_ip_address: Option<Txt<'a>>,
     /// User agent.
-    #[serde(deserialize_with = "lenient_string")]
-    pub user_agent: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub user_agent: Option<Txt<'a>>,
     /// Error code when the call failed.
-    #[serde(deserialize_with = "lenient_string")]
-    pub error_code: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub error_code: Option<Txt<'a>>,
     /// Request parameters Warden reads.
-    #[serde(deserialize_with = "lenient")]
-    pub request_parameters: Option<RequestParameters>,
+    #[serde(borrow, deserialize_with = "lenient")]
+    pub request_parameters: Option<RequestParameters<'a>>,
     /// Additional data (bytes transferred).
     #[serde(deserialize_with = "lenient")]
     pub additional_event_data: Option<AdditionalEventData>,
     /// Resources touched.
-    #[serde(deserialize_with = "lenient_list")]
-    pub resources: Option<Vec<Resource>>,
+    #[serde(borrow, deserialize_with = "lenient_list")]
+    pub resources: Option<Vec<Resource<'a>>>,
     /// Unique event ID (the idempotency key).
     #[serde(
         rename = "eventID",
         alias = "eventId",
+        borrow,
         deserialize_with = "lenient_string"
     )]
-    pub event_id: Option<String>,
+    pub event_id: Option<Txt<'a>>,
     /// Account that received the event.
-    #[serde(deserialize_with = "lenient_string")]
-    pub recipient_account_id: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub recipient_account_id: Option<Txt<'a>>,
     /// VPC endpoint used.
-    #[serde(deserialize_with = "lenient_string")]
-    pub vpc_endpoint_id: Option<String>,
+    #[serde(borrow, deserialize_with = "lenient_string")]
+    pub vpc_endpoint_id: Option<Txt<'a>>,
+}
+
+fn own(t: Option<Txt<'_>>) -> Option<Txt<'static>> {
+    t.map(|c| Cow::Owned(c.into_owned()))
+}
+
+impl CloudTrailRecord<'_> {
+    /// Detach the record from the input it borrows from.
+    #[must_use]
+    pub fn into_owned(self) -> CloudTrailRecord<'static> {
+        CloudTrailRecord {
+            user_identity: self.user_identity.map(|u| UserIdentity {
+                kind: own(u.kind),
+                arn: own(u.arn),
+                account_id: own(u.account_id),
+                invoked_by: own(u.invoked_by),
+                session_context: u.session_context.map(|c| SessionContext {
+                    session_issuer: c.session_issuer.map(|i| SessionIssuer {
+                        arn: own(i.arn),
+                        account_id: own(i.account_id),
+                    }),
+                    attributes: c.attributes.map(|a| SessionAttributes {
+                        mfa_authenticated: own(a.mfa_authenticated),
+                    }),
+                }),
+            }),
+            event_time: own(self.event_time),
+            event_source: own(self.event_source),
+            event_name: own(self.event_name),
+            aws_region: own(self.aws_region),
+            source_ip_address: own(self.source_ip_address),
+            user_agent: own(self.user_agent),
+            error_code: own(self.error_code),
+            request_parameters: self.request_parameters.map(|p| RequestParameters {
+                bucket_name: own(p.bucket_name),
+                key: own(p.key),
+            }),
+            additional_event_data: self.additional_event_data,
+            resources: self.resources.map(|rs| {
+                rs.into_iter()
+                    .map(|r| Resource {
+                        arn: own(r.arn),
+                        account_id: own(r.account_id),
+                        kind: own(r.kind),
+                    })
+                    .collect()
+            }),
+            event_id: own(self.event_id),
+            recipient_account_id: own(self.recipient_account_id),
+            vpc_endpoint_id: own(self.vpc_endpoint_id),
+        }
+    }
 }

@@ -24,8 +24,8 @@ impl Detector for AuditTampering {
     fn name(&self) -> &'static str {
         "audit-tampering"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
-        if r.event_source != "cloudtrail.amazonaws.com" || !EVENTS.contains(&r.event_name.as_str())
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
+        if r.event_source != "cloudtrail.amazonaws.com" || !EVENTS.contains(&r.event_name.as_ref())
         {
             return;
         }

@@ -27,7 +27,7 @@ impl Detector for EgressSpike {
     fn name(&self) -> &'static str {
         "egress-spike"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.bytes_out == 0 {
             return;
         }
@@ -61,7 +61,7 @@ mod tests {
             d.observe(
                 &with(|r| {
                     r.bytes_out = 2 * gib;
-                    r.timestamp = format!("2026-11-23T10:{m:02}:00.000Z");
+                    r.timestamp = format!("2026-11-23T10:{m:02}:00.000Z").into();
                 }),
                 &mut out,
             );

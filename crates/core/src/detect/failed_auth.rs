@@ -40,9 +40,9 @@ impl Detector for FailedAuth {
     fn name(&self) -> &'static str {
         "failed-auth"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         let Some(code) = &r.error_code else { return };
-        if !DENIED_CODES.contains(&code.as_str()) {
+        if !DENIED_CODES.contains(&code.as_ref()) {
             return;
         }
         let Some(t) = r.time() else { return };
@@ -71,7 +71,7 @@ mod tests {
             d.observe(
                 &with(|r| {
                     r.error_code = Some("NoSuchKey".into());
-                    r.timestamp = format!("2026-11-23T10:00:{i:02}.000Z");
+                    r.timestamp = format!("2026-11-23T10:00:{i:02}.000Z").into();
                 }),
                 &mut out,
             );
@@ -80,7 +80,7 @@ mod tests {
             d.observe(
                 &with(|r| {
                     r.error_code = Some("AccessDenied".into());
-                    r.timestamp = format!("2026-11-23T10:01:{i:02}.000Z");
+                    r.timestamp = format!("2026-11-23T10:01:{i:02}.000Z").into();
                 }),
                 &mut out,
             );

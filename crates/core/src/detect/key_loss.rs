@@ -19,8 +19,8 @@ impl Detector for KeyLoss {
     fn name(&self) -> &'static str {
         "key-loss"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
-        if r.event_source != "kms.amazonaws.com" || !EVENTS.contains(&r.event_name.as_str()) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
+        if r.event_source != "kms.amazonaws.com" || !EVENTS.contains(&r.event_name.as_ref()) {
             return;
         }
         out.push(alert(

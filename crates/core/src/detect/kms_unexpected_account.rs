@@ -33,9 +33,9 @@ impl Detector for KmsUnexpectedAccount {
     fn name(&self) -> &'static str {
         "kms-unexpected-account"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.event_source != "kms.amazonaws.com"
-            || !USE_EVENTS.contains(&r.event_name.as_str())
+            || !USE_EVENTS.contains(&r.event_name.as_ref())
             || is_service(r)
             || self.known.is_known(&r.account_id)
         {

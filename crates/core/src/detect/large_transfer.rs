@@ -20,7 +20,7 @@ impl Detector for LargeTransfer {
     fn name(&self) -> &'static str {
         "large-transfer"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.bytes_transferred < self.threshold {
             return;
         }

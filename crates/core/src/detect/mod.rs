@@ -164,7 +164,7 @@ pub trait Detector: Send + std::fmt::Debug {
     /// Its public name.
     fn name(&self) -> &'static str;
     /// Look at one record; push any alerts.
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>);
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>);
 }
 
 /// What detectors know about the deployment.
@@ -179,7 +179,7 @@ impl Known {
     fn is_known(&self, account: &str) -> bool {
         self.trusted.contains(account) || self.registry.knows(account)
     }
-    fn on_shared_bucket(&self, r: &AccessRecord) -> bool {
+    fn on_shared_bucket(&self, r: &AccessRecord<'_>) -> bool {
         r.event_source == "s3.amazonaws.com"
             && match (&self.bucket, &r.bucket) {
                 (Some(want), Some(got)) => want == got,
@@ -190,7 +190,7 @@ impl Known {
 }
 
 /// Whether a record is a call by an AWS service rather than a principal.
-fn is_service(r: &AccessRecord) -> bool {
+fn is_service(r: &AccessRecord<'_>) -> bool {
     r.identity_type == "AWSService" || r.account_id == "unknown"
 }
 
@@ -241,7 +241,7 @@ impl Pipeline {
     /// A setting that cannot work, named.
     pub fn new(cfg: &DetectConfig, registry: Option<Arc<Registry>>) -> Result<Self, ConfigError> {
         for d in &cfg.disabled {
-            if !DETECTOR_NAMES.contains(&d.as_str()) {
+            if !DETECTOR_NAMES.contains(&d.as_ref()) {
                 return Err(ConfigError {
                     field: "disabled",
                     rule: format!(
@@ -376,7 +376,7 @@ impl Pipeline {
     }
 
     /// Run every detector on one record.
-    pub fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    pub fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         for d in &mut self.detectors {
             d.observe(r, out);
         }
@@ -399,8 +399,8 @@ fn alert(
     Alert {
         detector,
         severity,
-        event_id: r.event_id.clone(),
-        account_id: r.account_id.clone(),
+        event_id: r.event_id.to_string(),
+        account_id: r.account_id.to_string(),
         summary,
         details,
     }
@@ -411,7 +411,7 @@ pub(crate) mod testutil {
     use crate::cloudtrail::AccessRecord;
 
     /// A successful S3 GetObject by a consumer role at 10:00 UTC on a Monday.
-    pub fn rec() -> AccessRecord {
+    pub fn rec() -> AccessRecord<'static> {
         AccessRecord {
             timestamp: "2026-11-23T10:00:00.000Z".into(),
             epoch_ms: 0,
@@ -437,7 +437,7 @@ pub(crate) mod testutil {
         }
     }
 
-    pub fn with(f: impl FnOnce(&mut AccessRecord)) -> AccessRecord {
+    pub fn with(f: impl FnOnce(&mut AccessRecord<'static>)) -> AccessRecord<'static> {
         let mut r = rec();
         f(&mut r);
         r.epoch_ms = chrono::DateTime::parse_from_rfc3339(&r.timestamp)

@@ -37,11 +37,11 @@ impl Detector for OffHours {
     fn name(&self) -> &'static str {
         "off-hours"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.event_source != "s3.amazonaws.com" || r.object_key.is_none() || is_service(r) {
             return;
         }
-        if self.bucket.is_some() && self.bucket != r.bucket {
+        if self.bucket.is_some() && self.bucket.as_deref() != r.bucket.as_deref() {
             return;
         }
         let Some(t) = r.time() else { return };

@@ -48,7 +48,7 @@ impl Detector for PolicyChange {
     fn name(&self) -> &'static str {
         "policy-change"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if !r.success_status
             || !POLICY_EVENTS
                 .iter()

@@ -21,13 +21,13 @@ impl Detector for PrefixOutsideGrant {
     fn name(&self) -> &'static str {
         "prefix-outside-grant"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         let Some(key) = &r.object_key else { return };
         if !self.known.on_shared_bucket(r) || !self.known.registry.knows(&r.account_id) {
             return;
         }
         let Some(at) = r.time() else { return };
-        let write = S3_WRITE_EVENTS.contains(&r.event_name.as_str());
+        let write = S3_WRITE_EVENTS.contains(&r.event_name.as_ref());
         if self.known.registry.allows(&r.account_id, key, write, at) {
             return;
         }

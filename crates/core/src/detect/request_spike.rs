@@ -27,7 +27,7 @@ impl Detector for RequestSpike {
     fn name(&self) -> &'static str {
         "request-spike"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.event_source != "s3.amazonaws.com" || is_service(r) {
             return;
         }
@@ -59,7 +59,8 @@ mod tests {
         for i in 0..1000 {
             d.observe(
                 &with(|r| {
-                    r.timestamp = format!("2026-11-23T10:0{}:{:02}.000Z", i / 240, (i % 240) / 4)
+                    r.timestamp =
+                        format!("2026-11-23T10:0{}:{:02}.000Z", i / 240, (i % 240) / 4).into()
                 }),
                 &mut out,
             );
@@ -82,6 +83,7 @@ mod tests {
                         (i % 1000) * 60 / 1000,
                         (i * 7) % 60
                     )
+                    .into()
                 }),
                 &mut none,
             );

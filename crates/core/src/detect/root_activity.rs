@@ -12,7 +12,7 @@ impl Detector for RootActivity {
     fn name(&self) -> &'static str {
         "root-activity"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.identity_type != "Root" {
             return;
         }

@@ -24,7 +24,7 @@ impl Detector for UnknownAccount {
     fn name(&self) -> &'static str {
         "unknown-account"
     }
-    fn observe(&mut self, r: &AccessRecord, out: &mut Vec<Alert>) {
+    fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if !self.known.on_shared_bucket(r)
             || (self.skip_services && is_service(r))
             || self.known.is_known(&r.account_id)
