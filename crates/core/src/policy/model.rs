@@ -760,7 +760,7 @@ fn validate_statement(st: &Statement, path: &str, kind: PolicyKind) -> Result<()
 }
 
 fn validate_action(act: &str) -> Result<(), String> {
-    if act == "*" {
+    if act == "*" || act.starts_with("${") {
         return Ok(());
     }
     let Some((vendor, _)) = act.split_once(':') else {
@@ -789,7 +789,8 @@ const PARTITIONS: [&str; 7] = [
 ];
 
 fn validate_resource(res: &str) -> Result<(), String> {
-    if res == "*" {
+    // `${…}` outside an ARN is a value known only at apply time (Terraform references).
+    if res == "*" || (res.contains("${") && !res.starts_with("arn:")) {
         return Ok(());
     }
     let parts: Vec<&str> = res.splitn(6, ':').collect();
