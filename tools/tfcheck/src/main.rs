@@ -74,7 +74,11 @@ fn modules_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn fmt_check(dir: &Path, python: Option<&Path>) -> Result<Vec<Finding>> {
-    let terraform_on_path = Command::new("terraform").arg("version").output().is_ok_and(|o| o.status.success());
+    let terraform_on_path = Command::new("terraform")
+        .arg("version")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let output = if terraform_on_path {
         Command::new("terraform")
             .args(["fmt", "-check", "-recursive", "-diff"])
@@ -105,6 +109,7 @@ fn checkov(dir: &Path, bin: &Path) -> Result<Vec<Finding>> {
         .arg(dir)
         .args(["--framework", "terraform", "--skip-download", "-o", "json", "--quiet", "--compact"])
         .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
+        .env("TF_CLI_CONFIG_FILE", "/dev/null")
         .env("BC_SKIP_MAPPING", "TRUE")
         .output()
         .with_context(|| format!("running {}", bin.display()))?;
