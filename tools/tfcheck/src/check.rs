@@ -34,14 +34,25 @@ pub struct Module {
 pub fn load(dir: &Path, findings: &mut Vec<Finding>) -> Module {
     let mut m = Module { files: Vec::new() };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "tf")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+                .collect()
+        })
         .unwrap_or_default();
     paths.sort();
     for p in paths {
         let name = p.display().to_string();
-        match std::fs::read_to_string(&p).map_err(|e| e.to_string()).and_then(|t| hcl::parse(&t).map_err(|e| e.to_string())) {
+        match std::fs::read_to_string(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| hcl::parse(&t).map_err(|e| e.to_string()))
+        {
             Ok(body) => m.files.push((name, body)),
-            Err(e) => findings.push(Finding { check: "parse", location: name, message: e }),
+            Err(e) => findings.push(Finding {
+                check: "parse",
+                location: name,
+                message: e,
+            }),
         }
     }
     m
@@ -133,7 +144,10 @@ fn walk_template(t: &Template, scope: &mut Vec<String>, out: &mut Vec<Ref>) {
 fn walk(e: &Expression, scope: &mut Vec<String>, out: &mut Vec<Ref>) {
     match e {
         Expression::Variable(v) if scope.iter().any(|s| *s == v.as_str()) => {}
-        Expression::Variable(v) => out.push(Ref { root: v.to_string(), attrs: Vec::new() }),
+        Expression::Variable(v) => out.push(Ref {
+            root: v.to_string(),
+            attrs: Vec::new(),
+        }),
         Expression::Traversal(t) => {
             if let Expression::Variable(v) = &t.expr
                 && scope.iter().any(|s| *s == v.as_str())
@@ -148,7 +162,10 @@ fn walk(e: &Expression, scope: &mut Vec<String>, out: &mut Vec<Ref>) {
                         _ => None,
                     })
                     .collect();
-                out.push(Ref { root: v.to_string(), attrs });
+                out.push(Ref {
+                    root: v.to_string(),
+                    attrs,
+                });
             } else {
                 walk(&t.expr, scope, out);
             }
@@ -209,7 +226,14 @@ fn walk(e: &Expression, scope: &mut Vec<String>, out: &mut Vec<Ref>) {
 
 const BUILTIN_ROOTS: [&str; 5] = ["each", "count", "self", "path", "terraform"];
 
-fn check_refs(body: &Body, in_block: &str, scope: &mut Vec<String>, d: &Decls, file: &str, out: &mut Vec<Finding>) {
+fn check_refs(
+    body: &Body,
+    in_block: &str,
+    scope: &mut Vec<String>,
+    d: &Decls,
+    file: &str,
+    out: &mut Vec<Finding>,
+) {
     for s in body.iter() {
         match s {
             // Type constraints, ignore lists and provider aliases are not value references.
@@ -221,7 +245,11 @@ fn check_refs(body: &Body, in_block: &str, scope: &mut Vec<String>, d: &Decls, f
                 walk(&a.expr, scope, &mut refs);
                 for r in refs {
                     if let Some(msg) = unresolved(&r, scope, d) {
-                        out.push(Finding { check: "references", location: format!("{file}: {}", a.key), message: msg });
+                        out.push(Finding {
+                            check: "references",
+                            location: format!("{file}: {}", a.key),
+                            message: msg,
+                        });
                     }
                 }
             }
@@ -250,25 +278,37 @@ fn check_refs(body: &Body, in_block: &str, scope: &mut Vec<String>, d: &Decls, f
 fn unresolved(r: &Ref, scope: &[String], d: &Decls) -> Option<String> {
     let first = r.attrs.first().map(String::as_str).unwrap_or_default();
     let second = r.attrs.get(1).map(String::as_str).unwrap_or_default();
-    if scope.iter().any(|s| *s == r.root) || BUILTIN_ROOTS.contains(&r.root.as_str()) {
+    if scope.contains(&r.root) || BUILTIN_ROOTS.contains(&r.root.as_str()) {
         return None;
     }
     match r.root.as_str() {
-        "var" => (!d.variables.contains(first)).then(|| format!("var.{first} is not declared (add a variable \"{first}\" block)")),
-        "local" => (!d.locals.contains(first)).then(|| format!("local.{first} is not defined in any locals block")),
+        "var" => (!d.variables.contains(first))
+            .then(|| format!("var.{first} is not declared (add a variable \"{first}\" block)")),
+        "local" => (!d.locals.contains(first))
+            .then(|| format!("local.{first} is not defined in any locals block")),
         "module" => (!d.modules.contains(first)).then(|| format!("module.{first} is not declared")),
         "data" => (!d.data.contains(&(first.to_owned(), second.to_owned())))
             .then(|| format!("data.{first}.{second} is not declared")),
-        t if t.contains('_') && !first.is_empty() => (!d.resources.contains(&(t.to_owned(), first.to_owned())))
-            .then(|| format!("{t}.{first} is not declared")),
-        other => Some(format!("{other} is not a known reference (var, local, data, module, a resource, or an iterator in scope)")),
+        t if t.contains('_') && !first.is_empty() => {
+            (!d.resources.contains(&(t.to_owned(), first.to_owned())))
+                .then(|| format!("{t}.{first} is not declared"))
+        }
+        other => Some(format!(
+            "{other} is not a known reference (var, local, data, module, a resource, or an iterator in scope)"
+        )),
     }
 }
 
 const META_ATTRS: [&str; 4] = ["count", "for_each", "provider", "depends_on"];
 const META_BLOCKS: [&str; 4] = ["lifecycle", "provisioner", "connection", "precondition"];
 
-fn check_block_schema(body: &Body, schema: &BlockSchema, path: &str, top: bool, out: &mut Vec<Finding>) {
+fn check_block_schema(
+    body: &Body,
+    schema: &BlockSchema,
+    path: &str,
+    top: bool,
+    out: &mut Vec<Finding>,
+) {
     let mut seen_attrs = BTreeSet::new();
     let mut seen_blocks = BTreeSet::new();
     for s in body.iter() {
@@ -281,9 +321,19 @@ fn check_block_schema(body: &Body, schema: &BlockSchema, path: &str, top: bool, 
                 if schema.attributes.contains_key(k) {
                     seen_attrs.insert(k.to_owned());
                 } else if schema.blocks.contains_key(k) {
-                    out.push(Finding { check: "schema", location: path.to_owned(), message: format!("`{k}` is a nested block: write `{k} {{ … }}`, not `{k} = …`") });
+                    out.push(Finding {
+                        check: "schema",
+                        location: path.to_owned(),
+                        message: format!(
+                            "`{k}` is a nested block: write `{k} {{ … }}`, not `{k} = …`"
+                        ),
+                    });
                 } else {
-                    out.push(Finding { check: "schema", location: path.to_owned(), message: format!("unknown argument `{k}`{}", suggest(k, schema)) });
+                    out.push(Finding {
+                        check: "schema",
+                        location: path.to_owned(),
+                        message: format!("unknown argument `{k}`{}", suggest(k, schema)),
+                    });
                 }
             }
             Structure::Block(b) => {
@@ -292,8 +342,14 @@ fn check_block_schema(body: &Body, schema: &BlockSchema, path: &str, top: bool, 
                     continue;
                 }
                 let (name, inner) = if k == "dynamic" {
-                    let Some(n) = b.labels.first().map(label) else { continue };
-                    let content = b.body.blocks().find(|c| c.identifier.as_str() == "content").map(|c| &c.body);
+                    let Some(n) = b.labels.first().map(label) else {
+                        continue;
+                    };
+                    let content = b
+                        .body
+                        .blocks()
+                        .find(|c| c.identifier.as_str() == "content")
+                        .map(|c| &c.body);
                     (n, content)
                 } else {
                     (k, Some(&b.body))
@@ -302,27 +358,47 @@ fn check_block_schema(body: &Body, schema: &BlockSchema, path: &str, top: bool, 
                     Some(nb) => {
                         seen_blocks.insert(name.to_owned());
                         if let Some(inner) = inner {
-                            check_block_schema(inner, &nb.block, &format!("{path}.{name}"), false, out);
+                            check_block_schema(
+                                inner,
+                                &nb.block,
+                                &format!("{path}.{name}"),
+                                false,
+                                out,
+                            );
                         }
                     }
                     None if schema.attributes.contains_key(name) => out.push(Finding {
                         check: "schema",
                         location: path.to_owned(),
-                        message: format!("`{name}` is an argument: write `{name} = …`, not a block"),
+                        message: format!(
+                            "`{name}` is an argument: write `{name} = …`, not a block"
+                        ),
                     }),
-                    None => out.push(Finding { check: "schema", location: path.to_owned(), message: format!("unknown block `{name}`{}", suggest(name, schema)) }),
+                    None => out.push(Finding {
+                        check: "schema",
+                        location: path.to_owned(),
+                        message: format!("unknown block `{name}`{}", suggest(name, schema)),
+                    }),
                 }
             }
         }
     }
     for (k, a) in &schema.attributes {
         if a.required && !seen_attrs.contains(k) {
-            out.push(Finding { check: "schema", location: path.to_owned(), message: format!("required argument `{k}` is missing") });
+            out.push(Finding {
+                check: "schema",
+                location: path.to_owned(),
+                message: format!("required argument `{k}` is missing"),
+            });
         }
     }
     for (k, b) in &schema.blocks {
         if b.required && !seen_blocks.contains(k) {
-            out.push(Finding { check: "schema", location: path.to_owned(), message: format!("required block `{k}` is missing") });
+            out.push(Finding {
+                check: "schema",
+                location: path.to_owned(),
+                message: format!("required block `{k}` is missing"),
+            });
         }
     }
 }
@@ -335,7 +411,18 @@ fn suggest(k: &str, schema: &BlockSchema) -> String {
         .filter(|c| c.contains(k) || k.contains(c.as_str()) || strsim(c, k) <= 2)
         .take(3)
         .collect();
-    if close.is_empty() { String::new() } else { format!(" (did you mean {}?)", close.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")) }
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (did you mean {}?)",
+            close
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
 }
 
 /// Levenshtein distance, for suggestions.
@@ -345,7 +432,11 @@ fn strsim(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -368,7 +459,9 @@ fn to_json(e: &Expression) -> Value {
                         ObjectKey::Identifier(i) => i.to_string(),
                         ObjectKey::Expression(Expression::String(s)) => s.clone(),
                         ObjectKey::Expression(Expression::Variable(v)) => v.to_string(),
-                        ObjectKey::Expression(other) => format!("${{{}}}", hcl::format::to_string(other).unwrap_or_default()),
+                        ObjectKey::Expression(other) => {
+                            format!("${{{}}}", hcl::format::to_string(other).unwrap_or_default())
+                        }
                         _ => "${key}".to_owned(),
                     };
                     (key, to_json(v))
@@ -377,36 +470,66 @@ fn to_json(e: &Expression) -> Value {
         ),
         Expression::TemplateExpr(t) => Value::String(template_text(t)),
         Expression::Parenthesis(p) => to_json(p),
-        other => Value::String(format!("${{{}}}", hcl::format::to_string(other).unwrap_or_else(|_| "computed".into()))),
+        other => Value::String(format!(
+            "${{{}}}",
+            hcl::format::to_string(other).unwrap_or_else(|_| "computed".into())
+        )),
     }
 }
 
 fn attr<'a>(b: &'a Body, k: &str) -> Option<&'a Expression> {
-    b.attributes().find(|a| a.key.as_str() == k).map(|a| &a.expr)
+    b.attributes()
+        .find(|a| a.key.as_str() == k)
+        .map(|a| &a.expr)
 }
 
 /// `data "aws_iam_policy_document"` → policy JSON.
 fn policy_document_json(body: &Body) -> Value {
     let mut statements = Vec::new();
-    let mut stmt_bodies: Vec<&Body> = body.blocks().filter(|b| b.identifier.as_str() == "statement").map(|b| &b.body).collect();
-    for d in body.blocks().filter(|b| b.identifier.as_str() == "dynamic" && b.labels.first().map(label) == Some("statement")) {
-        stmt_bodies.extend(d.body.blocks().filter(|c| c.identifier.as_str() == "content").map(|c| &c.body));
+    let mut stmt_bodies: Vec<&Body> = body
+        .blocks()
+        .filter(|b| b.identifier.as_str() == "statement")
+        .map(|b| &b.body)
+        .collect();
+    for d in body.blocks().filter(|b| {
+        b.identifier.as_str() == "dynamic" && b.labels.first().map(label) == Some("statement")
+    }) {
+        stmt_bodies.extend(
+            d.body
+                .blocks()
+                .filter(|c| c.identifier.as_str() == "content")
+                .map(|c| &c.body),
+        );
     }
     for s in stmt_bodies {
         let mut st = Map::new();
         if let Some(sid) = attr(s, "sid") {
             st.insert("Sid".into(), to_json(sid));
         }
-        st.insert("Effect".into(), attr(s, "effect").map_or(Value::String("Allow".into()), to_json));
-        for (hcl_name, json_name) in [("actions", "Action"), ("not_actions", "NotAction"), ("resources", "Resource"), ("not_resources", "NotResource")] {
+        st.insert(
+            "Effect".into(),
+            attr(s, "effect").map_or(Value::String("Allow".into()), to_json),
+        );
+        for (hcl_name, json_name) in [
+            ("actions", "Action"),
+            ("not_actions", "NotAction"),
+            ("resources", "Resource"),
+            ("not_resources", "NotResource"),
+        ] {
             if let Some(v) = attr(s, hcl_name) {
                 st.insert(json_name.into(), to_json(v));
             }
         }
-        for (hcl_name, json_name) in [("principals", "Principal"), ("not_principals", "NotPrincipal")] {
+        for (hcl_name, json_name) in [
+            ("principals", "Principal"),
+            ("not_principals", "NotPrincipal"),
+        ] {
             let mut p = Map::new();
             for pb in s.blocks().filter(|b| b.identifier.as_str() == hcl_name) {
-                let ty = attr(&pb.body, "type").map(to_json).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+                let ty = attr(&pb.body, "type")
+                    .map(to_json)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 let ids = attr(&pb.body, "identifiers").map_or(Value::Null, to_json);
                 if ty == "*" {
                     p.insert("AWS".into(), Value::String("*".into()));
@@ -420,10 +543,19 @@ fn policy_document_json(body: &Body) -> Value {
         }
         let mut cond = Map::new();
         for cb in s.blocks().filter(|b| b.identifier.as_str() == "condition") {
-            let test = attr(&cb.body, "test").map(to_json).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-            let var = attr(&cb.body, "variable").map(to_json).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let test = attr(&cb.body, "test")
+                .map(to_json)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let var = attr(&cb.body, "variable")
+                .map(to_json)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
             let vals = attr(&cb.body, "values").map_or(Value::Null, to_json);
-            if let Value::Object(m) = cond.entry(test).or_insert_with(|| Value::Object(Map::new())) {
+            if let Value::Object(m) = cond
+                .entry(test)
+                .or_insert_with(|| Value::Object(Map::new()))
+            {
                 m.insert(var, vals);
             }
         }
@@ -438,21 +570,38 @@ fn policy_document_json(body: &Body) -> Value {
 fn lint_policy(doc: &Value, location: String, name_hint: &str, out: &mut Vec<Finding>) -> bool {
     let Value::Object(_) = doc else { return false };
     let audit = name_hint.contains("audit");
-    let opts = LintOptions { audit_role: audit && !name_hint.contains("assume_role"), require_mfa: audit || name_hint.contains("cross_account") };
+    let opts = LintOptions {
+        audit_role: audit && !name_hint.contains("assume_role"),
+        require_mfa: audit || name_hint.contains("cross_account"),
+    };
     match Policy::from_value(doc) {
         Ok(p) => {
             for f in lint(&p, &opts) {
-                out.push(Finding { check: "policies", location: location.clone(), message: format!("{}: statement {}: {}", f.rule, f.statement, f.message) });
+                out.push(Finding {
+                    check: "policies",
+                    location: location.clone(),
+                    message: format!("{}: statement {}: {}", f.rule, f.statement, f.message),
+                });
             }
         }
-        Err(e) => out.push(Finding { check: "policies", location, message: format!("invalid-policy: {e}") }),
+        Err(e) => out.push(Finding {
+            check: "policies",
+            location,
+            message: format!("invalid-policy: {e}"),
+        }),
     }
     true
 }
 
 const POLICY_ATTRS: [&str; 3] = ["policy", "assume_role_policy", "key_policy"];
 
-fn collect_policies(body: &Body, path: &str, name_hint: &str, out: &mut Vec<Finding>, linted: &mut usize) {
+fn collect_policies(
+    body: &Body,
+    path: &str,
+    name_hint: &str,
+    out: &mut Vec<Finding>,
+    linted: &mut usize,
+) {
     for s in body.iter() {
         match s {
             Structure::Attribute(a) if POLICY_ATTRS.contains(&a.key.as_str()) => {
@@ -466,7 +615,13 @@ fn collect_policies(body: &Body, path: &str, name_hint: &str, out: &mut Vec<Find
                     }
                 }
             }
-            Structure::Block(b) => collect_policies(&b.body, &format!("{path}.{}", b.identifier), name_hint, out, linted),
+            Structure::Block(b) => collect_policies(
+                &b.body,
+                &format!("{path}.{}", b.identifier),
+                name_hint,
+                out,
+                linted,
+            ),
             Structure::Attribute(_) => {}
         }
     }
@@ -498,11 +653,18 @@ pub fn check_module(m: &Module, schema: Option<&Schema>) -> Report {
                 ("data", [t, n]) => ("data", *t, *n),
                 _ => continue,
             };
-            let path = format!("{file}: {}{ty}.{name}", if kind == "data" { "data." } else { "" });
+            let path = format!(
+                "{file}: {}{ty}.{name}",
+                if kind == "data" { "data." } else { "" }
+            );
             if let Some(schema) = schema
                 && ty.starts_with("aws_")
             {
-                let table = if kind == "resource" { &schema.resources } else { &schema.data_sources };
+                let table = if kind == "resource" {
+                    &schema.resources
+                } else {
+                    &schema.data_sources
+                };
                 match table.get(ty) {
                     Some(bs) => {
                         check_block_schema(&b.body, bs, &path, true, &mut r.findings);
@@ -511,17 +673,30 @@ pub fn check_module(m: &Module, schema: Option<&Schema>) -> Report {
                     None => r.findings.push(Finding {
                         check: "schema",
                         location: path.clone(),
-                        message: format!("{kind} type `{ty}` does not exist in hashicorp/aws 6.25.0"),
+                        message: format!(
+                            "{kind} type `{ty}` does not exist in hashicorp/aws 6.25.0"
+                        ),
                     }),
                 }
             }
             let hint = format!("{ty}.{name}");
             if kind == "data" && ty == "aws_iam_policy_document" {
-                if lint_policy(&policy_document_json(&b.body), path.clone(), &hint, &mut r.findings) {
+                if lint_policy(
+                    &policy_document_json(&b.body),
+                    path.clone(),
+                    &hint,
+                    &mut r.findings,
+                ) {
                     r.policies_linted += 1;
                 }
             } else {
-                collect_policies(&b.body, &path, &hint, &mut r.findings, &mut r.policies_linted);
+                collect_policies(
+                    &b.body,
+                    &path,
+                    &hint,
+                    &mut r.findings,
+                    &mut r.policies_linted,
+                );
             }
         }
     }
@@ -529,12 +704,19 @@ pub fn check_module(m: &Module, schema: Option<&Schema>) -> Report {
     r
 }
 
+/// The template's source text (`arn:aws:s3:::${var.bucket}/*`), a placeholder-bearing string.
+fn template_text(t: &hcl::expr::TemplateExpr) -> String {
+    t.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn module(src: &str) -> Module {
-        Module { files: vec![("main.tf".into(), hcl::parse(src).unwrap())] }
+        Module {
+            files: vec![("main.tf".into(), hcl::parse(src).unwrap())],
+        }
     }
 
     #[test]
@@ -561,8 +743,14 @@ output "bad" { value = [var.nope, local.nope, aws_s3_bucket.nope.arn, data.aws_c
         assert!(msgs.iter().any(|m| m.starts_with("var.nope")));
         assert!(msgs.iter().any(|m| m.starts_with("local.nope")));
         assert!(msgs.iter().any(|m| m.starts_with("aws_s3_bucket.nope")));
-        assert!(msgs.iter().any(|m| m.starts_with("data.aws_caller_identity.me")));
-        assert!(msgs.iter().any(|m| m.starts_with("wat is not a known reference")));
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("data.aws_caller_identity.me"))
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("wat is not a known reference"))
+        );
     }
 
     #[test]
@@ -584,14 +772,20 @@ data "aws_iam_policy_document" "security_audit" {
 "#,
         );
         let r = check_module(&m, None);
-        let msgs: Vec<String> = r.findings.iter().filter(|f| f.check == "policies").map(|f| f.message.clone()).collect();
+        let msgs: Vec<String> = r
+            .findings
+            .iter()
+            .filter(|f| f.check == "policies")
+            .map(|f| f.message.clone())
+            .collect();
         assert_eq!(r.policies_linted, 2);
-        assert!(msgs.iter().any(|m| m.starts_with("wildcard-resource")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("audit-role-write")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.starts_with("wildcard-resource")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with("audit-role-write")),
+            "{msgs:?}"
+        );
     }
-}
-
-/// The template's source text (`arn:aws:s3:::${var.bucket}/*`), a placeholder-bearing string.
-fn template_text(t: &hcl::expr::TemplateExpr) -> String {
-    t.to_string()
 }

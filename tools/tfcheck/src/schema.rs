@@ -108,18 +108,25 @@ fn parse_js(text: &str) -> JsFile {
                 continue;
             }
             if let Some(name) = t.strip_suffix(": {") {
-                entries.push(Entry { name: name.trim_matches('"').to_owned(), ..Entry::default() });
+                entries.push(Entry {
+                    name: name.trim_matches('"').to_owned(),
+                    ..Entry::default()
+                });
             } else if let Some(v) = t.strip_prefix("value: ")
                 && let Some(e) = entries.last_mut()
             {
                 if let Some(i) = v.find("ToHclTerraform") {
-                    let start = v[..i].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
+                    let start = v[..i]
+                        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .map_or(0, |p| p + 1);
                     e.nested_fn = Some(v[start..i].to_owned());
                 }
                 for marker in ["struct.", "this._"] {
                     if let Some(p) = v.find(marker) {
                         let rest = &v[p + marker.len()..];
-                        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                        let end = rest
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .unwrap_or(rest.len());
                         e.camel = Some(rest[..end].to_owned());
                     }
                 }
@@ -146,7 +153,7 @@ fn parse_dts(text: &str) -> HashMap<String, HashMap<String, bool>> {
     for line in text.lines() {
         let t = line.trim();
         if let Some(rest) = t.strip_prefix("export interface ") {
-            current = rest.split(|c: char| c == ' ' || c == '{').next().map(str::to_owned);
+            current = rest.split([' ', '{']).next().map(str::to_owned);
             continue;
         }
         if t == "}" {
@@ -157,7 +164,9 @@ fn parse_dts(text: &str) -> HashMap<String, HashMap<String, bool>> {
             && let Some((name, _)) = rest.split_once(':')
         {
             let optional = name.ends_with('?');
-            out.entry(c.clone()).or_default().insert(name.trim_end_matches('?').to_owned(), !optional);
+            out.entry(c.clone())
+                .or_default()
+                .insert(name.trim_end_matches('?').to_owned(), !optional);
         }
     }
     out
@@ -165,20 +174,43 @@ fn parse_dts(text: &str) -> HashMap<String, HashMap<String, bool>> {
 
 fn upper_first(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
-fn build(entries: &[Entry], iface: &str, js: &JsFile, dts: &HashMap<String, HashMap<String, bool>>, depth: usize) -> BlockSchema {
+fn build(
+    entries: &[Entry],
+    iface: &str,
+    js: &JsFile,
+    dts: &HashMap<String, HashMap<String, bool>>,
+    depth: usize,
+) -> BlockSchema {
     let mut b = BlockSchema::default();
     let fields = dts.get(iface);
     for e in entries {
-        let required = e.camel.as_ref().and_then(|c| fields.and_then(|f| f.get(c))).copied().unwrap_or(false);
+        let required = e
+            .camel
+            .as_ref()
+            .and_then(|c| fields.and_then(|f| f.get(c)))
+            .copied()
+            .unwrap_or(false);
         if e.is_block {
             let nested = match (&e.nested_fn, depth < 12) {
-                (Some(f), true) => js.fns.get(f).map(|list| build(list, &upper_first(f), js, dts, depth + 1)).unwrap_or_default(),
+                (Some(f), true) => js
+                    .fns
+                    .get(f)
+                    .map(|list| build(list, &upper_first(f), js, dts, depth + 1))
+                    .unwrap_or_default(),
                 _ => BlockSchema::default(),
             };
-            b.blocks.insert(e.name.clone(), NestedBlock { required, block: nested });
+            b.blocks.insert(
+                e.name.clone(),
+                NestedBlock {
+                    required,
+                    block: nested,
+                },
+            );
         } else {
             b.attributes.insert(e.name.clone(), Arg { required });
         }
@@ -196,7 +228,10 @@ pub fn derive(tgz: &Path) -> Result<Schema> {
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.to_string_lossy().into_owned();
-        let dir = path.strip_prefix("package/lib/").and_then(|p| p.rsplit_once('/')).map(|(d, f)| (d.to_owned(), f.to_owned()));
+        let dir = path
+            .strip_prefix("package/lib/")
+            .and_then(|p| p.rsplit_once('/'))
+            .map(|(d, f)| (d.to_owned(), f.to_owned()));
         if path == "package/package.json" {
             let mut s = String::new();
             entry.read_to_string(&mut s)?;
@@ -217,7 +252,10 @@ pub fn derive(tgz: &Path) -> Result<Schema> {
             }
         }
     }
-    let mut schema = Schema { provider_version: format!("hashicorp/aws 6.25.0 via @cdktf/provider-aws {version}"), ..Schema::default() };
+    let mut schema = Schema {
+        provider_version: format!("hashicorp/aws 6.25.0 via @cdktf/provider-aws {version}"),
+        ..Schema::default()
+    };
     for (dir, text) in &js {
         let parsed = parse_js(text);
         let ifaces = dts.get(dir).map(|d| parse_dts(d)).unwrap_or_default();
@@ -225,7 +263,9 @@ pub fn derive(tgz: &Path) -> Result<Schema> {
             if !ty.starts_with("aws_") {
                 continue;
             }
-            let Some(entries) = parsed.classes.get(class) else { continue };
+            let Some(entries) = parsed.classes.get(class) else {
+                continue;
+            };
             let block = build(entries, &format!("{class}Config"), &parsed, &ifaces, 0);
             if dir.starts_with("data-aws-") {
                 schema.data_sources.insert(ty.clone(), block);
@@ -235,7 +275,11 @@ pub fn derive(tgz: &Path) -> Result<Schema> {
         }
     }
     if schema.resources.len() < 1000 {
-        bail!("only {} resource types found in {}: is this @cdktf/provider-aws?", schema.resources.len(), tgz.display());
+        bail!(
+            "only {} resource types found in {}: is this @cdktf/provider-aws?",
+            schema.resources.len(),
+            tgz.display()
+        );
     }
     Ok(schema)
 }

@@ -15,7 +15,8 @@ use super::model::{Effect, Policy, PolicyKind, Principal, Statement};
 
 /// Verbs of read-only actions.
 pub const READ_ONLY_VERBS: [&str; 11] = [
-    "Get", "List", "Describe", "Head", "View", "Search", "Lookup", "BatchGet", "Query", "Scan", "Filter",
+    "Get", "List", "Describe", "Head", "View", "Search", "Lookup", "BatchGet", "Query", "Scan",
+    "Filter",
 ];
 
 /// Verbs of actions that change something (the audit role may have none of them).

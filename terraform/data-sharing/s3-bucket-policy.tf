@@ -1,0 +1,79 @@
+# The bucket policy has one writer: the policy-reconciler (DESIGN.md, decision 2). It renders the
+# grant statements from the registry with warden-core — principals sharing prefixes and level share
+# a statement, ListBucket limited by s3:prefix, every grant expiring via DateLessThan
+# aws:CurrentTime — and refuses to apply a policy over 20 KB.
+#
+# Terraform owns the baseline statements below (TLS only, SSE-KMS only, this key only) and hands
+# them to the reconciler through SSM; it does not manage aws_s3_bucket_policy itself, so the two
+# never fight over the document. The reconciler is invoked once per apply when the baseline or
+# the declared grants change.
+
+data "aws_iam_policy_document" "bucket_baseline" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.shared.arn, "${aws_s3_bucket.shared.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  statement {
+    sid       = "DenyUploadsWithoutSseKms"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.shared.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms", "aws:kms:dsse"]
+    }
+  }
+
+  statement {
+    sid       = "DenyUploadsWithOtherKmsKey"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.shared.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringNotEqualsIfExists"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = [aws_kms_key.data.arn]
+    }
+  }
+}
+
+resource "aws_ssm_parameter" "bucket_baseline" {
+  name        = "/${var.project_name}/${var.environment}/bucket-policy-baseline"
+  description = "Baseline statements of the shared bucket policy; the policy-reconciler adds the grant statements."
+  type        = "SecureString"
+  key_id      = aws_kms_key.data.arn
+  value       = data.aws_iam_policy_document.bucket_baseline.json
+}
+
+resource "aws_lambda_invocation" "reconcile_on_apply" {
+  function_name = module.policy_reconciler.function_name
+  input = jsonencode({
+    source        = "terraform"
+    reason        = "apply"
+    baseline_hash = sha256(data.aws_iam_policy_document.bucket_baseline.json)
+    grants_hash   = sha256(jsonencode(var.consumer_accounts))
+  })
+
+  depends_on = [aws_dynamodb_table_item.declared_grant, aws_ssm_parameter.bucket_baseline]
+}

@@ -1,0 +1,426 @@
+# ---------------------------------------------------------------------------------------------
+# Deployment
+# ---------------------------------------------------------------------------------------------
+
+variable "region" {
+  description = "Region of the primary stack (bucket, key, tables, functions)."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as us-east-1."
+  }
+}
+
+variable "environment" {
+  description = "Environment name, part of every resource name (use one state per environment)."
+  type        = string
+  default     = "prod"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}$", var.environment))
+    error_message = "environment must be 2-12 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "project_name" {
+  description = "Prefix of resource names."
+  type        = string
+  default     = "warden"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.project_name))
+    error_message = "project_name must be 2-16 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource (cost allocation: add CostCenter, Owner, …)."
+  type        = map(string)
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------------
+# Consumers and grants (the registry's declared grants; the same shape as `warden` grants files)
+# ---------------------------------------------------------------------------------------------
+
+variable "consumer_accounts" {
+  description = "Consumer accounts with their granted prefixes, access level (read or read-write) and expiry (RFC 3339). Terraform writes these into the registry; the policy-reconciler renders the bucket policy and KMS grants from it."
+  type = list(object({
+    account_id       = string
+    name             = string
+    allowed_prefixes = list(string)
+    access_level     = string
+    expiration_date  = string
+    owner_email      = optional(string)
+    external_id      = optional(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for a in var.consumer_accounts : can(regex("^[0-9]{12}$", a.account_id))])
+    error_message = "consumer_accounts[*].account_id must be exactly 12 digits."
+  }
+  validation {
+    condition     = length(distinct([for a in var.consumer_accounts : a.account_id])) == length(var.consumer_accounts)
+    error_message = "consumer_accounts must list each account once (merge its prefixes into one entry)."
+  }
+  validation {
+    condition     = alltrue([for a in var.consumer_accounts : can(regex("^[a-z0-9][a-z0-9-]{0,30}$", a.name))])
+    error_message = "consumer_accounts[*].name must be 1-31 lowercase letters, digits or hyphens."
+  }
+  validation {
+    condition = alltrue(flatten([for a in var.consumer_accounts : [
+      for p in a.allowed_prefixes : can(regex("^[A-Za-z0-9!_.'()=-][A-Za-z0-9!_.'()=/-]{0,1022}/$", p)) && !strcontains(p, "//") && !strcontains(p, "..")
+    ]]))
+    error_message = "allowed_prefixes must be non-empty, not start with '/', end with '/', and contain no '..', '//', '*' or '?' (S3-safe characters only)."
+  }
+  validation {
+    condition     = alltrue([for a in var.consumer_accounts : length(a.allowed_prefixes) > 0])
+    error_message = "Every consumer must have at least one allowed prefix."
+  }
+  validation {
+    condition     = alltrue([for a in var.consumer_accounts : contains(["read", "read-write"], a.access_level)])
+    error_message = "consumer_accounts[*].access_level must be \"read\" or \"read-write\"."
+  }
+  validation {
+    condition     = alltrue([for a in var.consumer_accounts : can(formatdate("YYYY", a.expiration_date))])
+    error_message = "consumer_accounts[*].expiration_date must be an RFC 3339 timestamp such as 2027-12-31T00:00:00Z."
+  }
+  validation {
+    condition     = alltrue([for a in var.consumer_accounts : a.external_id == null || can(regex("^[A-Za-z0-9_+=,.@:/-]{2,1224}$", a.external_id))])
+    error_message = "consumer_accounts[*].external_id must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]."
+  }
+}
+
+variable "consumer_role_name" {
+  description = "Name of the role consumer-role/ creates in every consumer account (role ARNs are deterministic)."
+  type        = string
+  default     = "warden-consumer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.consumer_role_name))
+    error_message = "consumer_role_name must be a valid IAM role name (1-64 characters of [A-Za-z0-9+=,.@_-])."
+  }
+}
+
+variable "governance_role_name" {
+  description = "Name of the read-only role consumer-role/ creates for governance-check in every consumer account."
+  type        = string
+  default     = "warden-governance-readonly"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.governance_role_name))
+    error_message = "governance_role_name must be a valid IAM role name."
+  }
+}
+
+variable "max_session_seconds" {
+  description = "Lifetime of credentials vended by access-validator (at most one hour)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.max_session_seconds >= 900 && var.max_session_seconds <= 3600
+    error_message = "max_session_seconds must be between 900 and 3600."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Storage
+# ---------------------------------------------------------------------------------------------
+
+variable "intelligent_tiering_days" {
+  description = "Days after which objects move to S3 Intelligent-Tiering."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.intelligent_tiering_days >= 0 && var.intelligent_tiering_days <= 3650
+    error_message = "intelligent_tiering_days must be between 0 and 3650."
+  }
+}
+
+variable "glacier_days" {
+  description = "Days after which objects move to Glacier Flexible Retrieval (must exceed intelligent_tiering_days)."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.glacier_days >= 1 && var.glacier_days <= 3650
+    error_message = "glacier_days must be between 1 and 3650."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which noncurrent versions of shared objects expire."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days >= 1 && var.noncurrent_version_expiration_days <= 3650
+    error_message = "noncurrent_version_expiration_days must be between 1 and 3650."
+  }
+}
+
+variable "enable_replication" {
+  description = "Replicate the shared bucket to replica_region for disaster recovery."
+  type        = bool
+  default     = false
+}
+
+variable "replica_region" {
+  description = "Region of the disaster-recovery replica (used when enable_replication)."
+  type        = string
+  default     = "us-west-2"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.replica_region))
+    error_message = "replica_region must be an AWS region name such as us-west-2."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Audit
+# ---------------------------------------------------------------------------------------------
+
+variable "use_organization_trail" {
+  description = "Create an organization trail (requires running in the Organizations management account or a delegated administrator) instead of a trail for this account only."
+  type        = bool
+  default     = false
+}
+
+variable "cloudtrail_retention_days" {
+  description = "Retention of CloudTrail logs and S3 access logs in the audit bucket (7 years by default)."
+  type        = number
+  default     = 2557
+
+  validation {
+    condition     = var.cloudtrail_retention_days >= 365 && var.cloudtrail_retention_days <= 3653
+    error_message = "cloudtrail_retention_days must be between 365 and 3653 (10 years)."
+  }
+}
+
+variable "audit_object_lock" {
+  description = "Protect audit logs with S3 Object Lock (governance mode) for cloudtrail_retention_days."
+  type        = bool
+  default     = true
+}
+
+variable "access_log_ttl_days" {
+  description = "Days an access record stays in the DynamoDB access-log table (TTL)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.access_log_ttl_days >= 1 && var.access_log_ttl_days <= 3650
+    error_message = "access_log_ttl_days must be between 1 and 3650."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' CloudWatch log groups."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (…, 90, 180, 365, 400, …)."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Alerts and detectors
+# ---------------------------------------------------------------------------------------------
+
+variable "alert_emails" {
+  description = "Email addresses subscribed to the security alert topic."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alert_emails must be email addresses."
+  }
+}
+
+variable "large_transfer_bytes" {
+  description = "Bytes in one request that count as a large transfer (possible exfiltration)."
+  type        = number
+  default     = 1073741824
+
+  validation {
+    condition     = var.large_transfer_bytes >= 1048576
+    error_message = "large_transfer_bytes must be at least 1 MiB."
+  }
+}
+
+variable "request_spike_threshold" {
+  description = "Cross-account requests per account in 5 minutes above which an alarm fires."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.request_spike_threshold >= 1
+    error_message = "request_spike_threshold must be positive."
+  }
+}
+
+variable "failed_auth_threshold" {
+  description = "Failed authorizations per account in 5 minutes above which an alarm fires."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.failed_auth_threshold >= 1
+    error_message = "failed_auth_threshold must be positive."
+  }
+}
+
+variable "egress_threshold_bytes" {
+  description = "Bytes downloaded per account in one hour above which an alarm fires (100 GiB)."
+  type        = number
+  default     = 107374182400
+
+  validation {
+    condition     = var.egress_threshold_bytes >= 1073741824
+    error_message = "egress_threshold_bytes must be at least 1 GiB."
+  }
+}
+
+variable "business_hours_start" {
+  description = "Start of business hours (HH:MM) for the off-hours detector."
+  type        = string
+  default     = "09:00"
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.business_hours_start))
+    error_message = "business_hours_start must be HH:MM (24-hour)."
+  }
+}
+
+variable "business_hours_end" {
+  description = "End of business hours (HH:MM, exclusive) for the off-hours detector."
+  type        = string
+  default     = "18:00"
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$", var.business_hours_end))
+    error_message = "business_hours_end must be HH:MM (24-hour) or 24:00."
+  }
+}
+
+variable "business_time_zone" {
+  description = "IANA time zone of the business hours, e.g. Europe/London."
+  type        = string
+  default     = "UTC"
+
+  validation {
+    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z_+-]+){1,2})$", var.business_time_zone))
+    error_message = "business_time_zone must be an IANA time zone such as UTC or America/New_York."
+  }
+}
+
+variable "business_days" {
+  description = "Business days for the off-hours detector."
+  type        = list(string)
+  default     = ["Mon", "Tue", "Wed", "Thu", "Fri"]
+
+  validation {
+    condition     = alltrue([for d in var.business_days : contains(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], d)])
+    error_message = "business_days must be a list of Mon, Tue, Wed, Thu, Fri, Sat, Sun."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional features
+# ---------------------------------------------------------------------------------------------
+
+variable "enable_self_service_portal" {
+  description = "Create the self-service access-request API (API Gateway, IAM auth) and the approval workflow (Step Functions)."
+  type        = bool
+  default     = false
+}
+
+variable "approver_emails" {
+  description = "Approvers notified of access requests (self-service portal)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.approver_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "approver_emails must be email addresses."
+  }
+}
+
+variable "approval_timeout_hours" {
+  description = "Hours an access request waits for approval before it is rejected."
+  type        = number
+  default     = 72
+
+  validation {
+    condition     = var.approval_timeout_hours >= 1 && var.approval_timeout_hours <= 720
+    error_message = "approval_timeout_hours must be between 1 and 720."
+  }
+}
+
+variable "api_allowed_cidrs" {
+  description = "CIDR blocks allowed to call the self-service API (in addition to IAM auth)."
+  type        = list(string)
+  default     = ["10.0.0.0/8"]
+
+  validation {
+    condition     = alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0))])
+    error_message = "api_allowed_cidrs must be CIDR blocks such as 10.0.0.0/8."
+  }
+}
+
+variable "enable_storage_lens" {
+  description = "Create an S3 Storage Lens configuration for usage analytics."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------------------------------------
+# Functions
+# ---------------------------------------------------------------------------------------------
+
+variable "lambda_artifacts_dir" {
+  description = "Directory with the zips built by `make lambdas` (cargo lambda build --release --arm64 --output-format zip): <dir>/<function>/bootstrap.zip."
+  type        = string
+  default     = "../../target/lambda"
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrency per function (bounds cost and blast radius)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000
+    error_message = "lambda_reserved_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "price_per_gb_transfer_usd" {
+  description = "Estimated cost per GB transferred out, for the monthly cost report."
+  type        = number
+  default     = 0.09
+
+  validation {
+    condition     = var.price_per_gb_transfer_usd >= 0
+    error_message = "price_per_gb_transfer_usd must not be negative."
+  }
+}
+
+variable "price_per_1000_requests_usd" {
+  description = "Estimated cost per 1,000 GET requests, for the monthly cost report."
+  type        = number
+  default     = 0.0004
+
+  validation {
+    condition     = var.price_per_1000_requests_usd >= 0
+    error_message = "price_per_1000_requests_usd must not be negative."
+  }
+}
