@@ -48,10 +48,11 @@ resource "aws_s3_bucket_public_access_block" "audit" {
   restrict_public_buckets = true
 }
 
+# ACLs disabled: CloudTrail and S3 log delivery are authorized by the bucket policy alone.
 resource "aws_s3_bucket_ownership_controls" "audit" {
   bucket = aws_s3_bucket.audit.id
   rule {
-    object_ownership = "BucketOwnerPreferred"
+    object_ownership = "BucketOwnerEnforced"
   }
 }
 

@@ -65,6 +65,23 @@ pub const WRITE_VERBS: [&str; 42] = [
     "Rotate",
 ];
 
+/// Actions that support no resource-level permissions: AWS requires `Resource: "*"` for them
+/// (IAM Service Authorization Reference). The `wildcard-resource` rule accepts exactly these.
+pub const AWS_REQUIRES_WILDCARD: [&str; 12] = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+    "sts:GetCallerIdentity",
+];
+
 /// Condition keys that narrow a public principal to a known caller.
 const RESTRICTING_KEYS: [&str; 14] = [
     "aws:sourceaccount",
@@ -246,7 +263,10 @@ pub fn lint(policy: &Policy, opts: &LintOptions) -> Vec<Finding> {
             } else {
                 actions
                     .iter()
-                    .filter(|a| !is_read_only(a))
+                    .filter(|a| {
+                        !is_read_only(a)
+                            && !AWS_REQUIRES_WILDCARD.iter().any(|w| w.eq_ignore_ascii_case(a))
+                    })
                     .map(String::as_str)
                     .collect()
             };
@@ -267,7 +287,8 @@ pub fn lint(policy: &Policy, opts: &LintOptions) -> Vec<Finding> {
                 });
             }
         }
-        if opts.audit_role {
+        // An audit role's permissions are identity policies; resource policies are out of scope.
+        if opts.audit_role && kind == PolicyKind::Identity {
             let writes: Vec<&str> = if st.not_action.is_some() {
                 vec!["NotAction (everything else)"]
             } else {
@@ -378,7 +399,7 @@ mod tests {
             rules(bad, LintOptions::default()),
             vec!["wildcard-resource"]
         );
-        let ok = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:List*","ec2:Describe*"],"Resource":"*"}}"#;
+        let ok = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["s3:List*","ec2:Describe*","logs:CreateLogDelivery"],"Resource":"*"}}"#;
         assert!(rules(ok, LintOptions::default()).is_empty());
         let deny =
             r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#;

@@ -805,7 +805,7 @@ fn validate_resource(res: &str) -> Result<(), String> {
             parts[1]
         ));
     }
-    if !PARTITIONS.contains(&parts[1]) && !parts[1].contains('*') {
+    if !PARTITIONS.contains(&parts[1]) && !parts[1].contains('*') && !parts[1].contains("${") {
         return Err(format!(
             "Partition \"{}\" is not valid for resource \"{res}\".",
             parts[1]

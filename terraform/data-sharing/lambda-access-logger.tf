@@ -1,0 +1,115 @@
+# access-logger: CloudTrail events → EventBridge → SQS (with DLQ) → this function, in batches of
+# up to 100: parse, normalise and detect with warden-core, write idempotent items (key = eventID)
+# with BatchWriteItem and backoff on unprocessed items, report partial batch failures, publish
+# alerts to SNS and metrics as Embedded Metric Format log lines.
+
+resource "aws_sqs_queue" "cloudtrail_events_dlq" {
+  name                              = "${local.name}-cloudtrail-events-dlq"
+  message_retention_seconds         = 1209600
+  kms_master_key_id                 = aws_kms_key.data.arn
+  kms_data_key_reuse_period_seconds = 300
+}
+
+resource "aws_sqs_queue" "cloudtrail_events" {
+  name                              = "${local.name}-cloudtrail-events"
+  visibility_timeout_seconds        = 360
+  message_retention_seconds         = 345600
+  kms_master_key_id                 = aws_kms_key.data.arn
+  kms_data_key_reuse_period_seconds = 300
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.cloudtrail_events_dlq.arn
+    maxReceiveCount     = 5
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "cloudtrail_to_logger" {
+  name        = "${local.name}-cloudtrail-to-logger"
+  description = "Every CloudTrail event on the shared bucket and the key, for the access-logger."
+  event_pattern = jsonencode({
+    "detail-type" = ["AWS API Call via CloudTrail"]
+    "$or" = [
+      { detail = { eventSource = ["s3.amazonaws.com"], requestParameters = { bucketName = [aws_s3_bucket.shared.id] } } },
+      { detail = { eventSource = ["kms.amazonaws.com"], resources = { ARN = [aws_kms_key.data.arn] } } },
+      { detail = { eventSource = ["iam.amazonaws.com", "cloudtrail.amazonaws.com"] } },
+    ]
+  })
+}
+
+resource "aws_cloudwatch_event_target" "cloudtrail_to_logger" {
+  rule = aws_cloudwatch_event_rule.cloudtrail_to_logger.name
+  arn  = aws_sqs_queue.cloudtrail_events.arn
+}
+
+data "aws_iam_policy_document" "cloudtrail_events_queue" {
+  statement {
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.cloudtrail_events.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.cloudtrail_to_logger.arn]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "cloudtrail_events" {
+  queue_url = aws_sqs_queue.cloudtrail_events.id
+  policy    = data.aws_iam_policy_document.cloudtrail_events_queue.json
+}
+
+data "aws_iam_policy_document" "access_logger" {
+  statement {
+    sid       = "ConsumeEvents"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.cloudtrail_events.arn]
+  }
+  statement {
+    sid       = "WriteAccessRecords"
+    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.audit_logs.arn]
+  }
+  statement {
+    sid       = "ReadRegistryForDetectors"
+    actions   = ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.access_control.arn]
+  }
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+}
+
+module "access_logger" {
+  source               = "./modules/lambda-function"
+  function_name        = local.function_names.access_logger
+  description          = "CloudTrail events to access records and alerts"
+  zip_path             = "${var.lambda_artifacts_dir}/access-logger/bootstrap.zip"
+  policy_json          = data.aws_iam_policy_document.access_logger.json
+  kms_key_arn          = aws_kms_key.data.arn
+  log_retention_days   = var.log_retention_days
+  reserved_concurrency = var.lambda_reserved_concurrency
+  timeout_seconds      = 60
+  tags                 = local.tags
+  environment = {
+    WARDEN_ENVIRONMENT  = var.environment
+    AUDIT_TABLE         = aws_dynamodb_table.audit_logs.name
+    REGISTRY_TABLE      = aws_dynamodb_table.access_control.name
+    ALERT_TOPIC_ARN     = aws_sns_topic.alerts.arn
+    ACCESS_LOG_TTL_DAYS = tostring(var.access_log_ttl_days)
+    DETECT_CONFIG       = local.detect_config
+    METRICS_NAMESPACE   = "Warden/${var.environment}"
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "access_logger" {
+  event_source_arn                   = aws_sqs_queue.cloudtrail_events.arn
+  function_name                      = module.access_logger.function_arn
+  batch_size                         = 100
+  maximum_batching_window_in_seconds = 5
+  function_response_types            = ["ReportBatchItemFailures"]
+}

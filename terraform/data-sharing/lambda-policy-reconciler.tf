@@ -1,0 +1,74 @@
+# policy-reconciler: the one writer of the bucket policy and the KMS grants. Renders both from the
+# registry with warden-core (baseline from SSM + packed grant statements), refuses to apply a
+# policy over the 20 KB budget, applies idempotently. Triggered by the registry's stream, by the
+# expiration-enforcer and approval workflow, and once per Terraform apply.
+
+data "aws_iam_policy_document" "policy_reconciler" {
+  statement {
+    sid       = "ReadRegistry"
+    actions   = ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.access_control.arn]
+  }
+  statement {
+    sid       = "ReadRegistryStream"
+    actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+    resources = [aws_dynamodb_table.access_control.stream_arn]
+  }
+  statement {
+    sid       = "ApplyBucketPolicy"
+    actions   = ["s3:GetBucketPolicy", "s3:PutBucketPolicy"]
+    resources = [aws_s3_bucket.shared.arn]
+  }
+  statement {
+    sid       = "ApplyKmsGrants"
+    actions   = ["kms:CreateGrant", "kms:ListGrants", "kms:RetireGrant", "kms:RevokeGrant"]
+    resources = [aws_kms_key.data.arn]
+  }
+  statement {
+    sid       = "ReadBaseline"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.bucket_baseline.arn]
+  }
+  statement {
+    sid       = "ReportRefusals"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+}
+
+module "policy_reconciler" {
+  source               = "./modules/lambda-function"
+  function_name        = local.function_names.policy_reconciler
+  description          = "Renders and applies the bucket policy and KMS grants from the registry"
+  zip_path             = "${var.lambda_artifacts_dir}/policy-reconciler/bootstrap.zip"
+  policy_json          = data.aws_iam_policy_document.policy_reconciler.json
+  kms_key_arn          = aws_kms_key.data.arn
+  log_retention_days   = var.log_retention_days
+  reserved_concurrency = 1
+  timeout_seconds      = 120
+  tags                 = local.tags
+  environment = {
+    WARDEN_ENVIRONMENT = var.environment
+    REGISTRY_TABLE     = aws_dynamodb_table.access_control.name
+    SHARED_BUCKET      = aws_s3_bucket.shared.id
+    KMS_KEY_ARN        = aws_kms_key.data.arn
+    BASELINE_PARAMETER = aws_ssm_parameter.bucket_baseline.name
+    CONSUMER_ROLE_NAME = var.consumer_role_name
+    ALERT_TOPIC_ARN    = aws_sns_topic.alerts.arn
+  }
+}
+
+resource "aws_lambda_event_source_mapping" "policy_reconciler" {
+  event_source_arn               = aws_dynamodb_table.access_control.stream_arn
+  function_name                  = module.policy_reconciler.function_arn
+  starting_position              = "LATEST"
+  batch_size                     = 100
+  bisect_batch_on_function_error = true
+  maximum_retry_attempts         = 3
+
+  destination_config {
+    on_failure {
+      destination_arn = module.policy_reconciler.dlq_arn
+    }
+  }
+}
