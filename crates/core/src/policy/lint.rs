@@ -265,7 +265,9 @@ pub fn lint(policy: &Policy, opts: &LintOptions) -> Vec<Finding> {
                     .iter()
                     .filter(|a| {
                         !is_read_only(a)
-                            && !AWS_REQUIRES_WILDCARD.iter().any(|w| w.eq_ignore_ascii_case(a))
+                            && !AWS_REQUIRES_WILDCARD
+                                .iter()
+                                .any(|w| w.eq_ignore_ascii_case(a))
                     })
                     .map(String::as_str)
                     .collect()
