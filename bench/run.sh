@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 small=${1:-50000}
 large=${2:-200000}
 cargo build --release --locked -q -p warden-cli
-warden=target/release/warden
+warden="$(bash scripts/target-dir.sh)/release/warden"
 grants=fixtures/grants/consumers-20.json
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

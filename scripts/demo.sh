@@ -25,7 +25,7 @@ grants=fixtures/grants/consumers-20.json
 
 step "Build the warden CLI"
 cargo build --quiet --locked -p warden-cli || { echo "build failed"; exit 1; }
-warden=target/debug/warden
+warden="$(bash scripts/target-dir.sh)/debug/warden"
 ok "warden built"
 
 step "Render the policies for 20 consumer accounts from the registry ($grants)"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/tf-setup.sh
 cargo build --quiet --release --locked -p tfcheck
-tfcheck=target/release/tfcheck
+tfcheck="$(bash scripts/target-dir.sh)/release/tfcheck"
 args=(--schema .cache/aws-schema-6.25.0.json --checkov .tools/checkov-venv/bin/checkov)
 [ -x .tools/tf-venv/bin/python ] && args+=(--fmt-python .tools/tf-venv/bin/python)
 

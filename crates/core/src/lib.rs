@@ -6,12 +6,14 @@
 //! - [`grant`]: the grants registry (who may access which prefixes, at which level, until when);
 //! - [`policy`]: the IAM policy model, evaluator, renderer and linter;
 //! - [`cloudtrail`]: parse and normalise CloudTrail records;
-//! - [`detect`]: the detectors that turn access records into alerts.
+//! - [`detect`]: the detectors that turn access records into alerts;
+//! - [`reconcile`]: what the policy-reconciler must change to match the registry.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cloudtrail;
 pub mod detect;
 pub mod grant;
 pub mod policy;
+pub mod reconcile;
 
 pub use grant::{AccessLevel, AccountId, ExternalId, Grant, GrantError, Prefix, Registry};

@@ -244,7 +244,21 @@ pub fn bucket_policy(
     s: &RenderSettings,
     now: DateTime<Utc>,
 ) -> Result<Rendered, RenderError> {
-    let mut statements = baseline_statements(s);
+    bucket_policy_with_baseline(registry, s, baseline_statements(s), now)
+}
+
+/// Render the bucket policy on top of given baseline statements (the ones Terraform owns and
+/// hands to the policy-reconciler).
+///
+/// # Errors
+/// [`RenderError::OverBudget`] when the policy would exceed 20 KB.
+pub fn bucket_policy_with_baseline(
+    registry: &Registry,
+    s: &RenderSettings,
+    baseline: Vec<Statement>,
+    now: DateTime<Utc>,
+) -> Result<Rendered, RenderError> {
+    let mut statements = baseline;
     for (n, ((level, expiry, roles), prefixes)) in groups(registry, s, now).into_iter().enumerate()
     {
         let mut objects = Statement::new(Effect::Allow);
