@@ -7,13 +7,15 @@
 //! - [`policy`]: the IAM policy model, evaluator, renderer and linter;
 //! - [`cloudtrail`]: parse and normalise CloudTrail records;
 //! - [`detect`]: the detectors that turn access records into alerts;
-//! - [`reconcile`]: what the policy-reconciler must change to match the registry.
+//! - [`reconcile`]: what the policy-reconciler must change to match the registry;
+//! - [`ports`]: the traits adapters and fakes implement.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cloudtrail;
 pub mod detect;
 pub mod grant;
 pub mod policy;
+pub mod ports;
 pub mod reconcile;
 
 pub use grant::{AccessLevel, AccountId, ExternalId, Grant, GrantError, Prefix, Registry};

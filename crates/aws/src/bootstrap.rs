@@ -1,0 +1,147 @@
+//! Create the runtime resources Terraform creates on AWS, with the same layout, through the SDK —
+//! for the local emulator (tests and `make demo`). Never used against a real account.
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use warden_core::ports::PortError;
+
+fn e<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    service: &'static str,
+    op: &'static str,
+) -> impl Fn(aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError {
+    move |err| {
+        PortError::new(
+            service,
+            op,
+            format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&err)),
+        )
+    }
+}
+
+fn attr(name: &str) -> Result<AttributeDefinition, PortError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|x| PortError::new("dynamodb", "CreateTable", x.to_string()))
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, PortError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(|x| PortError::new("dynamodb", "CreateTable", x.to_string()))
+}
+
+/// The registry table: `account_id` + `grant_id`, GSI `by-expiry` (`grant_state` + `expiration_date`).
+pub async fn create_registry_table(config: &SdkConfig, name: &str) -> Result<(), PortError> {
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name("by-expiry")
+        .key_schema(key("grant_state", KeyType::Hash)?)
+        .key_schema(key("expiration_date", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|x| PortError::new("dynamodb", "CreateTable", x.to_string()))?;
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("account_id")?)
+        .attribute_definitions(attr("grant_id")?)
+        .attribute_definitions(attr("grant_state")?)
+        .attribute_definitions(attr("expiration_date")?)
+        .key_schema(key("account_id", KeyType::Hash)?)
+        .key_schema(key("grant_id", KeyType::Range)?)
+        .global_secondary_indexes(gsi)
+        .send()
+        .await
+        .map_err(e("dynamodb", "CreateTable"))?;
+    Ok(())
+}
+
+/// A bucket.
+pub async fn create_bucket(config: &SdkConfig, name: &str) -> Result<(), PortError> {
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|x| {
+            PortError::new(
+                "s3",
+                "CreateBucket",
+                format!("{}", aws_sdk_s3::error::DisplayErrorContext(&x)),
+            )
+        })?;
+    Ok(())
+}
+
+/// A symmetric customer-managed key; returns its ARN.
+pub async fn create_key(config: &SdkConfig, description: &str) -> Result<String, PortError> {
+    let out = aws_sdk_kms::Client::new(config)
+        .create_key()
+        .description(description)
+        .send()
+        .await
+        .map_err(|x| {
+            PortError::new(
+                "kms",
+                "CreateKey",
+                format!("{}", aws_sdk_kms::error::DisplayErrorContext(&x)),
+            )
+        })?;
+    out.key_metadata()
+        .and_then(|m| m.arn())
+        .map(str::to_owned)
+        .ok_or_else(|| PortError::new("kms", "CreateKey", "no key ARN in the response"))
+}
+
+/// A SecureString parameter.
+pub async fn put_parameter(config: &SdkConfig, name: &str, value: &str) -> Result<(), PortError> {
+    aws_sdk_ssm::Client::new(config)
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|x| {
+            PortError::new(
+                "ssm",
+                "PutParameter",
+                format!("{}", aws_sdk_ssm::error::DisplayErrorContext(&x)),
+            )
+        })?;
+    Ok(())
+}
+
+/// A topic; returns its ARN.
+pub async fn create_topic(config: &SdkConfig, name: &str) -> Result<String, PortError> {
+    let out = aws_sdk_sns::Client::new(config)
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|x| {
+            PortError::new(
+                "sns",
+                "CreateTopic",
+                format!("{}", aws_sdk_sns::error::DisplayErrorContext(&x)),
+            )
+        })?;
+    out.topic_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| PortError::new("sns", "CreateTopic", "no topic ARN in the response"))
+}

@@ -1,0 +1,445 @@
+//! warden-aws: adapters implementing warden-core's ports on the AWS SDK.
+//!
+//! Every client is built from one [`aws_config::SdkConfig`]; on AWS it comes from the Lambda
+//! environment, locally [`local_config`] points every service at the emulator (moto on
+//! 127.0.0.1) with static credentials. Retries: the SDK's standard mode (exponential backoff
+//! with jitter, 3 attempts) applies to every call.
+
+pub mod bootstrap;
+
+use std::collections::HashMap;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use warden_core::grant::{Grant, GrantInput, Registry};
+use warden_core::policy::render::KmsGrantSpec;
+use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError};
+use warden_core::reconcile::LiveGrant;
+
+/// SDK configuration from the environment (Lambda: role credentials, `AWS_REGION`; honours
+/// `AWS_ENDPOINT_URL` for a local emulator).
+pub async fn env_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// SDK configuration for a local emulator at `endpoint` with static test credentials.
+pub async fn local_config(endpoint: &str, region: &str) -> SdkConfig {
+    let creds = aws_credential_types::Credentials::from_keys("testing", "testing", None);
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+fn err<E: std::fmt::Display>(service: &'static str, op: &'static str) -> impl Fn(E) -> PortError {
+    move |e| PortError::new(service, op, e.to_string())
+}
+
+fn sdk_err<E, R>(
+    service: &'static str,
+    op: &'static str,
+) -> impl Fn(aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| {
+        PortError::new(
+            service,
+            op,
+            format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// The registry table (`account_id`, `grant_id`; attributes as written by Terraform and by the
+/// approval workflow).
+#[derive(Debug, Clone)]
+pub struct DynamoGrantStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoGrantStore {
+    /// A store on `table`.
+    #[must_use]
+    pub fn new(config: &SdkConfig, table: &str) -> Self {
+        DynamoGrantStore {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.to_owned(),
+        }
+    }
+
+    /// Write a grant item (used by bootstrap and the approval workflow).
+    pub async fn put_grant(&self, g: &Grant, grant_id: &str) -> Result<(), PortError> {
+        let item = HashMap::from([
+            (
+                "account_id".to_owned(),
+                AttributeValue::S(g.account_id.to_string()),
+            ),
+            (
+                "grant_id".to_owned(),
+                AttributeValue::S(grant_id.to_owned()),
+            ),
+            (
+                "allowed_prefixes".to_owned(),
+                AttributeValue::L(
+                    g.allowed_prefixes
+                        .iter()
+                        .map(|p| AttributeValue::S(p.to_string()))
+                        .collect(),
+                ),
+            ),
+            (
+                "access_level".to_owned(),
+                AttributeValue::S(g.access_level.as_str().to_owned()),
+            ),
+            (
+                "expiration_date".to_owned(),
+                AttributeValue::S(g.expiration_date.to_rfc3339()),
+            ),
+            (
+                "grant_state".to_owned(),
+                AttributeValue::S("active".to_owned()),
+            ),
+            (
+                "created_by".to_owned(),
+                AttributeValue::S(g.created_by.clone()),
+            ),
+            (
+                "created_at".to_owned(),
+                AttributeValue::S(g.created_at.to_rfc3339()),
+            ),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err("dynamodb", "PutItem"))?;
+        Ok(())
+    }
+}
+
+fn s_attr<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> Option<&'a str> {
+    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// Read one registry item into a grant input, naming the attribute that is missing.
+fn item_to_input(item: &HashMap<String, AttributeValue>) -> Result<GrantInput, String> {
+    let need = |k: &str| {
+        s_attr(item, k)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("attribute {k} is missing or not a string"))
+    };
+    let prefixes = match item.get("allowed_prefixes") {
+        Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+        Some(AttributeValue::Ss(ss)) => ss.clone(),
+        _ => return Err("attribute allowed_prefixes is missing or not a list of strings".into()),
+    };
+    Ok(GrantInput {
+        account_id: need("account_id")?,
+        name: s_attr(item, "name").map(str::to_owned),
+        allowed_prefixes: prefixes,
+        access_level: need("access_level")?,
+        expiration_date: need("expiration_date")?,
+        owner_email: None,
+        external_id: None,
+        created_by: s_attr(item, "created_by").map(str::to_owned),
+        created_at: s_attr(item, "created_at").map(str::to_owned),
+    })
+}
+
+impl GrantStore for DynamoGrantStore {
+    async fn load_registry(&self, now: DateTime<Utc>) -> Result<Registry, PortError> {
+        let mut grants = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Scan"))?;
+            for item in page.items() {
+                if s_attr(item, "grant_state").is_some_and(|s| s != "active") {
+                    continue;
+                }
+                let key = format!(
+                    "{}/{}",
+                    s_attr(item, "account_id").unwrap_or("?"),
+                    s_attr(item, "grant_id").unwrap_or("?")
+                );
+                let input = item_to_input(item).map_err(|m| {
+                    PortError::new("dynamodb", "Scan", format!("registry item {key}: {m}"))
+                })?;
+                let g = Grant::from_input(&input, now).map_err(|e| {
+                    PortError::new("dynamodb", "Scan", format!("registry item {key}: {e}"))
+                })?;
+                grants.push(g);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Registry::new(grants).map_err(err("dynamodb", "Scan"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Bucket policies through S3.
+#[derive(Debug, Clone)]
+pub struct S3PolicyStore {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3PolicyStore {
+    /// A store on the S3 of `config`.
+    #[must_use]
+    pub fn new(config: &SdkConfig) -> Self {
+        // A local emulator on an IP address needs path-style addressing.
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build();
+        S3PolicyStore {
+            client: aws_sdk_s3::Client::from_conf(s3),
+        }
+    }
+}
+
+impl PolicyStore for S3PolicyStore {
+    async fn get_bucket_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        match self.client.get_bucket_policy().bucket(bucket).send().await {
+            Ok(out) => Ok(out.policy().map(str::to_owned)),
+            Err(e)
+                if e.as_service_error()
+                    .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+                    == Some("NoSuchBucketPolicy") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(PortError::new(
+                "s3",
+                "GetBucketPolicy",
+                format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+            )),
+        }
+    }
+
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        self.client
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "s3",
+                    "PutBucketPolicy",
+                    format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// KMS grants.
+#[derive(Debug, Clone)]
+pub struct KmsKeyGrants {
+    client: aws_sdk_kms::Client,
+}
+
+impl KmsKeyGrants {
+    /// Grants through the KMS of `config`.
+    #[must_use]
+    pub fn new(config: &SdkConfig) -> Self {
+        KmsKeyGrants {
+            client: aws_sdk_kms::Client::new(config),
+        }
+    }
+}
+
+impl KeyGrants for KmsKeyGrants {
+    async fn list_grants(&self, key_arn: &str) -> Result<Vec<LiveGrant>, PortError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_grants()
+                .key_id(key_arn)
+                .set_marker(marker.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    PortError::new(
+                        "kms",
+                        "ListGrants",
+                        format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e)),
+                    )
+                })?;
+            for g in page.grants() {
+                out.push(LiveGrant {
+                    grant_id: g.grant_id().unwrap_or_default().to_owned(),
+                    name: g.name().map(str::to_owned),
+                    grantee_principal: g.grantee_principal().unwrap_or_default().to_owned(),
+                    operations: g
+                        .operations()
+                        .iter()
+                        .map(|o| o.as_str().to_owned())
+                        .collect(),
+                });
+            }
+            match page.next_marker() {
+                Some(m) if page.truncated() => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create_grant(&self, key_arn: &str, spec: &KmsGrantSpec) -> Result<String, PortError> {
+        let ops = spec
+            .operations
+            .iter()
+            .map(|o| aws_sdk_kms::types::GrantOperation::from(o.as_str()))
+            .collect();
+        let constraints = aws_sdk_kms::types::GrantConstraints::builder()
+            .set_encryption_context_subset(Some(
+                spec.encryption_context_subset.clone().into_iter().collect(),
+            ))
+            .build();
+        let out = self
+            .client
+            .create_grant()
+            .key_id(key_arn)
+            .grantee_principal(&spec.grantee_principal)
+            .name(&spec.name)
+            .set_operations(Some(ops))
+            .constraints(constraints)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "kms",
+                    "CreateGrant",
+                    format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(out.grant_id().unwrap_or_default().to_owned())
+    }
+
+    async fn revoke_grant(&self, key_arn: &str, grant_id: &str) -> Result<(), PortError> {
+        self.client
+            .revoke_grant()
+            .key_id(key_arn)
+            .grant_id(grant_id)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "kms",
+                    "RevokeGrant",
+                    format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// SSM parameters.
+#[derive(Debug, Clone)]
+pub struct SsmConfig {
+    client: aws_sdk_ssm::Client,
+}
+
+impl SsmConfig {
+    /// Parameters through the SSM of `config`.
+    #[must_use]
+    pub fn new(config: &SdkConfig) -> Self {
+        SsmConfig {
+            client: aws_sdk_ssm::Client::new(config),
+        }
+    }
+}
+
+impl ConfigStore for SsmConfig {
+    async fn get_parameter(&self, name: &str) -> Result<String, PortError> {
+        let out = self
+            .client
+            .get_parameter()
+            .name(name)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "ssm",
+                    "GetParameter",
+                    format!("{}", aws_sdk_ssm::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::new("ssm", "GetParameter", format!("{name} has no value")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// SNS notifications.
+#[derive(Debug, Clone)]
+pub struct SnsNotifier {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsNotifier {
+    /// A notifier publishing to `topic_arn`.
+    #[must_use]
+    pub fn new(config: &SdkConfig, topic_arn: &str) -> Self {
+        SnsNotifier {
+            client: aws_sdk_sns::Client::new(config),
+            topic_arn: topic_arn.to_owned(),
+        }
+    }
+}
+
+impl Notifier for SnsNotifier {
+    async fn publish(&self, subject: &str, message: &str) -> Result<(), PortError> {
+        // SNS subjects are limited to 100 characters.
+        let subject: String = subject.chars().take(100).collect();
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(message)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "sns",
+                    "Publish",
+                    format!("{}", aws_sdk_sns::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! Adapters against the local emulator (moto). `make test` starts moto and sets
+//! WARDEN_MOTO_ENDPOINT; without it these tests say so and skip.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use chrono::Utc;
+use warden_aws::{
+    DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig, bootstrap, local_config,
+};
+use warden_core::grant::{Grant, GrantInput};
+use warden_core::policy::render::KmsGrantSpec;
+use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore};
+
+async fn moto() -> Option<aws_config::SdkConfig> {
+    match std::env::var("WARDEN_MOTO_ENDPOINT") {
+        Ok(ep) => Some(local_config(&ep, "us-east-1").await),
+        Err(_) => {
+            eprintln!(
+                "NOTE: WARDEN_MOTO_ENDPOINT not set (run `make test`, which starts moto): emulator tests skipped"
+            );
+            None
+        }
+    }
+}
+
+fn unique(name: &str) -> String {
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    )
+}
+
+#[tokio::test]
+async fn registry_round_trip_through_dynamodb() {
+    let Some(cfg) = moto().await else { return };
+    let table = unique("registry");
+    bootstrap::create_registry_table(&cfg, &table)
+        .await
+        .unwrap();
+    let store = DynamoGrantStore::new(&cfg, &table);
+    let now = Utc::now();
+    for (i, level) in ["read", "read-write"].iter().enumerate() {
+        let g = Grant::from_input(
+            &GrantInput {
+                account_id: format!("21000000000{i}"),
+                name: None,
+                allowed_prefixes: vec![format!("team-{i}/"), "shared/".into()],
+                access_level: (*level).into(),
+                expiration_date: "2030-01-01T00:00:00Z".into(),
+                owner_email: None,
+                external_id: None,
+                created_by: Some("test".into()),
+                created_at: None,
+            },
+            now,
+        )
+        .unwrap();
+        store.put_grant(&g, "declared").await.unwrap();
+    }
+    let reg = store.load_registry(now).await.unwrap();
+    assert_eq!(reg.grants().len(), 2);
+    assert!(reg.allows("210000000001", "team-1/x", true, now));
+    assert!(!reg.allows("210000000000", "team-0/x", true, now));
+}
+
+#[tokio::test]
+async fn bucket_policy_kms_grants_ssm_and_sns() {
+    let Some(cfg) = moto().await else { return };
+    let bucket = unique("bucket");
+    bootstrap::create_bucket(&cfg, &bucket).await.unwrap();
+    let policies = S3PolicyStore::new(&cfg);
+    assert_eq!(
+        policies.get_bucket_policy(&bucket).await.unwrap(),
+        None,
+        "no policy yet"
+    );
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"A","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    policies.put_bucket_policy(&bucket, &doc).await.unwrap();
+    let live = policies.get_bucket_policy(&bucket).await.unwrap().unwrap();
+    assert!(warden_core::reconcile::same_policy(&live, &doc));
+
+    let key = bootstrap::create_key(&cfg, "test").await.unwrap();
+    let keys = KmsKeyGrants::new(&cfg);
+    let spec = KmsGrantSpec {
+        name: "warden-210000000000-read".into(),
+        account_id: "210000000000".into(),
+        grantee_principal: "arn:aws:iam::210000000000:role/warden-consumer".into(),
+        operations: vec!["Decrypt".into(), "DescribeKey".into()],
+        encryption_context_subset: [("aws:s3:arn".to_owned(), format!("arn:aws:s3:::{bucket}"))]
+            .into(),
+    };
+    let id = keys.create_grant(&key, &spec).await.unwrap();
+    let listed = keys.list_grants(&key).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name.as_deref(), Some("warden-210000000000-read"));
+    assert_eq!(listed[0].operations.len(), 2);
+    keys.revoke_grant(&key, &id).await.unwrap();
+    assert!(keys.list_grants(&key).await.unwrap().is_empty());
+
+    let name = format!("/warden/test/{}", unique("param"));
+    bootstrap::put_parameter(&cfg, &name, "value-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        SsmConfig::new(&cfg).get_parameter(&name).await.unwrap(),
+        "value-1"
+    );
+    let missing = SsmConfig::new(&cfg)
+        .get_parameter("/nope")
+        .await
+        .unwrap_err();
+    assert!(
+        missing.to_string().starts_with("ssm GetParameter"),
+        "{missing}"
+    );
+
+    let topic = bootstrap::create_topic(&cfg, &unique("alerts"))
+        .await
+        .unwrap();
+    SnsNotifier::new(&cfg, &topic)
+        .publish(&"s".repeat(300), "message")
+        .await
+        .unwrap();
+}

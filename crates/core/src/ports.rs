@@ -1,0 +1,95 @@
+//! Ports: the traits the adapters (`warden-aws`, on the AWS SDK) and the fakes (`warden-testkit`,
+//! in memory) implement. Handlers are generic over them, so the same handler code runs on AWS, on
+//! the local emulator and in unit tests. Futures are `Send` so handlers run on any executor.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::grant::Registry;
+use crate::policy::render::KmsGrantSpec;
+use crate::reconcile::LiveGrant;
+
+/// A call to an external service failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{service} {operation}: {message}")]
+pub struct PortError {
+    /// e.g. `dynamodb`.
+    pub service: &'static str,
+    /// e.g. `Scan`.
+    pub operation: &'static str,
+    /// What went wrong (the service's error code and message, or the invalid data).
+    pub message: String,
+}
+
+impl PortError {
+    /// A new error.
+    pub fn new(service: &'static str, operation: &'static str, message: impl Into<String>) -> Self {
+        PortError {
+            service,
+            operation,
+            message: message.into(),
+        }
+    }
+}
+
+/// The grants registry.
+pub trait GrantStore {
+    /// Load every active grant as a validated registry.
+    fn load_registry(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Registry, PortError>> + Send;
+}
+
+/// The shared bucket's policy.
+pub trait PolicyStore {
+    /// The live policy document, if any.
+    fn get_bucket_policy(
+        &self,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Replace the policy document.
+    fn put_bucket_policy(
+        &self,
+        bucket: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// KMS grants on the data key.
+pub trait KeyGrants {
+    /// Every grant on the key.
+    fn list_grants(
+        &self,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<Vec<LiveGrant>, PortError>> + Send;
+    /// Create a grant; returns its ID.
+    fn create_grant(
+        &self,
+        key_arn: &str,
+        spec: &KmsGrantSpec,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// Revoke a grant.
+    fn revoke_grant(
+        &self,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Settings stored outside the function (SSM parameters).
+pub trait ConfigStore {
+    /// A parameter's value (decrypted).
+    fn get_parameter(&self, name: &str) -> impl Future<Output = Result<String, PortError>> + Send;
+}
+
+/// Alerts and notices (SNS).
+pub trait Notifier {
+    /// Publish a message with a subject.
+    fn publish(
+        &self,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

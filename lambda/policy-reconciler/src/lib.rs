@@ -1,0 +1,274 @@
+//! policy-reconciler: the one writer of the shared bucket's policy and the data key's grants.
+//!
+//! Every invocation — a registry stream batch, the expiration-enforcer, the approval workflow, a
+//! Terraform apply — does the same idempotent thing: load the registry and the baseline, render
+//! with warden-core, compare with what is live, apply the difference. A render over the 20 KB
+//! budget is refused (alert published, nothing applied), never truncated.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use warden_core::policy::model::Policy;
+use warden_core::policy::render::{RenderError, RenderSettings};
+use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError};
+use warden_core::reconcile;
+
+/// What the function needs to know, read once from the environment in `main`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bucket, key, role name, region… for rendering.
+    pub render: RenderSettings,
+    /// SSM parameter holding Terraform's baseline statements.
+    pub baseline_parameter: String,
+}
+
+/// Why a reconciliation did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A service call failed (retried by the SDK first).
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// The baseline parameter is not a policy document.
+    #[error("baseline parameter {parameter}: {message}")]
+    Baseline {
+        /// Parameter name.
+        parameter: String,
+        /// Parse error.
+        message: String,
+    },
+    /// The render would exceed an AWS limit: nothing was applied.
+    #[error("refused to apply: {0}")]
+    OverBudget(#[from] RenderError),
+}
+
+/// What was done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Whether the bucket policy was replaced.
+    pub policy_applied: bool,
+    /// Size of the rendered policy (bytes).
+    pub policy_size: usize,
+    /// Grants in the registry.
+    pub grants_in_registry: usize,
+    /// KMS grants created.
+    pub kms_grants_created: usize,
+    /// KMS grants revoked.
+    pub kms_grants_revoked: usize,
+}
+
+/// Reconcile once.
+///
+/// # Errors
+/// See [`ReconcileError`]; an over-budget render is also published to the notifier.
+pub async fn reconcile<G, P, K, C, N>(
+    grants: &G,
+    policies: &P,
+    keys: &K,
+    config: &C,
+    notifier: &N,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<Report, ReconcileError>
+where
+    G: GrantStore,
+    P: PolicyStore,
+    K: KeyGrants,
+    C: ConfigStore,
+    N: Notifier,
+{
+    let baseline_text = config.get_parameter(&settings.baseline_parameter).await?;
+    let baseline = Policy::parse(&baseline_text)
+        .map_err(|e| ReconcileError::Baseline {
+            parameter: settings.baseline_parameter.clone(),
+            message: e.to_string(),
+        })?
+        .statements;
+    let registry = grants.load_registry(now).await?;
+    let s = &settings.render;
+    let live_policy = policies.get_bucket_policy(&s.bucket).await?;
+    let live_grants = keys.list_grants(&s.kms_key_arn).await?;
+    let plan = match reconcile::plan(
+        &registry,
+        s,
+        baseline,
+        live_policy.as_deref(),
+        &live_grants,
+        now,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            // Tell a person: access for new grants is blocked until the registry shrinks.
+            notifier
+                .publish(
+                    "Warden: bucket policy over its size limit, nothing applied",
+                    &e.to_string(),
+                )
+                .await?;
+            return Err(e.into());
+        }
+    };
+    if let Some(policy) = &plan.bucket_policy {
+        policies.put_bucket_policy(&s.bucket, policy).await?;
+    }
+    for spec in &plan.create_grants {
+        keys.create_grant(&s.kms_key_arn, spec).await?;
+    }
+    for g in &plan.retire_grants {
+        keys.revoke_grant(&s.kms_key_arn, &g.grant_id).await?;
+    }
+    Ok(Report {
+        policy_applied: plan.bucket_policy.is_some(),
+        policy_size: plan.bucket_policy_size,
+        grants_in_registry: registry.grants().len(),
+        kms_grants_created: plan.create_grants.len(),
+        kms_grants_revoked: plan.retire_grants.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use warden_core::grant::{AccountId, Grant, GrantInput, Registry, Timestamp};
+    use warden_core::policy::render;
+    use warden_testkit::{FakeConfig, FakeGrants, FakeKeyGrants, FakeNotifier, FakePolicies};
+
+    fn now() -> DateTime<Utc> {
+        Timestamp::parse("2026-11-22T12:00:00Z").unwrap().0
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            render: RenderSettings {
+                partition: "aws".into(),
+                region: "us-east-1".into(),
+                primary_account: AccountId::parse("111111111111").unwrap(),
+                bucket: "shared".into(),
+                kms_key_arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+                consumer_role_name: "warden-consumer".into(),
+                require_mfa: false,
+                vending_role_arn: None,
+            },
+            baseline_parameter: "/warden/test/bucket-policy-baseline".into(),
+        }
+    }
+
+    fn registry(n: usize, prefix_len: usize) -> Registry {
+        Registry::new(
+            (0..n)
+                .map(|i| {
+                    Grant::from_input(
+                        &GrantInput {
+                            account_id: format!("{:012}", 200_000_000_000u64 + i as u64),
+                            name: None,
+                            allowed_prefixes: vec![format!("{}-{i}/", "p".repeat(prefix_len))],
+                            access_level: "read".into(),
+                            expiration_date: "2027-01-01T00:00:00Z".into(),
+                            owner_email: None,
+                            external_id: None,
+                            created_by: None,
+                            created_at: None,
+                        },
+                        now(),
+                    )
+                    .unwrap()
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn config() -> FakeConfig {
+        let s = settings();
+        let baseline = Policy::new(render::baseline_statements(&s.render)).to_compact_json();
+        FakeConfig {
+            values: BTreeMap::from([(s.baseline_parameter.clone(), baseline)]),
+        }
+    }
+
+    #[tokio::test]
+    async fn applies_once_then_is_idempotent() {
+        let (g, p, k, c, n) = (
+            FakeGrants::new(registry(20, 4)),
+            FakePolicies::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let s = settings();
+        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(r.policy_applied);
+        assert_eq!(
+            (
+                r.grants_in_registry,
+                r.kms_grants_created,
+                r.kms_grants_revoked
+            ),
+            (20, 20, 0)
+        );
+        let again = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!again.policy_applied);
+        assert_eq!((again.kms_grants_created, again.kms_grants_revoked), (0, 0));
+        assert_eq!(*p.puts.lock().unwrap(), 1);
+        // The applied policy is what warden-core renders.
+        let live = p.policies.lock().unwrap()["shared"].clone();
+        assert!(live.contains("DenyInsecureTransport") && live.contains("DateLessThan"));
+    }
+
+    #[tokio::test]
+    async fn removed_grants_lose_their_kms_grant() {
+        let (g, p, k, c, n) = (
+            FakeGrants::new(registry(3, 4)),
+            FakePolicies::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let s = settings();
+        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        *g.registry.lock().unwrap() = Ok(registry(2, 4));
+        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(r.policy_applied);
+        assert_eq!(r.kms_grants_revoked, 1);
+        assert_eq!(k.grants.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn over_budget_is_refused_and_reported() {
+        let (g, p, k, c, n) = (
+            FakeGrants::new(registry(120, 200)),
+            FakePolicies::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let e = reconcile(&g, &p, &k, &c, &n, &settings(), now())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ReconcileError::OverBudget(_)), "{e}");
+        assert!(p.policies.lock().unwrap().is_empty(), "nothing applied");
+        assert!(k.grants.lock().unwrap().is_empty());
+        assert_eq!(n.messages.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bad_baseline_names_the_parameter() {
+        let (g, p, k, n) = (
+            FakeGrants::new(registry(1, 4)),
+            FakePolicies::default(),
+            FakeKeyGrants::default(),
+            FakeNotifier::default(),
+        );
+        let s = settings();
+        let c = FakeConfig {
+            values: BTreeMap::from([(s.baseline_parameter.clone(), "{".into())]),
+        };
+        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("baseline parameter /warden/test/bucket-policy-baseline"),
+            "{e}"
+        );
+    }
+}
