@@ -67,6 +67,39 @@ pub async fn create_registry_table(config: &SdkConfig, name: &str) -> Result<(),
     Ok(())
 }
 
+/// The access-log table: `event_id`, GSIs `by-account-time` and `by-object-time` (layout of
+/// `warden_core::cloudtrail::normalise`).
+pub async fn create_audit_table(config: &SdkConfig, name: &str) -> Result<(), PortError> {
+    let gsi = |index: &str, hash: &str| -> Result<GlobalSecondaryIndex, PortError> {
+        GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key(hash, KeyType::Hash)?)
+            .key_schema(key("timestamp", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(|x| PortError::new("dynamodb", "CreateTable", x.to_string()))
+    };
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("event_id")?)
+        .attribute_definitions(attr("account_id")?)
+        .attribute_definitions(attr("timestamp")?)
+        .attribute_definitions(attr("object_ref")?)
+        .key_schema(key("event_id", KeyType::Hash)?)
+        .global_secondary_indexes(gsi("by-account-time", "account_id")?)
+        .global_secondary_indexes(gsi("by-object-time", "object_ref")?)
+        .send()
+        .await
+        .map_err(e("dynamodb", "CreateTable"))?;
+    Ok(())
+}
+
 /// A bucket.
 pub async fn create_bucket(config: &SdkConfig, name: &str) -> Result<(), PortError> {
     let s3 = aws_sdk_s3::config::Builder::from(config)

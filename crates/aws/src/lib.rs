@@ -12,9 +12,13 @@ use std::collections::HashMap;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use warden_core::cloudtrail::normalise::Attr;
 use warden_core::grant::{Grant, GrantInput, Registry};
 use warden_core::policy::render::KmsGrantSpec;
-use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError};
+use warden_core::ports::{
+    AuditStore, ConfigStore, GrantStore, KeyGrants, Metrics, Notifier, PolicyStore, PortError,
+    WriteOutcome,
+};
 use warden_core::reconcile::LiveGrant;
 
 /// SDK configuration from the environment (Lambda: role credentials, `AWS_REGION`; honours
@@ -441,5 +445,115 @@ impl Notifier for SnsNotifier {
                 )
             })?;
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// BatchWriteItem accepts at most 25 items per call.
+const BATCH: usize = 25;
+/// Attempts for unprocessed items before giving them back to the caller.
+const ATTEMPTS: u32 = 6;
+
+fn to_attr(a: Attr) -> AttributeValue {
+    match a {
+        Attr::S(s) => AttributeValue::S(s),
+        Attr::N(n) => AttributeValue::N(n),
+        Attr::Bool(b) => AttributeValue::Bool(b),
+    }
+}
+
+/// Full-jitter exponential backoff: a random delay in [0, min(cap, base·2^attempt)).
+fn backoff(attempt: u32) -> std::time::Duration {
+    let ceiling_ms = (50u64 << attempt.min(10)).min(2_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    // Cheap mixing of the clock's low bits; good enough for spreading retries.
+    let r = nanos
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .rotate_left(17);
+    std::time::Duration::from_millis(r % ceiling_ms.max(1))
+}
+
+/// The access-log table.
+#[derive(Debug, Clone)]
+pub struct DynamoAuditStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoAuditStore {
+    /// A store on `table`.
+    #[must_use]
+    pub fn new(config: &SdkConfig, table: &str) -> Self {
+        DynamoAuditStore {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.to_owned(),
+        }
+    }
+}
+
+impl AuditStore for DynamoAuditStore {
+    async fn write_records(
+        &self,
+        items: Vec<std::collections::BTreeMap<String, Attr>>,
+    ) -> Result<WriteOutcome, PortError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut outcome = WriteOutcome::default();
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                let item: HashMap<String, AttributeValue> =
+                    item.into_iter().map(|(k, v)| (k, to_attr(v))).collect();
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| PortError::new("dynamodb", "BatchWriteItem", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        for chunk in requests.chunks(BATCH) {
+            let mut pending: Vec<WriteRequest> = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() && attempt < ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                attempt += 1;
+                let sent = pending.len();
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut pending))
+                    .send()
+                    .await
+                    .map_err(sdk_err("dynamodb", "BatchWriteItem"))?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                outcome.written += sent - pending.len();
+            }
+            outcome.failed.extend(pending.iter().filter_map(|w| {
+                w.put_request()
+                    .and_then(|p| p.item().get("event_id"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+            }));
+        }
+        Ok(outcome)
+    }
+}
+
+/// EMF lines to standard output, where Lambda sends them to CloudWatch Logs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StdoutMetrics;
+
+impl Metrics for StdoutMetrics {
+    fn emit(&self, line: &str) {
+        println!("{line}");
     }
 }

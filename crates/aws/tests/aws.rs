@@ -4,11 +4,12 @@
 
 use chrono::Utc;
 use warden_aws::{
-    DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig, bootstrap, local_config,
+    DynamoAuditStore, DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig,
+    bootstrap, local_config,
 };
 use warden_core::grant::{Grant, GrantInput};
 use warden_core::policy::render::KmsGrantSpec;
-use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore};
+use warden_core::ports::{AuditStore, ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore};
 
 async fn moto() -> Option<aws_config::SdkConfig> {
     match std::env::var("WARDEN_MOTO_ENDPOINT") {
@@ -123,4 +124,38 @@ async fn bucket_policy_kms_grants_ssm_and_sns() {
         .publish(&"s".repeat(300), "message")
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn access_records_are_idempotent_by_event_id() {
+    let Some(cfg) = moto().await else { return };
+    let table = unique("access-logs");
+    bootstrap::create_audit_table(&cfg, &table).await.unwrap();
+    let store = DynamoAuditStore::new(&cfg, &table);
+    let text: String = (0..60)
+        .map(|i| format!(r#"{{"eventTime":"2026-11-23T10:00:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"ev-{i}","userIdentity":{{"type":"AssumedRole","accountId":"210000000000","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/s"}},"requestParameters":{{"bucketName":"b","key":"k/{i}"}}}}"#, i % 60) + "\n")
+        .collect();
+    let parsed = warden_core::cloudtrail::parse_bytes("test", text.as_bytes());
+    let items: Vec<_> = parsed
+        .records
+        .iter()
+        .map(|p| {
+            warden_core::cloudtrail::normalise::to_item(
+                &warden_core::cloudtrail::normalise(p).unwrap(),
+                365,
+            )
+        })
+        .collect();
+    let out = store.write_records(items.clone()).await.unwrap();
+    assert_eq!((out.written, out.failed.len()), (60, 0));
+    // Re-delivery of the same events overwrites, never duplicates.
+    store.write_records(items).await.unwrap();
+    let count = aws_sdk_dynamodb::Client::new(&cfg)
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .count();
+    assert_eq!(count, 60);
 }

@@ -13,6 +13,7 @@
 
 pub mod cloudtrail;
 pub mod detect;
+pub mod emf;
 pub mod grant;
 pub mod policy;
 pub mod ports;

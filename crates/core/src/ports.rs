@@ -6,6 +6,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use crate::cloudtrail::normalise::Attr;
 use crate::grant::Registry;
 use crate::policy::render::KmsGrantSpec;
 use crate::reconcile::LiveGrant;
@@ -92,4 +93,28 @@ pub trait Notifier {
         subject: &str,
         message: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Result of writing access records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Items written.
+    pub written: usize,
+    /// `event_id`s that could not be written after retries (their messages must be retried).
+    pub failed: Vec<String>,
+}
+
+/// The access-log table.
+pub trait AuditStore {
+    /// Write items (idempotent: keyed by `event_id`), retrying unprocessed items with backoff.
+    fn write_records(
+        &self,
+        items: Vec<std::collections::BTreeMap<String, Attr>>,
+    ) -> impl Future<Output = Result<WriteOutcome, PortError>> + Send;
+}
+
+/// Metrics as CloudWatch Embedded Metric Format log lines (no API call).
+pub trait Metrics {
+    /// Emit one EMF line.
+    fn emit(&self, line: &str);
 }

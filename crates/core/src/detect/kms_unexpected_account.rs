@@ -33,6 +33,9 @@ impl Detector for KmsUnexpectedAccount {
     fn name(&self) -> &'static str {
         "kms-unexpected-account"
     }
+    fn set_registry(&mut self, registry: &std::sync::Arc<crate::grant::Registry>) {
+        self.known.registry = registry.clone();
+    }
     fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if r.event_source != "kms.amazonaws.com"
             || !USE_EVENTS.contains(&r.event_name.as_ref())

@@ -19,6 +19,8 @@ mod root_activity;
 mod unknown_account;
 pub mod window;
 
+pub use failed_auth::DENIED_CODES;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -165,6 +167,8 @@ pub trait Detector: Send + std::fmt::Debug {
     fn name(&self) -> &'static str;
     /// Look at one record; push any alerts.
     fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>);
+    /// Replace the registry (detectors that use it override this; window state is kept).
+    fn set_registry(&mut self, _registry: &Arc<Registry>) {}
 }
 
 /// What detectors know about the deployment.
@@ -379,6 +383,13 @@ impl Pipeline {
     pub fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         for d in &mut self.detectors {
             d.observe(r, out);
+        }
+    }
+
+    /// Swap in a newer registry without losing the windowed detectors' state.
+    pub fn set_registry(&mut self, registry: &Arc<Registry>) {
+        for d in &mut self.detectors {
+            d.set_registry(registry);
         }
     }
 

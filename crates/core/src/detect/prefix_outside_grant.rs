@@ -21,6 +21,9 @@ impl Detector for PrefixOutsideGrant {
     fn name(&self) -> &'static str {
         "prefix-outside-grant"
     }
+    fn set_registry(&mut self, registry: &std::sync::Arc<crate::grant::Registry>) {
+        self.known.registry = registry.clone();
+    }
     fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         let Some(key) = &r.object_key else { return };
         if !self.known.on_shared_bucket(r) || !self.known.registry.knows(&r.account_id) {

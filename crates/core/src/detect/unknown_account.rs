@@ -24,6 +24,9 @@ impl Detector for UnknownAccount {
     fn name(&self) -> &'static str {
         "unknown-account"
     }
+    fn set_registry(&mut self, registry: &std::sync::Arc<crate::grant::Registry>) {
+        self.known.registry = registry.clone();
+    }
     fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if !self.known.on_shared_bucket(r)
             || (self.skip_services && is_service(r))

@@ -1,0 +1,365 @@
+//! access-logger: a batch of SQS messages (EventBridge "AWS API Call via CloudTrail" envelopes)
+//! → warden-core parse, normalise and detect → idempotent items in the access-log table → alerts
+//! to SNS → metrics as Embedded Metric Format lines → a partial batch failure response.
+//!
+//! Nothing is lost or duplicated: items are keyed by CloudTrail's `eventID` (a retried message
+//! overwrites its own items); a message is acknowledged only when every record in it was written
+//! and every alert published; otherwise it is reported as failed, retried by SQS and, after the
+//! queue's `maxReceiveCount`, parked in the DLQ with the reason in the logs. A bad message never
+//! blocks the others.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use warden_core::cloudtrail::normalise::to_item;
+use warden_core::cloudtrail::{normalise_owned, parse_text};
+use warden_core::detect::{Alert, DENIED_CODES, Pipeline};
+use warden_core::emf::{self, AccountCounts};
+use warden_core::ports::{AuditStore, Metrics, Notifier};
+
+/// One SQS message (the fields of the Lambda SQS event Warden uses).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// SQS message ID (what a partial batch failure names).
+    pub message_id: String,
+    /// The EventBridge envelope.
+    pub body: String,
+}
+
+/// The Lambda SQS event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SqsEvent {
+    /// Messages of the batch.
+    #[serde(rename = "Records", default)]
+    pub records: Vec<Message>,
+}
+
+/// `{"batchItemFailures": [{"itemIdentifier": id}]}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchResponse {
+    /// Messages to retry.
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+/// One failed message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemFailure {
+    /// Its SQS message ID.
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// Settings read once from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// TTL of access records (days).
+    pub retention_days: u32,
+    /// EMF namespace, `Warden/<environment>`.
+    pub namespace: String,
+}
+
+/// Process one batch.
+pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
+    audit: &A,
+    notifier: &N,
+    metrics: &M,
+    pipeline: &mut Pipeline,
+    event: &SqsEvent,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> BatchResponse {
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut owner: HashMap<String, String> = HashMap::new(); // event_id → message_id
+    let mut items = Vec::new();
+    let mut alerts: Vec<(String, Alert)> = Vec::new();
+    let mut counts: BTreeMap<String, AccountCounts> = BTreeMap::new();
+    for msg in &event.records {
+        let parsed = parse_text(&msg.message_id, &msg.body);
+        for e in &parsed.errors {
+            tracing::error!(message_id = %msg.message_id, error = %e, "unreadable event; the message will be retried, then parked in the DLQ");
+            failed.insert(msg.message_id.clone());
+        }
+        for p in parsed.records {
+            let rec = match normalise_owned(p) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(message_id = %msg.message_id, error = %e, "event cannot be normalised");
+                    failed.insert(msg.message_id.clone());
+                    continue;
+                }
+            };
+            let c = counts.entry(rec.account_id.to_string()).or_default();
+            if rec.event_source == "s3.amazonaws.com" {
+                c.requests += 1;
+            }
+            c.bytes_out += rec.bytes_out;
+            if rec
+                .error_code
+                .as_deref()
+                .is_some_and(|code| DENIED_CODES.contains(&code))
+            {
+                c.failed_auth += 1;
+            }
+            let mut found = Vec::new();
+            pipeline.observe(&rec, &mut found);
+            alerts.extend(found.into_iter().map(|a| (msg.message_id.clone(), a)));
+            owner.insert(rec.event_id.to_string(), msg.message_id.clone());
+            items.push(to_item(&rec, settings.retention_days));
+        }
+    }
+    let written = items.len();
+    match audit.write_records(items).await {
+        Ok(outcome) => {
+            for id in &outcome.failed {
+                if let Some(m) = owner.get(id) {
+                    tracing::warn!(event_id = %id, message_id = %m, "not written after retries; message will be retried");
+                    failed.insert(m.clone());
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "access-log table unavailable; the whole batch will be retried");
+            failed.extend(event.records.iter().map(|m| m.message_id.clone()));
+        }
+    }
+    let mut by_detector: BTreeMap<String, u64> = BTreeMap::new();
+    for (message_id, a) in &alerts {
+        *by_detector.entry(a.detector.to_owned()).or_default() += 1;
+        let subject = format!("[warden {}] {:?}: {}", a.detector, a.severity, a.summary);
+        let body = serde_json::to_string_pretty(a).unwrap_or_else(|_| a.summary.clone());
+        if let Err(e) = notifier.publish(&subject, &body).await {
+            tracing::error!(error = %e, detector = a.detector, "alert not published; message will be retried");
+            failed.insert(message_id.clone());
+        }
+    }
+    for line in emf::lines(
+        &settings.namespace,
+        now.timestamp_millis(),
+        &counts,
+        written as u64,
+        &by_detector,
+    ) {
+        metrics.emit(&line);
+    }
+    BatchResponse {
+        batch_item_failures: failed
+            .into_iter()
+            .map(|item_identifier| ItemFailure { item_identifier })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use warden_core::cloudtrail::normalise::Attr;
+    use warden_core::detect::DetectConfig;
+    use warden_core::grant::Registry;
+    use warden_core::ports::{PortError, WriteOutcome};
+    use warden_testkit::FakeNotifier;
+
+    #[derive(Default)]
+    struct FakeAudit {
+        rows: Mutex<BTreeMap<String, BTreeMap<String, Attr>>>,
+        fail_ids: Vec<String>,
+    }
+
+    impl AuditStore for FakeAudit {
+        async fn write_records(
+            &self,
+            items: Vec<BTreeMap<String, Attr>>,
+        ) -> Result<WriteOutcome, PortError> {
+            let mut out = WriteOutcome::default();
+            for item in items {
+                let Some(Attr::S(id)) = item.get("event_id").cloned() else {
+                    panic!("no key")
+                };
+                if self.fail_ids.contains(&id) {
+                    out.failed.push(id);
+                } else {
+                    self.rows.lock().unwrap().insert(id, item);
+                    out.written += 1;
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeMetrics(Mutex<Vec<String>>);
+    impl Metrics for FakeMetrics {
+        fn emit(&self, line: &str) {
+            self.0.lock().unwrap().push(line.to_owned());
+        }
+    }
+
+    fn envelope(id: &str, account: &str, key: &str, time: &str) -> String {
+        format!(
+            r#"{{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.s3","detail":{{"eventTime":"{time}","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"{id}","userIdentity":{{"type":"AssumedRole","accountId":"{account}","arn":"arn:aws:sts::{account}:assumed-role/warden-consumer/s"}},"requestParameters":{{"bucketName":"shared","key":"{key}"}},"additionalEventData":{{"bytesTransferredOut":100}}}}}}"#
+        )
+    }
+
+    fn pipeline() -> Pipeline {
+        let text = r#"{"consumer_accounts":[{"account_id":"210000000000","allowed_prefixes":["analytics/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}]}"#;
+        let reg = Registry::from_json(text, Utc::now()).unwrap();
+        let cfg = DetectConfig {
+            shared_bucket: Some("shared".into()),
+            ..DetectConfig::default()
+        };
+        Pipeline::new(&cfg, Some(Arc::new(reg))).unwrap()
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            retention_days: 365,
+            namespace: "Warden/test".into(),
+        }
+    }
+
+    fn msg(id: &str, body: String) -> Message {
+        Message {
+            message_id: id.into(),
+            body,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_records_alerts_and_metrics() {
+        let (audit, notes, metrics) = (
+            FakeAudit::default(),
+            FakeNotifier::default(),
+            FakeMetrics::default(),
+        );
+        let event = SqsEvent {
+            records: vec![
+                msg(
+                    "m1",
+                    envelope("e1", "210000000000", "analytics/a", "2026-11-23T10:00:00Z"),
+                ),
+                msg(
+                    "m2",
+                    envelope("e2", "999988887777", "analytics/a", "2026-11-23T10:00:00Z"),
+                ),
+            ],
+        };
+        let r = handle(
+            &audit,
+            &notes,
+            &metrics,
+            &mut pipeline(),
+            &event,
+            &settings(),
+            Utc::now(),
+        )
+        .await;
+        assert!(r.batch_item_failures.is_empty());
+        assert_eq!(audit.rows.lock().unwrap().len(), 2);
+        let subjects: Vec<String> = notes
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect();
+        assert_eq!(subjects.len(), 1, "{subjects:?}");
+        assert!(subjects[0].contains("unknown-account"));
+        assert!(
+            metrics
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains(r#""AccountId":"999988887777""#))
+        );
+    }
+
+    #[tokio::test]
+    async fn poison_and_unwritten_messages_fail_alone() {
+        let (notes, metrics) = (FakeNotifier::default(), FakeMetrics::default());
+        let audit = FakeAudit {
+            fail_ids: vec!["e3".into()],
+            ..FakeAudit::default()
+        };
+        let event = SqsEvent {
+            records: vec![
+                msg("ok", envelope("e1", "210000000000", "analytics/a", "2026-11-23T10:00:00Z")),
+                msg("poison", "{not json".into()),
+                msg("no-time", r#"{"detail-type":"AWS API Call via CloudTrail","detail":{"eventID":"e2","eventName":"GetObject"}}"#.into()),
+                msg("throttled", envelope("e3", "210000000000", "analytics/b", "2026-11-23T10:00:00Z")),
+            ],
+        };
+        let r = handle(
+            &audit,
+            &notes,
+            &metrics,
+            &mut pipeline(),
+            &event,
+            &settings(),
+            Utc::now(),
+        )
+        .await;
+        let failed: Vec<&str> = r
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, vec!["no-time", "poison", "throttled"]);
+        assert!(audit.rows.lock().unwrap().contains_key("e1"));
+    }
+
+    #[tokio::test]
+    async fn redelivery_does_not_duplicate() {
+        let (audit, notes, metrics) = (
+            FakeAudit::default(),
+            FakeNotifier::default(),
+            FakeMetrics::default(),
+        );
+        let event = SqsEvent {
+            records: vec![msg(
+                "m1",
+                envelope("e1", "210000000000", "analytics/a", "2026-11-23T10:00:00Z"),
+            )],
+        };
+        let mut p = pipeline();
+        handle(
+            &audit,
+            &notes,
+            &metrics,
+            &mut p,
+            &event,
+            &settings(),
+            Utc::now(),
+        )
+        .await;
+        handle(
+            &audit,
+            &notes,
+            &metrics,
+            &mut p,
+            &event,
+            &settings(),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(audit.rows.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn response_shape() {
+        let r = BatchResponse {
+            batch_item_failures: vec![ItemFailure {
+                item_identifier: "m1".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"batchItemFailures":[{"itemIdentifier":"m1"}]}"#
+        );
+    }
+}
