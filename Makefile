@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test fmt-check clippy unit tf-check tf-setup build bench clean
+.PHONY: demo test fmt-check clippy unit tf-check tf-setup build bench lambdas clean
 
 ## The main job: a local end-to-end run of Warden.
 demo:
@@ -35,6 +35,14 @@ unit:
 
 build:
 	$(CARGO) build --workspace --locked
+
+## The Lambda zips Terraform deploys: target/lambda/<function>/bootstrap.zip (provided.al2023, arm64).
+## cargo-lambda and zig come from PyPI into .tools/lambda-venv.
+LAMBDAS := access-logger policy-reconciler
+lambdas:
+	@[ -x .tools/lambda-venv/bin/cargo-lambda ] || (python3 -m venv .tools/lambda-venv && .tools/lambda-venv/bin/pip install --quiet cargo-lambda ziglang)
+	PATH="$(CURDIR)/.tools/lambda-venv/bin:$$PATH" XDG_CACHE_HOME="$(CURDIR)/.cache" ZIG_GLOBAL_CACHE_DIR="$(CURDIR)/.cache/zig" \
+	  cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(LAMBDAS))
 
 ## Benchmarks (criterion); figures go in the README's performance section.
 bench:
