@@ -26,7 +26,7 @@ trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 grants=fixtures/grants/consumers-20.json
 
 step "Build the warden CLI, the policy-reconciler Lambda and the local bootstrap tool"
-cargo build --quiet --locked -p warden-cli -p policy-reconciler -p warden-local || { echo "build failed"; exit 1; }
+cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p warden-local || { echo "build failed"; exit 1; }
 bin="$(bash scripts/target-dir.sh)/debug"
 warden="$bin/warden"
 ok "built"
@@ -113,8 +113,17 @@ endpoint=$(bash scripts/moto.sh start) || { ko "moto did not start"; endpoint=""
 trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 if [ -n "$endpoint" ]; then
   ok "emulator at $endpoint"
-  if "$bin/warden-local" "$endpoint" bootstrap "$grants" >"$work/local.env" 2>"$work/bootstrap.log"; then
-    ok "registry table with 20 declared grants, shared bucket, data key, baseline parameter, alert topic"
+  # The same 20 consumers, plus one whose grant expired an hour ago (for the expiry step).
+  python3 - "$grants" "$work/grants-local.json" <<'PY'
+import json, sys, datetime
+d = json.load(open(sys.argv[1]))
+past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+d["consumer_accounts"].append({"account_id": "210000099099", "name": "expired-partner", "allowed_prefixes": ["expired-partner/"],
+                               "access_level": "read", "expiration_date": past})
+json.dump(d, open(sys.argv[2], "w"))
+PY
+  if "$bin/warden-local" "$endpoint" bootstrap "$work/grants-local.json" >"$work/local.env" 2>"$work/bootstrap.log"; then
+    ok "registry with 21 grants (one expired an hour ago), access-log table, shared bucket, data key, baseline parameter, topics"
   else
     ko "bootstrap: $(cat "$work/bootstrap.log")"
   fi
@@ -125,7 +134,7 @@ if [ -n "$endpoint" ]; then
   report=$("$bin/policy-reconciler" | tail -1)
   echo "       $report"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["policy_applied"] and r["kms_grants_created"] == 20 else 1)' "$report" \
-    && ok "policy applied ($(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["policy_size"])' "$report") bytes) and 20 KMS grants created" || ko "first reconciliation"
+    && ok "policy applied ($(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["policy_size"])' "$report") bytes) and 20 KMS grants created: the expired grant is left out" || ko "first reconciliation"
   report=$("$bin/policy-reconciler" | tail -1)
   echo "       $report"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if not r["policy_applied"] and r["kms_grants_created"] == 0 and r["kms_grants_revoked"] == 0 else 1)' "$report" \
@@ -154,6 +163,14 @@ rs = [json.loads(l) for l in open(sys.argv[1])]
 for r in rs: print("       " + json.dumps(r)[:150])
 sys.exit(0 if [r.get("decision") for r in rs] == ["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"] else 1)
 PY
+  step "The expiration-enforcer revokes the expired grant (once), logs it and notifies its owner"
+  report=$("$bin/expiration-enforcer" | tail -1)
+  echo "       $report"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["revoked"] == ["210000099099/declared"] and not r["errors"] else 1)' "$report" \
+    && ok "grant 210000099099/declared revoked, revocation logged, owner notified" || ko "expiry run"
+  report=$("$bin/expiration-enforcer" | tail -1)
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["expired"] == 0 and r["revoked"] == [] else 1)' "$report" \
+    && ok "a second run finds nothing to revoke (no double notice)" || ko "second expiry run: $report"
   unset AWS_ENDPOINT_URL WARDEN_RUN_ONCE
 fi
 

@@ -1,6 +1,7 @@
 # expiration-enforcer (hourly): query the registry's by-expiry index for active grants past
-# their date, mark them revoked, have the reconciler re-render the bucket policy and retire the
-# KMS grants, notify the account owner, log each revocation. (Each rendered statement also carries
+# their date, mark them revoked (conditionally, so runs never double-revoke), notify the account
+# owner, log each revocation. The registry's stream then triggers the policy-reconciler, which
+# drops the grant's statements and revokes its KMS grant. (Each rendered statement also carries
 # DateLessThan aws:CurrentTime, so access stops on time even if this job is late.)
 
 resource "aws_sns_topic" "owner_notifications" {
@@ -34,16 +35,6 @@ data "aws_iam_policy_document" "expiration_enforcer" {
     resources = [aws_dynamodb_table.audit_logs.arn]
   }
   statement {
-    sid       = "Reconcile"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [module.policy_reconciler.function_arn]
-  }
-  statement {
-    sid       = "RetireKmsGrants"
-    actions   = ["kms:ListGrants", "kms:RetireGrant", "kms:RevokeGrant"]
-    resources = [aws_kms_key.data.arn]
-  }
-  statement {
     sid       = "NotifyOwners"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.owner_notifications.arn]
@@ -65,8 +56,6 @@ module "expiration_enforcer" {
     WARDEN_ENVIRONMENT  = var.environment
     REGISTRY_TABLE      = aws_dynamodb_table.access_control.name
     AUDIT_TABLE         = aws_dynamodb_table.audit_logs.name
-    RECONCILER_FUNCTION = module.policy_reconciler.function_name
-    KMS_KEY_ARN         = aws_kms_key.data.arn
     OWNER_TOPIC_ARN     = aws_sns_topic.owner_notifications.arn
     ACCESS_LOG_TTL_DAYS = tostring(var.access_log_ttl_days)
   }

@@ -16,8 +16,8 @@ use warden_core::cloudtrail::normalise::Attr;
 use warden_core::grant::{Grant, GrantInput, Registry};
 use warden_core::policy::render::KmsGrantSpec;
 use warden_core::ports::{
-    AuditStore, ConfigStore, GrantStore, KeyGrants, Metrics, Notifier, PolicyStore, PortError,
-    WriteOutcome,
+    AuditStore, ConfigStore, GrantRef, GrantStore, KeyGrants, Metrics, Notifier, PolicyStore,
+    PortError, WriteOutcome,
 };
 use warden_core::reconcile::LiveGrant;
 
@@ -197,6 +197,75 @@ impl GrantStore for DynamoGrantStore {
             }
         }
         Registry::new(grants).map_err(err("dynamodb", "Scan"))
+    }
+
+    async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<GrantRef>, PortError> {
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by-expiry")
+                .key_condition_expression("grant_state = :active AND expiration_date <= :now")
+                .expression_attribute_values(":active", AttributeValue::S("active".into()))
+                .expression_attribute_values(":now", AttributeValue::S(stamp.clone()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Query"))?;
+            for item in page.items() {
+                let input =
+                    item_to_input(item).map_err(|m| PortError::new("dynamodb", "Query", m))?;
+                out.push(GrantRef {
+                    account_id: input.account_id,
+                    grant_id: s_attr(item, "grant_id").unwrap_or("declared").to_owned(),
+                    expiration_date: input.expiration_date,
+                    allowed_prefixes: input.allowed_prefixes,
+                    access_level: input.access_level,
+                });
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn revoke(&self, grant: &GrantRef, now: DateTime<Utc>) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("account_id", AttributeValue::S(grant.account_id.clone()))
+            .key("grant_id", AttributeValue::S(grant.grant_id.clone()))
+            .update_expression("SET grant_state = :revoked, revoked_at = :now")
+            .condition_expression("grant_state = :active")
+            .expression_attribute_values(":revoked", AttributeValue::S("revoked".into()))
+            .expression_attribute_values(":active", AttributeValue::S("active".into()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new(
+                "dynamodb",
+                "UpdateItem",
+                format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+            )),
+        }
     }
 }
 
@@ -435,6 +504,36 @@ impl Notifier for SnsNotifier {
             .topic_arn(&self.topic_arn)
             .subject(subject)
             .message(message)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "sns",
+                    "Publish",
+                    format!("{}", aws_sdk_sns::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn publish_for_account(
+        &self,
+        account_id: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), PortError> {
+        let attr = aws_sdk_sns::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(account_id)
+            .build()
+            .map_err(|e| PortError::new("sns", "Publish", e.to_string()))?;
+        let subject: String = subject.chars().take(100).collect();
+        self.client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message(message)
+            .message_attributes("account_id", attr)
             .send()
             .await
             .map_err(|e| {

@@ -34,6 +34,21 @@ impl PortError {
     }
 }
 
+/// A registry item, as the expiry job sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRef {
+    /// Consumer account.
+    pub account_id: String,
+    /// `declared` (Terraform) or the approved request's ID.
+    pub grant_id: String,
+    /// RFC 3339 expiry.
+    pub expiration_date: String,
+    /// Granted prefixes.
+    pub allowed_prefixes: Vec<String>,
+    /// `read` / `read-write`.
+    pub access_level: String,
+}
+
 /// The grants registry.
 pub trait GrantStore {
     /// Load every active grant as a validated registry.
@@ -41,6 +56,17 @@ pub trait GrantStore {
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Registry, PortError>> + Send;
+    /// Active grants whose expiry is at or before `now` (the `by-expiry` index).
+    fn expired(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<GrantRef>, PortError>> + Send;
+    /// Mark a grant revoked; `false` when it was not active any more (another run got there first).
+    fn revoke(
+        &self,
+        grant: &GrantRef,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
 
 /// The shared bucket's policy.
@@ -90,6 +116,13 @@ pub trait Notifier {
     /// Publish a message with a subject.
     fn publish(
         &self,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Publish a notice about one account (subscribers filter on the `account_id` attribute).
+    fn publish_for_account(
+        &self,
+        account_id: &str,
         subject: &str,
         message: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;

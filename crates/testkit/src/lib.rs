@@ -8,22 +8,47 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use warden_core::grant::Registry;
 use warden_core::policy::render::KmsGrantSpec;
-use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError};
+use warden_core::ports::{
+    ConfigStore, GrantRef, GrantStore, KeyGrants, Notifier, PolicyStore, PortError,
+};
 use warden_core::reconcile::LiveGrant;
 
-/// A registry held in memory.
+/// A registry held in memory: grant items with their state.
 #[derive(Debug)]
 pub struct FakeGrants {
     /// The registry returned by `load_registry` (or the error).
     pub registry: Mutex<Result<Registry, PortError>>,
+    /// Items with `(grant, state)` for the expiry job.
+    pub items: Mutex<Vec<(GrantRef, String)>>,
 }
 
 impl FakeGrants {
-    /// A store holding this registry.
+    /// A store holding this registry (each grant becomes an active `declared` item).
     #[must_use]
     pub fn new(registry: Registry) -> Self {
+        let items = registry
+            .grants()
+            .iter()
+            .map(|g| {
+                (
+                    GrantRef {
+                        account_id: g.account_id.to_string(),
+                        grant_id: "declared".into(),
+                        expiration_date: g.expiration_date.to_rfc3339(),
+                        allowed_prefixes: g
+                            .allowed_prefixes
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect(),
+                        access_level: g.access_level.as_str().into(),
+                    },
+                    "active".to_owned(),
+                )
+            })
+            .collect();
         FakeGrants {
             registry: Mutex::new(Ok(registry)),
+            items: Mutex::new(items),
         }
     }
 }
@@ -31,6 +56,30 @@ impl FakeGrants {
 impl GrantStore for FakeGrants {
     async fn load_registry(&self, _now: DateTime<Utc>) -> Result<Registry, PortError> {
         self.registry.lock().unwrap().clone()
+    }
+    async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<GrantRef>, PortError> {
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Ok(self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(g, state)| state == "active" && g.expiration_date <= stamp)
+            .map(|(g, _)| g.clone())
+            .collect())
+    }
+    async fn revoke(&self, grant: &GrantRef, _now: DateTime<Utc>) -> Result<bool, PortError> {
+        let mut items = self.items.lock().unwrap();
+        match items
+            .iter_mut()
+            .find(|(g, _)| g.account_id == grant.account_id && g.grant_id == grant.grant_id)
+        {
+            Some((_, state)) if state == "active" => {
+                *state = "revoked".into();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 
@@ -118,6 +167,18 @@ impl Notifier for FakeNotifier {
             .lock()
             .unwrap()
             .push((subject.to_owned(), message.to_owned()));
+        Ok(())
+    }
+    async fn publish_for_account(
+        &self,
+        account_id: &str,
+        subject: &str,
+        message: &str,
+    ) -> Result<(), PortError> {
+        self.messages
+            .lock()
+            .unwrap()
+            .push((format!("[{account_id}] {subject}"), message.to_owned()));
         Ok(())
     }
 }

@@ -41,6 +41,9 @@ async fn main() -> Result<()> {
             bootstrap::create_bucket(&cfg, &bucket).await?;
             let key = bootstrap::create_key(&cfg, "warden local data key").await?;
             let topic = bootstrap::create_topic(&cfg, "warden-local-security-alerts").await?;
+            let owners = bootstrap::create_topic(&cfg, "warden-local-owner-notifications").await?;
+            let audit_table = "warden-local-access-logs";
+            bootstrap::create_audit_table(&cfg, audit_table).await?;
             let settings = RenderSettings {
                 partition: "aws".into(),
                 region: "us-east-1".into(),
@@ -68,6 +71,9 @@ async fn main() -> Result<()> {
             println!("BASELINE_PARAMETER={parameter}");
             println!("CONSUMER_ROLE_NAME=warden-consumer");
             println!("ALERT_TOPIC_ARN={topic}");
+            println!("OWNER_TOPIC_ARN={owners}");
+            println!("AUDIT_TABLE={audit_table}");
+            println!("ACCESS_LOG_TTL_DAYS=365");
             eprintln!(
                 "bootstrapped: table {table} with {} grants, bucket {bucket}, key, baseline parameter, alert topic",
                 registry.grants().len()

@@ -1,0 +1,202 @@
+//! expiration-enforcer (hourly): every active grant past its expiry is marked revoked in the
+//! registry — whose stream makes the policy-reconciler drop its statements and revoke its KMS
+//! grant — its owner is notified, and the revocation is written to the access log.
+//!
+//! Idempotent and safe to run late or twice: the revoke is conditional on the grant still being
+//! active, and a grant already revoked by another run is skipped without a second notice. Access
+//! has already stopped at the expiry instant anyway: every rendered statement carries
+//! `DateLessThan aws:CurrentTime`.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use warden_core::cloudtrail::normalise::{Attr, PK, TTL_ATTRIBUTE};
+use warden_core::ports::{AuditStore, GrantRef, GrantStore, Notifier, PortError};
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Active grants past their expiry.
+    pub expired: usize,
+    /// Grants this run revoked.
+    pub revoked: Vec<String>,
+    /// Grants another run had already revoked.
+    pub already_revoked: usize,
+    /// Per-grant failures (the next hourly run retries them).
+    pub errors: Vec<String>,
+}
+
+/// The access-log item recording one revocation (same table and layout as CloudTrail records).
+fn revocation_item(
+    g: &GrantRef,
+    now: DateTime<Utc>,
+    retention_days: u32,
+) -> BTreeMap<String, Attr> {
+    let s = |v: &str| Attr::S(v.to_owned());
+    let ts = now.to_rfc3339_opts(SecondsFormat::Millis, true);
+    BTreeMap::from([
+        (
+            PK.to_owned(),
+            s(&format!(
+                "warden-revocation:{}:{}:{}",
+                g.account_id, g.grant_id, g.expiration_date
+            )),
+        ),
+        ("timestamp".to_owned(), s(&ts)),
+        ("account_id".to_owned(), s(&g.account_id)),
+        ("principal_arn".to_owned(), s("warden:expiration-enforcer")),
+        ("action".to_owned(), s("warden:RevokeGrant")),
+        ("event_source".to_owned(), s("warden")),
+        ("event_name".to_owned(), s("RevokeGrant")),
+        ("bytes_transferred".to_owned(), Attr::N("0".into())),
+        ("source_ip".to_owned(), s("warden")),
+        ("success_status".to_owned(), Attr::Bool(true)),
+        ("identity_type".to_owned(), s("WardenService")),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            Attr::N((now.timestamp() + i64::from(retention_days) * 86_400).to_string()),
+        ),
+    ])
+}
+
+/// Revoke everything that has expired.
+///
+/// # Errors
+/// Only when the expiry index cannot be read; per-grant failures are reported in [`Report`].
+pub async fn enforce<G: GrantStore, A: AuditStore, N: Notifier>(
+    grants: &G,
+    audit: &A,
+    owners: &N,
+    retention_days: u32,
+    now: DateTime<Utc>,
+) -> Result<Report, PortError> {
+    let expired = grants.expired(now).await?;
+    let mut report = Report {
+        expired: expired.len(),
+        ..Report::default()
+    };
+    for g in &expired {
+        let label = format!("{}/{}", g.account_id, g.grant_id);
+        match grants.revoke(g, now).await {
+            Ok(false) => report.already_revoked += 1,
+            Ok(true) => {
+                tracing::info!(grant = %label, expiry = %g.expiration_date, "revoked");
+                if let Err(e) = audit
+                    .write_records(vec![revocation_item(g, now, retention_days)])
+                    .await
+                {
+                    report
+                        .errors
+                        .push(format!("{label}: revocation not logged: {e}"));
+                }
+                let subject = format!("Warden: access of account {} expired", g.account_id);
+                let message = format!(
+                    "The {} grant of account {} on {} expired at {} and has been revoked. Ask the data owner for a new grant if access is still needed.",
+                    g.access_level,
+                    g.account_id,
+                    g.allowed_prefixes.join(", "),
+                    g.expiration_date
+                );
+                if let Err(e) = owners
+                    .publish_for_account(&g.account_id, &subject, &message)
+                    .await
+                {
+                    report
+                        .errors
+                        .push(format!("{label}: owner not notified: {e}"));
+                }
+                report.revoked.push(label);
+            }
+            Err(e) => report.errors.push(format!("{label}: {e}")),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use warden_core::grant::{Grant, GrantInput, Registry, Timestamp};
+    use warden_core::ports::WriteOutcome;
+    use warden_testkit::{FakeGrants, FakeNotifier};
+
+    #[derive(Default)]
+    struct Audit(Mutex<Vec<BTreeMap<String, Attr>>>);
+    impl AuditStore for Audit {
+        async fn write_records(
+            &self,
+            items: Vec<BTreeMap<String, Attr>>,
+        ) -> Result<WriteOutcome, PortError> {
+            let n = items.len();
+            self.0.lock().unwrap().extend(items);
+            Ok(WriteOutcome {
+                written: n,
+                failed: vec![],
+            })
+        }
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        Timestamp::parse(s).unwrap().0
+    }
+
+    fn store() -> FakeGrants {
+        let mk = |acct: &str, exp: &str| {
+            Grant::from_input(
+                &GrantInput {
+                    account_id: acct.into(),
+                    name: None,
+                    allowed_prefixes: vec!["data/".into()],
+                    access_level: "read".into(),
+                    expiration_date: exp.into(),
+                    owner_email: None,
+                    external_id: None,
+                    created_by: None,
+                    created_at: None,
+                },
+                t("2026-01-01T00:00:00Z"),
+            )
+            .unwrap()
+        };
+        FakeGrants::new(
+            Registry::new(vec![
+                mk("210000000000", "2026-11-23T09:00:00Z"),
+                mk("210000001001", "2027-01-01T00:00:00Z"),
+            ])
+            .unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn revokes_expired_once_notifies_and_logs() {
+        let (g, a, n) = (store(), Audit::default(), FakeNotifier::default());
+        let now = t("2026-11-23T10:00:00Z");
+        let r = enforce(&g, &a, &n, 365, now).await.unwrap();
+        assert_eq!((r.expired, r.revoked.len(), r.already_revoked), (1, 1, 0));
+        assert_eq!(r.revoked[0], "210000000000/declared");
+        assert_eq!(n.messages.lock().unwrap().len(), 1);
+        assert!(
+            n.messages.lock().unwrap()[0]
+                .0
+                .starts_with("[210000000000]")
+        );
+        assert_eq!(a.0.lock().unwrap().len(), 1);
+        // A second (or late) run finds nothing active to revoke and sends no second notice.
+        let again = enforce(&g, &a, &n, 365, now).await.unwrap();
+        assert_eq!((again.expired, again.revoked.len()), (0, 0));
+        assert_eq!(n.messages.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn nothing_expires_early() {
+        let (g, a, n) = (store(), Audit::default(), FakeNotifier::default());
+        let r = enforce(&g, &a, &n, 365, t("2026-11-23T08:59:59Z"))
+            .await
+            .unwrap();
+        assert_eq!(r.expired, 0);
+    }
+}
