@@ -26,7 +26,7 @@ trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 grants=fixtures/grants/consumers-20.json
 
 step "Build the warden CLI, the policy-reconciler Lambda and the local bootstrap tool"
-cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p warden-local || { echo "build failed"; exit 1; }
+cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p warden-local || { echo "build failed"; exit 1; }
 bin="$(bash scripts/target-dir.sh)/debug"
 warden="$bin/warden"
 ok "built"
@@ -171,6 +171,11 @@ PY
   report=$("$bin/expiration-enforcer" | tail -1)
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["expired"] == 0 and r["revoked"] == [] else 1)' "$report" \
     && ok "a second run finds nothing to revoke (no double notice)" || ko "second expiry run: $report"
+  step "The cost-reporter writes last month's per-account report to the audit bucket and summarises it"
+  report=$("$bin/cost-reporter" | tail -1)
+  echo "       ${report:0:160}…"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if len(r["lines"]) == 21 and "month" in r else 1)' "$report" \
+    && ok "cost report for $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["month"])' "$report"): 21 accounts priced, JSON and CSV written, summary published" || ko "cost report"
   unset AWS_ENDPOINT_URL WARDEN_RUN_ONCE
 fi
 

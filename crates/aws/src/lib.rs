@@ -235,6 +235,32 @@ impl GrantStore for DynamoGrantStore {
         Ok(out)
     }
 
+    async fn accounts(&self) -> Result<Vec<String>, PortError> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .projection_expression("account_id")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Scan"))?;
+            out.extend(
+                page.items()
+                    .iter()
+                    .filter_map(|i| s_attr(i, "account_id").map(str::to_owned)),
+            );
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
     async fn revoke(&self, grant: &GrantRef, now: DateTime<Utc>) -> Result<bool, PortError> {
         let result = self
             .client
@@ -644,6 +670,100 @@ impl AuditStore for DynamoAuditStore {
             }));
         }
         Ok(outcome)
+    }
+}
+
+impl warden_core::ports::UsageQuery for DynamoAuditStore {
+    async fn usage(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<warden_core::cost::Usage, PortError> {
+        let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut usage = warden_core::cost::Usage::default();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by-account-time")
+                .key_condition_expression("account_id = :a AND #t BETWEEN :from AND :to")
+                .expression_attribute_names("#t", "timestamp")
+                .expression_attribute_values(":a", AttributeValue::S(account_id.to_owned()))
+                .expression_attribute_values(":from", AttributeValue::S(fmt(from)))
+                // BETWEEN is inclusive: stop just before the end instant.
+                .expression_attribute_values(
+                    ":to",
+                    AttributeValue::S(fmt(to - chrono::Duration::milliseconds(1))),
+                )
+                .projection_expression("bytes_out, event_source")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Query"))?;
+            for item in page.items() {
+                if s_attr(item, "event_source") == Some("s3.amazonaws.com") {
+                    usage.requests += 1;
+                }
+                usage.bytes_out += item
+                    .get("bytes_out")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(usage)
+    }
+}
+
+/// Reports in a bucket (the audit bucket's `cost-reports/`).
+#[derive(Debug, Clone)]
+pub struct S3Reports {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Reports {
+    /// Reports written to `bucket`.
+    #[must_use]
+    pub fn new(config: &SdkConfig, bucket: &str) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build();
+        S3Reports {
+            client: aws_sdk_s3::Client::from_conf(s3),
+            bucket: bucket.to_owned(),
+        }
+    }
+}
+
+impl warden_core::ports::ReportStore for S3Reports {
+    async fn put_report(&self, key: &str, body: &str, content_type: &str) -> Result<(), PortError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .body(aws_sdk_s3::primitives::ByteStream::from(
+                body.as_bytes().to_vec(),
+            ))
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "s3",
+                    "PutObject",
+                    format!("{}", aws_sdk_s3::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(())
     }
 }
 

@@ -159,3 +159,49 @@ async fn access_records_are_idempotent_by_event_id() {
         .count();
     assert_eq!(count, 60);
 }
+
+#[tokio::test]
+async fn expiry_index_and_conditional_revoke() {
+    let Some(cfg) = moto().await else { return };
+    let table = unique("registry-expiry");
+    bootstrap::create_registry_table(&cfg, &table)
+        .await
+        .unwrap();
+    let store = DynamoGrantStore::new(&cfg, &table);
+    let now = Utc::now();
+    for (acct, exp) in [
+        ("210000000000", "2020-01-01T00:00:00Z"),
+        ("210000000001", "2099-01-01T00:00:00Z"),
+    ] {
+        let g = Grant::from_input(
+            &GrantInput {
+                account_id: acct.into(),
+                name: None,
+                allowed_prefixes: vec!["p/".into()],
+                access_level: "read".into(),
+                expiration_date: exp.into(),
+                owner_email: None,
+                external_id: None,
+                created_by: None,
+                created_at: None,
+            },
+            now,
+        )
+        .unwrap();
+        store.put_grant(&g, "declared").await.unwrap();
+    }
+    let expired = store.expired(now).await.unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].account_id, "210000000000");
+    assert!(
+        store.revoke(&expired[0], now).await.unwrap(),
+        "first revoke wins"
+    );
+    assert!(
+        !store.revoke(&expired[0], now).await.unwrap(),
+        "second is a no-op"
+    );
+    assert!(store.expired(now).await.unwrap().is_empty());
+    // Revoked grants leave the registry the reconciler renders.
+    assert_eq!(store.load_registry(now).await.unwrap().grants().len(), 1);
+}

@@ -12,6 +12,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cloudtrail;
+pub mod cost;
 pub mod detect;
 pub mod emf;
 pub mod grant;

@@ -61,6 +61,8 @@ pub trait GrantStore {
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<GrantRef>, PortError>> + Send;
+    /// Every account that has or had a grant (any state), for reports.
+    fn accounts(&self) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
     /// Mark a grant revoked; `false` when it was not active any more (another run got there first).
     fn revoke(
         &self,
@@ -150,4 +152,26 @@ pub trait AuditStore {
 pub trait Metrics {
     /// Emit one EMF line.
     fn emit(&self, line: &str);
+}
+
+/// Usage totals from the access-log table.
+pub trait UsageQuery {
+    /// Requests and bytes out of one account in `[from, to)`.
+    fn usage(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<crate::cost::Usage, PortError>> + Send;
+}
+
+/// Report files (the audit bucket).
+pub trait ReportStore {
+    /// Write one object.
+    fn put_report(
+        &self,
+        key: &str,
+        body: &str,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }

@@ -68,6 +68,18 @@ impl GrantStore for FakeGrants {
             .map(|(g, _)| g.clone())
             .collect())
     }
+    async fn accounts(&self) -> Result<Vec<String>, PortError> {
+        let mut a: Vec<String> = self
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(g, _)| g.account_id.clone())
+            .collect();
+        a.sort();
+        a.dedup();
+        Ok(a)
+    }
     async fn revoke(&self, grant: &GrantRef, _now: DateTime<Utc>) -> Result<bool, PortError> {
         let mut items = self.items.lock().unwrap();
         match items

@@ -43,6 +43,8 @@ async fn main() -> Result<()> {
             let topic = bootstrap::create_topic(&cfg, "warden-local-security-alerts").await?;
             let owners = bootstrap::create_topic(&cfg, "warden-local-owner-notifications").await?;
             let audit_table = "warden-local-access-logs";
+            let audit_bucket = "warden-local-audit";
+            bootstrap::create_bucket(&cfg, audit_bucket).await?;
             bootstrap::create_audit_table(&cfg, audit_table).await?;
             let settings = RenderSettings {
                 partition: "aws".into(),
@@ -74,8 +76,13 @@ async fn main() -> Result<()> {
             println!("OWNER_TOPIC_ARN={owners}");
             println!("AUDIT_TABLE={audit_table}");
             println!("ACCESS_LOG_TTL_DAYS=365");
+            println!("AUDIT_BUCKET={audit_bucket}");
+            println!("REPORT_PREFIX=cost-reports/");
+            println!(
+                "PRICE_TABLE='{{\"per_gb_transfer_usd\":0.09,\"per_1000_requests_usd\":0.0004}}'"
+            );
             eprintln!(
-                "bootstrapped: table {table} with {} grants, bucket {bucket}, key, baseline parameter, alert topic",
+                "bootstrapped: registry {table} with {} grants, access-log table, buckets {bucket} and {audit_bucket}, key, baseline parameter, alert and owner topics",
                 registry.grants().len()
             );
         }

@@ -258,6 +258,7 @@ pub fn to_item(r: &AccessRecord<'_>, retention_days: u32) -> BTreeMap<String, At
         "bytes_transferred".into(),
         Attr::N(r.bytes_transferred.to_string()),
     );
+    m.insert("bytes_out".into(), Attr::N(r.bytes_out.to_string()));
     m.insert("source_ip".into(), s(&r.source_ip));
     m.insert("success_status".into(), Attr::Bool(r.success_status));
     m.insert("event_source".into(), s(&r.event_source));
