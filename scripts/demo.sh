@@ -26,7 +26,7 @@ trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 grants=fixtures/grants/consumers-20.json
 
 step "Build the warden CLI, the policy-reconciler Lambda and the local bootstrap tool"
-cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p warden-local || { echo "build failed"; exit 1; }
+cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p access-validator -p warden-local || { echo "build failed"; exit 1; }
 bin="$(bash scripts/target-dir.sh)/debug"
 warden="$bin/warden"
 ok "built"
@@ -139,6 +139,22 @@ PY
   echo "       $report"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if not r["policy_applied"] and r["kms_grants_created"] == 0 and r["kms_grants_revoked"] == 0 else 1)' "$report" \
     && ok "second run changes nothing (idempotent)" || ko "second reconciliation was not a no-op"
+
+  step "A consumer asks the access-validator for credentials (through the API's verified identity)"
+  api_event() { # api_event <account or ""> <body>
+    python3 -c 'import json,sys; acct, body = sys.argv[1], sys.argv[2]
+ident = {"userArn": "arn:aws:sts::210000000000:assumed-role/analyst/alice"}
+if acct: ident["accountId"] = acct
+print(json.dumps({"requestContext": {"requestId": "demo-" + str(abs(hash(body + acct)) % 10**8), "identity": ident}, "body": body}))' "$1" "$2" >"$work/event.json"
+    WARDEN_EVENT_FILE="$work/event.json" "$bin/access-validator" | tail -1
+  }
+  r=$(api_event 210000000000 '{"prefix":"analytics/2026/"}'); echo "       ${r:0:150}…"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); b=json.loads(r["body"]); sys.exit(0 if r["statusCode"] == 200 and b["credentials"]["access_key_id"] and b["prefix"] == "analytics/2026/" else 1)' "$r" \
+    && ok "analytics gets 1-hour credentials scoped to analytics/2026/ (session policy + tags), decision audited" || ko "vending: $r"
+  r=$(api_event 210000000000 '{"prefix":"finance/"}'); echo "       $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 403 else 1)' "$r" && ok "finance/ is refused: outside the grant" || ko "outside-prefix request was not refused"
+  r=$(api_event "" '{"prefix":"analytics/"}'); echo "       $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 403 else 1)' "$r" && ok "a request without a verified identity is refused" || ko "unverified request was not refused"
 
   step "Decide requests against the policy that is live on the emulator (warden-core's evaluator)"
   "$bin/warden-local" "$endpoint" bucket-policy "$SHARED_BUCKET" >"$work/live-policy.json"

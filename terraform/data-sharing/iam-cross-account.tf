@@ -16,6 +16,7 @@ resource "aws_ssm_parameter" "consumer_roles" {
       consumer_role   = local.consumer_role_arns[id]
       governance_role = local.governance_role_arns[id]
       owner_email     = a.owner_email
+      external_id     = a.external_id
     }
   })
 }

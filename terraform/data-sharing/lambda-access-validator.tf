@@ -10,6 +10,11 @@ data "aws_iam_policy_document" "access_validator" {
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {
+    sid       = "ReadConsumerDirectory"
+    actions   = ["ssm:GetParameter"]
+    resources = [aws_ssm_parameter.consumer_roles.arn]
+  }
+  statement {
     sid       = "AuditDecisions"
     actions   = ["dynamodb:PutItem"]
     resources = [aws_dynamodb_table.audit_logs.arn]
@@ -46,14 +51,10 @@ module "access_validator" {
     CONSUMER_ROLE_NAME  = var.consumer_role_name
     MAX_SESSION_SECONDS = tostring(var.max_session_seconds)
     ACCESS_LOG_TTL_DAYS = tostring(var.access_log_ttl_days)
+    # Per-account external IDs for AssumeRole (SecureString).
+    CONSUMER_ROLES_PARAMETER = aws_ssm_parameter.consumer_roles.name
   }
 }
 
-# Consumers call the validator directly with their consumer role.
-resource "aws_lambda_permission" "access_validator_consumer" {
-  for_each      = local.consumers
-  statement_id  = "consumer-${each.key}"
-  action        = "lambda:InvokeFunction"
-  function_name = module.access_validator.function_name
-  principal     = local.consumer_role_arns[each.key]
-}
+# Consumers call it through the API (api-gateway.tf, POST /credentials): a direct invocation
+# carries no verified caller identity and is refused by the function.

@@ -83,8 +83,8 @@ output "dashboard_name" {
 }
 
 output "api_url" {
-  description = "Invoke URL of the self-service API (null unless enable_self_service_portal)."
-  value       = var.enable_self_service_portal ? aws_api_gateway_stage.portal[0].invoke_url : null
+  description = "Invoke URL of the Warden API (POST /credentials; /requests and /approvals with the self-service portal)."
+  value       = aws_api_gateway_stage.portal.invoke_url
 }
 
 output "approval_state_machine_arn" {

@@ -19,5 +19,6 @@ pub mod grant;
 pub mod policy;
 pub mod ports;
 pub mod reconcile;
+pub mod vend;
 
 pub use grant::{AccessLevel, AccountId, ExternalId, Grant, GrantError, Prefix, Registry};

@@ -175,3 +175,31 @@ pub trait ReportStore {
         content_type: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
+
+/// Temporary credentials.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Credentials {
+    /// Access key ID.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+    /// Session token.
+    pub session_token: String,
+    /// RFC 3339 expiry.
+    pub expiration: String,
+}
+
+/// STS.
+pub trait CredentialVendor {
+    /// Assume `role_arn` with a session policy, session tags and (when the role requires one) an
+    /// external ID.
+    fn assume(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        external_id: Option<&str>,
+        session_policy: &str,
+        duration_seconds: u32,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<Credentials, PortError>> + Send;
+}

@@ -112,8 +112,8 @@ data "aws_iam_policy_document" "consumer" {
 
   statement {
     sid       = "RequestCredentials"
-    actions   = ["lambda:InvokeFunction"]
-    resources = ["arn:${local.partition}:lambda:${var.region}:${var.primary_account_id}:function:${local.fn_prefix}-access-validator"]
+    actions   = ["execute-api:Invoke"]
+    resources = ["arn:${local.partition}:execute-api:${var.region}:${var.primary_account_id}:*/*/POST/credentials"]
   }
 }
 

@@ -63,6 +63,25 @@ async fn main() -> Result<()> {
             let baseline = Policy::new(baseline_statements(&settings)).to_compact_json();
             let parameter = "/warden/local/bucket-policy-baseline";
             bootstrap::put_parameter(&cfg, parameter, &baseline).await?;
+            // The consumer directory Terraform writes (iam-cross-account.tf), with external IDs.
+            let directory: serde_json::Map<String, serde_json::Value> = raw["consumer_accounts"]
+                .as_array()
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|a| {
+                            let id = a["account_id"].as_str()?;
+                            Some((id.to_owned(), serde_json::json!({"name": a["name"], "external_id": a["external_id"]})))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let roles_parameter = "/warden/local/consumer-roles";
+            bootstrap::put_parameter(
+                &cfg,
+                roles_parameter,
+                &serde_json::Value::Object(directory).to_string(),
+            )
+            .await?;
             let store = DynamoGrantStore::new(&cfg, table);
             for g in registry.grants() {
                 store.put_grant(g, "declared").await?;
@@ -78,6 +97,8 @@ async fn main() -> Result<()> {
             println!("ACCESS_LOG_TTL_DAYS=365");
             println!("AUDIT_BUCKET={audit_bucket}");
             println!("REPORT_PREFIX=cost-reports/");
+            println!("CONSUMER_ROLES_PARAMETER={roles_parameter}");
+            println!("MAX_SESSION_SECONDS=3600");
             println!(
                 "PRICE_TABLE='{{\"per_gb_transfer_usd\":0.09,\"per_1000_requests_usd\":0.0004}}'"
             );

@@ -1,0 +1,260 @@
+//! Credential vending decisions (access-validator): the registry, not the caller, decides.
+//!
+//! The caller's account comes from the authenticated request (API Gateway's SigV4 identity), never
+//! from the request body; the requested prefix must lie inside one of that account's active
+//! granted prefixes, and read-write needs a read-write grant. On allow, the session is cut down by
+//! a session policy to exactly the requested prefix and level, and lasts at most `max_seconds`
+//! (STS accepts 900 s at least; the policy's `DateLessThan` still ends access at the grant's
+//! expiry).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::grant::{AccessLevel, AccountId, Grant, Prefix, Registry};
+use crate::policy::render::{self, RenderSettings, SESSION_TAG_KEYS};
+
+/// The request body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendRequest {
+    /// The prefix to access (inside a granted prefix).
+    pub prefix: String,
+    /// `read` (default) or `read-write`.
+    #[serde(default)]
+    pub access_level: Option<String>,
+    /// Requested session length in seconds (900–3600; default the maximum).
+    #[serde(default)]
+    pub duration_seconds: Option<u32>,
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Vend credentials.
+    Allow {
+        /// The consumer role to assume.
+        role_arn: String,
+        /// Session policy (compact JSON).
+        session_policy: String,
+        /// Session length.
+        duration_seconds: u32,
+        /// Session tags `(key, value)`.
+        tags: Vec<(String, String)>,
+        /// The granted prefix the request falls under.
+        granted_prefix: String,
+        /// Level of the session.
+        level: AccessLevel,
+    },
+    /// Refuse, with the reason (also the audit record's error).
+    Deny(String),
+}
+
+/// Decide on a request from `caller_account`.
+///
+/// # Errors
+/// A malformed request, as `"<field>: <rule>"` (answered with HTTP 400, also audited).
+pub fn decide(
+    registry: &Registry,
+    settings: &RenderSettings,
+    caller_account: &str,
+    req: &VendRequest,
+    max_seconds: u32,
+    now: DateTime<Utc>,
+) -> Result<Verdict, String> {
+    let account = AccountId::parse(caller_account).map_err(|e| format!("caller: {e}"))?;
+    let prefix = Prefix::parse(&req.prefix).map_err(|e| e.to_string())?;
+    let level = match req.access_level.as_deref() {
+        None => AccessLevel::Read,
+        Some(l) => AccessLevel::parse(l).map_err(|e| e.to_string())?,
+    };
+    let duration = req.duration_seconds.unwrap_or(max_seconds);
+    if !(900..=max_seconds.max(900)).contains(&duration) {
+        return Err(format!(
+            "duration_seconds: must be between 900 and {max_seconds}"
+        ));
+    }
+    let grants: Vec<&Grant> = registry
+        .active(now)
+        .filter(|g| g.account_id == account)
+        .collect();
+    if grants.is_empty() {
+        return Ok(Verdict::Deny(format!(
+            "account {account} holds no active grant"
+        )));
+    }
+    let covering = grants.iter().find_map(|g| {
+        g.allowed_prefixes
+            .iter()
+            .find(|p| prefix.as_str().starts_with(p.as_str()))
+            .map(|p| (*g, p))
+    });
+    let Some((grant, granted)) = covering else {
+        return Ok(Verdict::Deny(format!(
+            "{} is outside the prefixes granted to account {account}",
+            prefix
+        )));
+    };
+    if level.can_write() && !grant.access_level.can_write() {
+        return Ok(Verdict::Deny(format!(
+            "account {account} has a read-only grant on {granted}"
+        )));
+    }
+    // The session gets exactly the requested prefix and level, not the whole grant.
+    let session_grant = Grant {
+        access_level: level,
+        ..grant.clone()
+    };
+    let policy =
+        render::session_policy(&session_grant, &prefix, settings).map_err(|e| e.to_string())?;
+    let tags = vec![
+        (SESSION_TAG_KEYS[0].to_owned(), account.to_string()),
+        (SESSION_TAG_KEYS[1].to_owned(), prefix.to_string()),
+        (SESSION_TAG_KEYS[2].to_owned(), level.as_str().to_owned()),
+    ];
+    Ok(Verdict::Allow {
+        role_arn: settings.consumer_role_arn(&account),
+        session_policy: policy.policy.to_compact_json(),
+        duration_seconds: duration,
+        tags,
+        granted_prefix: granted.to_string(),
+        level,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grant::Timestamp;
+
+    fn now() -> DateTime<Utc> {
+        Timestamp::parse("2026-11-23T10:00:00Z").unwrap().0
+    }
+
+    fn settings() -> RenderSettings {
+        RenderSettings {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            primary_account: AccountId::parse("111111111111").unwrap(),
+            bucket: "shared".into(),
+            kms_key_arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+            consumer_role_name: "warden-consumer".into(),
+            require_mfa: false,
+            vending_role_arn: None,
+        }
+    }
+
+    fn registry() -> Registry {
+        Registry::from_json(
+            r#"{"consumer_accounts":[
+              {"account_id":"210000000000","allowed_prefixes":["analytics/"],"access_level":"read","expiration_date":"2027-01-01T00:00:00Z"},
+              {"account_id":"210000007007","allowed_prefixes":["data-science/"],"access_level":"read-write","expiration_date":"2027-01-01T00:00:00Z"},
+              {"account_id":"210000019019","allowed_prefixes":["partners/"],"access_level":"read","expiration_date":"2026-01-01T00:00:00Z"}]}"#,
+            now(),
+        )
+        .unwrap()
+    }
+
+    fn req(prefix: &str, level: Option<&str>) -> VendRequest {
+        VendRequest {
+            prefix: prefix.into(),
+            access_level: level.map(Into::into),
+            duration_seconds: None,
+        }
+    }
+
+    #[test]
+    fn allows_sub_prefix_at_granted_level_only() {
+        let v = decide(
+            &registry(),
+            &settings(),
+            "210000000000",
+            &req("analytics/2026/", None),
+            3600,
+            now(),
+        )
+        .unwrap();
+        let Verdict::Allow {
+            role_arn,
+            session_policy,
+            duration_seconds,
+            tags,
+            ..
+        } = v
+        else {
+            panic!("{v:?}")
+        };
+        assert_eq!(role_arn, "arn:aws:iam::210000000000:role/warden-consumer");
+        assert!(session_policy.contains("arn:aws:s3:::shared/analytics/2026/*"));
+        assert!(!session_policy.contains("s3:PutObject"));
+        assert_eq!(duration_seconds, 3600);
+        assert_eq!(tags[1], ("warden-prefix".into(), "analytics/2026/".into()));
+    }
+
+    #[test]
+    fn denies_and_names_why() {
+        let r = registry();
+        let d = |acct: &str, p: &str, l: Option<&str>| match decide(
+            &r,
+            &settings(),
+            acct,
+            &req(p, l),
+            3600,
+            now(),
+        )
+        .unwrap()
+        {
+            Verdict::Deny(why) => why,
+            other => panic!("{other:?}"),
+        };
+        assert!(d("210000000000", "finance/", None).contains("outside the prefixes"));
+        assert!(d("210000000000", "analytics/", Some("read-write")).contains("read-only grant"));
+        assert!(d("999988887777", "analytics/", None).contains("no active grant"));
+        assert!(
+            d("210000019019", "partners/", None).contains("no active grant"),
+            "expired"
+        );
+        let ok = decide(
+            &r,
+            &settings(),
+            "210000007007",
+            &req("data-science/", Some("read-write")),
+            3600,
+            now(),
+        )
+        .unwrap();
+        assert!(matches!(
+            ok,
+            Verdict::Allow {
+                level: AccessLevel::ReadWrite,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn malformed_requests_name_the_field() {
+        let r = registry();
+        let e = decide(
+            &r,
+            &settings(),
+            "210000000000",
+            &req("/abs/", None),
+            3600,
+            now(),
+        )
+        .unwrap_err();
+        assert!(e.starts_with("prefix: must not start with '/'"), "{e}");
+        let mut long = req("analytics/", None);
+        long.duration_seconds = Some(7200);
+        assert!(
+            decide(&r, &settings(), "210000000000", &long, 3600, now())
+                .unwrap_err()
+                .starts_with("duration_seconds")
+        );
+        assert!(
+            decide(&r, &settings(), "21", &req("analytics/", None), 3600, now())
+                .unwrap_err()
+                .starts_with("caller: account_id")
+        );
+    }
+}

@@ -1,0 +1,380 @@
+//! access-validator: the extra authorization layer of spec 000, as credential vending.
+//!
+//! Served behind the Warden API (`POST /credentials`, IAM auth): API Gateway has verified the
+//! caller's SigV4 signature, so `requestContext.identity.accountId` is trustworthy. A direct
+//! invocation carries no verified identity and is refused — otherwise any consumer could name
+//! another account in the body. The registry decides (warden-core `vend`); on allow, STS assumes
+//! the consumer role with a session policy cut down to the requested prefix and level, session
+//! tags for attribution and at most one hour. Every decision, allow or deny, is written to the
+//! access log.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use warden_core::cloudtrail::normalise::{Attr, PK, TTL_ATTRIBUTE};
+use warden_core::policy::render::RenderSettings;
+use warden_core::ports::{AuditStore, CredentialVendor, GrantStore};
+use warden_core::vend::{self, VendRequest, Verdict};
+
+/// Settings read once at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Bucket, key, consumer role name… for the session policy.
+    pub render: RenderSettings,
+    /// Longest session (≤ 3600).
+    pub max_session_seconds: u32,
+    /// TTL of audit records.
+    pub retention_days: u32,
+    /// External ID per consumer account (from the consumer-roles parameter).
+    pub external_ids: HashMap<String, String>,
+}
+
+fn response(status: u16, body: Value) -> Value {
+    json!({"statusCode": status, "headers": {"content-type": "application/json"}, "body": body.to_string()})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn audit_item(
+    request_id: &str,
+    account: &str,
+    caller: &str,
+    prefix: &str,
+    allowed: bool,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+    retention_days: u32,
+) -> BTreeMap<String, Attr> {
+    let s = |v: &str| Attr::S(v.to_owned());
+    let mut m = BTreeMap::from([
+        (PK.to_owned(), s(&format!("warden-vend:{request_id}"))),
+        (
+            "timestamp".to_owned(),
+            s(&now.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        ),
+        (
+            "account_id".to_owned(),
+            s(if account.is_empty() {
+                "unknown"
+            } else {
+                account
+            }),
+        ),
+        (
+            "principal_arn".to_owned(),
+            s(if caller.is_empty() { "unknown" } else { caller }),
+        ),
+        ("action".to_owned(), s("warden:VendCredentials")),
+        ("event_source".to_owned(), s("warden")),
+        ("event_name".to_owned(), s("VendCredentials")),
+        ("bytes_transferred".to_owned(), Attr::N("0".into())),
+        ("source_ip".to_owned(), s("warden-api")),
+        ("success_status".to_owned(), Attr::Bool(allowed)),
+        ("identity_type".to_owned(), s("WardenService")),
+        (
+            TTL_ATTRIBUTE.to_owned(),
+            Attr::N((now.timestamp() + i64::from(retention_days) * 86_400).to_string()),
+        ),
+    ]);
+    if !prefix.is_empty() {
+        m.insert("object_key".to_owned(), s(prefix));
+    }
+    if let Some(r) = reason {
+        m.insert("error_code".to_owned(), s(r));
+    }
+    m
+}
+
+/// Handle one API Gateway (REST, proxy) request.
+pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
+    grants: &G,
+    audit: &A,
+    sts: &V,
+    settings: &Settings,
+    event: &Value,
+    now: DateTime<Utc>,
+) -> Value {
+    let ctx = &event["requestContext"];
+    let request_id = ctx["requestId"].as_str().unwrap_or("direct").to_owned();
+    let account = ctx["identity"]["accountId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let caller = ctx["identity"]["userArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let record = |allowed: bool, prefix: &str, reason: Option<&str>| {
+        audit_item(
+            &request_id,
+            &account,
+            &caller,
+            prefix,
+            allowed,
+            reason,
+            now,
+            settings.retention_days,
+        )
+    };
+    if account.is_empty() {
+        let why =
+            "no verified caller identity: call POST /credentials on the Warden API with SigV4";
+        let _ = audit
+            .write_records(vec![record(false, "", Some(why))])
+            .await;
+        return response(403, json!({"error": why}));
+    }
+    let body = event["body"].as_str().unwrap_or("{}");
+    let req: VendRequest = match serde_json::from_str(body) {
+        Ok(r) => r,
+        Err(e) => {
+            let why = format!(
+                "body: must be {{\"prefix\", \"access_level\", \"duration_seconds\"}} ({e})"
+            );
+            let _ = audit
+                .write_records(vec![record(false, "", Some(&why))])
+                .await;
+            return response(400, json!({"error": why}));
+        }
+    };
+    let registry = match grants.load_registry(now).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "registry unavailable");
+            return response(503, json!({"error": "registry unavailable, retry"}));
+        }
+    };
+    let verdict = match vend::decide(
+        &registry,
+        &settings.render,
+        &account,
+        &req,
+        settings.max_session_seconds,
+        now,
+    ) {
+        Ok(v) => v,
+        Err(why) => {
+            let _ = audit
+                .write_records(vec![record(false, &req.prefix, Some(&why))])
+                .await;
+            return response(400, json!({"error": why}));
+        }
+    };
+    match verdict {
+        Verdict::Deny(why) => {
+            let _ = audit
+                .write_records(vec![record(false, &req.prefix, Some(&why))])
+                .await;
+            response(403, json!({"error": why}))
+        }
+        Verdict::Allow {
+            role_arn,
+            session_policy,
+            duration_seconds,
+            tags,
+            granted_prefix,
+            level,
+        } => {
+            // Audit before vending: a decision is never handed out unrecorded.
+            if let Err(e) = audit
+                .write_records(vec![record(true, &req.prefix, None)])
+                .await
+            {
+                tracing::error!(error = %e, "decision could not be audited; refusing");
+                return response(503, json!({"error": "audit log unavailable, retry"}));
+            }
+            let session = format!(
+                "warden-{}",
+                &request_id
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(40)
+                    .collect::<String>()
+            );
+            match sts
+                .assume(
+                    &role_arn,
+                    &session,
+                    settings.external_ids.get(&account).map(String::as_str),
+                    &session_policy,
+                    duration_seconds,
+                    &tags,
+                )
+                .await
+            {
+                Ok(creds) => response(
+                    200,
+                    json!({"credentials": creds, "prefix": req.prefix, "granted_prefix": granted_prefix, "access_level": level.as_str(), "role_arn": role_arn}),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, role = %role_arn, "AssumeRole failed");
+                    response(
+                        502,
+                        json!({"error": format!("could not assume {role_arn}: check the consumer role exists and trusts the access-validator with the account's external ID")}),
+                    )
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use warden_core::grant::{AccountId, Registry};
+    use warden_core::ports::{Credentials, PortError, WriteOutcome};
+    use warden_testkit::FakeGrants;
+
+    #[derive(Default)]
+    struct Audit(Mutex<Vec<BTreeMap<String, Attr>>>);
+    impl AuditStore for Audit {
+        async fn write_records(
+            &self,
+            items: Vec<BTreeMap<String, Attr>>,
+        ) -> Result<WriteOutcome, PortError> {
+            let n = items.len();
+            self.0.lock().unwrap().extend(items);
+            Ok(WriteOutcome {
+                written: n,
+                failed: vec![],
+            })
+        }
+    }
+
+    /// `(role, external ID, session policy, duration)` of each AssumeRole.
+    type Assumed = (String, Option<String>, String, u32);
+
+    #[derive(Default)]
+    struct Sts(Mutex<Vec<Assumed>>);
+    impl CredentialVendor for Sts {
+        async fn assume(
+            &self,
+            role: &str,
+            _s: &str,
+            ext: Option<&str>,
+            policy: &str,
+            d: u32,
+            _t: &[(String, String)],
+        ) -> Result<Credentials, PortError> {
+            self.0
+                .lock()
+                .unwrap()
+                .push((role.into(), ext.map(Into::into), policy.into(), d));
+            Ok(Credentials {
+                access_key_id: "ASIA".into(),
+                secret_access_key: "s".into(),
+                session_token: "t".into(),
+                expiration: "2026-11-23T11:00:00Z".into(),
+            })
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            render: RenderSettings {
+                partition: "aws".into(),
+                region: "us-east-1".into(),
+                primary_account: AccountId::parse("111111111111").unwrap(),
+                bucket: "shared".into(),
+                kms_key_arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+                consumer_role_name: "warden-consumer".into(),
+                require_mfa: false,
+                vending_role_arn: None,
+            },
+            max_session_seconds: 3600,
+            retention_days: 365,
+            external_ids: HashMap::from([("210000000000".to_owned(), "ext-1".to_owned())]),
+        }
+    }
+
+    fn grants() -> FakeGrants {
+        FakeGrants::new(
+            Registry::from_json(
+                r#"{"consumer_accounts":[{"account_id":"210000000000","allowed_prefixes":["analytics/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}]}"#,
+                Utc::now(),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn api(account: Option<&str>, body: &str) -> Value {
+        let mut identity =
+            json!({"userArn": "arn:aws:sts::210000000000:assumed-role/analyst/alice"});
+        if let Some(a) = account {
+            identity["accountId"] = json!(a);
+        }
+        json!({"requestContext": {"requestId": "req-1", "identity": identity}, "body": body})
+    }
+
+    #[tokio::test]
+    async fn vends_scoped_credentials_and_audits() {
+        let (a, s) = (Audit::default(), Sts::default());
+        let r = handle(
+            &grants(),
+            &a,
+            &s,
+            &settings(),
+            &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(r["statusCode"], 200, "{r}");
+        let (role, ext, policy, d) = s.0.lock().unwrap()[0].clone();
+        assert_eq!(role, "arn:aws:iam::210000000000:role/warden-consumer");
+        assert_eq!(ext.as_deref(), Some("ext-1"));
+        assert!(policy.contains("shared/analytics/2026/*") && d == 3600);
+        let rec = &a.0.lock().unwrap()[0];
+        assert_eq!(rec["success_status"], Attr::Bool(true));
+    }
+
+    #[tokio::test]
+    async fn refuses_unverified_callers_other_prefixes_and_bad_bodies() {
+        let (a, s) = (Audit::default(), Sts::default());
+        let g = grants();
+        let direct = handle(
+            &g,
+            &a,
+            &s,
+            &settings(),
+            &json!({"prefix": "analytics/"}),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(direct["statusCode"], 403);
+        let other = handle(
+            &g,
+            &a,
+            &s,
+            &settings(),
+            &api(Some("210000000000"), r#"{"prefix":"finance/"}"#),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(other["statusCode"], 403);
+        assert!(
+            other["body"]
+                .as_str()
+                .unwrap()
+                .contains("outside the prefixes")
+        );
+        let bad = handle(
+            &g,
+            &a,
+            &s,
+            &settings(),
+            &api(
+                Some("210000000000"),
+                r#"{"prefix":"analytics/","colour":1}"#,
+            ),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(bad["statusCode"], 400);
+        assert!(bad["body"].as_str().unwrap().contains("unknown field"));
+        assert!(s.0.lock().unwrap().is_empty(), "nothing vended");
+        assert_eq!(a.0.lock().unwrap().len(), 3, "every decision audited");
+    }
+}
