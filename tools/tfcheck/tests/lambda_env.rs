@@ -70,7 +70,12 @@ fn every_variable_a_function_reads_is_set_by_terraform() {
     let tf = terraform_env();
     assert_eq!(tf.len(), 8, "eight functions in Terraform: {:?}", tf.keys());
     // Set by the Lambda runtime or only used locally.
-    let provided = ["RUST_LOG", "WARDEN_RUN_ONCE", "AWS_REGION"];
+    let provided = [
+        "RUST_LOG",
+        "WARDEN_RUN_ONCE",
+        "WARDEN_EVENT_FILE",
+        "AWS_REGION",
+    ];
     let mut checked = 0;
     for (name, keys) in &tf {
         let main = repo().join("lambda").join(name).join("src/main.rs");
