@@ -26,7 +26,7 @@ trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 grants=fixtures/grants/consumers-20.json
 
 step "Build the warden CLI, the policy-reconciler Lambda and the local bootstrap tool"
-cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p access-validator -p warden-local || { echo "build failed"; exit 1; }
+cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p access-validator -p governance-check -p warden-local || { echo "build failed"; exit 1; }
 bin="$(bash scripts/target-dir.sh)/debug"
 warden="$bin/warden"
 ok "built"
@@ -179,6 +179,27 @@ rs = [json.loads(l) for l in open(sys.argv[1])]
 for r in rs: print("       " + json.dumps(r)[:150])
 sys.exit(0 if [r.get("decision") for r in rs] == ["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"] else 1)
 PY
+  step "Governance: a planted drift is found, the reconciler repairs it"
+  export METRICS_NAMESPACE=Warden/local
+  report=$("$bin/governance-check" | tail -1); echo "       $report"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["drift"] == [] else 1)' "$report" && ok "no drift while the live state matches the registry" || ko "unexpected drift"
+  python3 - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+p = json.load(open(os.path.join(work, "live-policy.json")))
+for st in p["Statement"]:
+    if st.get("Sid", "").endswith("Objects"):
+        st["Resource"] = [r.rsplit("/", 2)[0] + "/*" if r.count("/") > 1 else r for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+        break
+json.dump(p, open(os.path.join(work, "widened.json"), "w"))
+PY
+  "$bin/warden-local" "$endpoint" put-bucket-policy "$SHARED_BUCKET" "$work/widened.json" 2>/dev/null
+  report=$("$bin/governance-check" | tail -1); echo "       ${report:0:200}"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if [d["kind"] for d in r["drift"]] == ["bucket-policy"] else 1)' "$report" && ok "hand-widened bucket policy reported as drift (SNS + Drift metric)" || ko "planted drift not found"
+  "$bin/policy-reconciler" >/dev/null
+  report=$("$bin/governance-check" | tail -1)
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["drift"] == [] else 1)' "$report" && ok "after the policy-reconciler runs, the policy is back in step" || ko "drift remains: $report"
+
   step "The expiration-enforcer revokes the expired grant (once), logs it and notifies its owner"
   report=$("$bin/expiration-enforcer" | tail -1)
   echo "       $report"

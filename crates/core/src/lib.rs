@@ -15,6 +15,7 @@ pub mod cloudtrail;
 pub mod cost;
 pub mod detect;
 pub mod emf;
+pub mod governance;
 pub mod grant;
 pub mod policy;
 pub mod ports;

@@ -203,3 +203,24 @@ pub trait CredentialVendor {
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<Credentials, PortError>> + Send;
 }
+
+/// What governance-check sees of a consumer role, through the governance role in its account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    /// The role exists.
+    pub exists: bool,
+    /// Its inline policies (decoded JSON documents).
+    pub inline_policies: Vec<String>,
+    /// ARNs of attached managed policies (unexpected for a consumer role).
+    pub attached_policies: Vec<String>,
+}
+
+/// Reads consumer roles in the consumer accounts.
+pub trait RoleInspector {
+    /// Assume `governance_role_arn` and read `role_name` in that account.
+    fn inspect(
+        &self,
+        governance_role_arn: &str,
+        role_name: &str,
+    ) -> impl Future<Output = Result<RoleFacts, PortError>> + Send;
+}

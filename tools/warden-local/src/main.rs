@@ -5,6 +5,7 @@
 //! ```text
 //! warden-local ENDPOINT bootstrap GRANTS_FILE   prints KEY=VALUE settings for the functions
 //! warden-local ENDPOINT bucket-policy BUCKET    prints the live bucket policy
+//! warden-local ENDPOINT put-bucket-policy BUCKET FILE   replaces it (plants drift for the demo)
 //! ```
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -107,6 +108,13 @@ async fn main() -> Result<()> {
                 registry.grants().len()
             );
         }
+        [cmd, bucket, file] if cmd == "put-bucket-policy" => {
+            let doc = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+            S3PolicyStore::new(&cfg)
+                .put_bucket_policy(bucket, &doc)
+                .await?;
+            eprintln!("bucket policy of {bucket} replaced by hand (drift planted)");
+        }
         [cmd, bucket] if cmd == "bucket-policy" => {
             let p = S3PolicyStore::new(&cfg)
                 .get_bucket_policy(bucket)
@@ -114,7 +122,9 @@ async fn main() -> Result<()> {
                 .ok_or_else(|| anyhow!("{bucket} has no bucket policy"))?;
             println!("{p}");
         }
-        _ => bail!("usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET"),
+        _ => bail!(
+            "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE"
+        ),
     }
     Ok(())
 }
