@@ -1,23 +1,19 @@
 # approval-processor (self-service portal): receives approvers' decisions from the API and returns
-# them to the waiting workflow (SendTaskSuccess/Failure); as a workflow task it writes approved
-# grants into the registry (the stream then triggers the reconciler) or records the rejection.
+# them to the waiting workflow (SendTaskSuccess/Failure); as a workflow task it activates approved
+# requests in the registry after checking they do not overlap existing grants (the stream then
+# triggers the reconciler) or records the rejection/expiry.
 
 data "aws_iam_policy_document" "approval_processor" {
   count = var.enable_self_service_portal ? 1 : 0
   statement {
     sid       = "ApplyDecisions"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {
     sid       = "AnswerWorkflow"
     actions   = ["states:SendTaskSuccess", "states:SendTaskFailure"]
     resources = [aws_sfn_state_machine.approval[0].arn]
-  }
-  statement {
-    sid       = "Reconcile"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [module.policy_reconciler.function_arn]
   }
 }
 
@@ -34,8 +30,7 @@ module "approval_processor" {
   timeout_seconds      = 30
   tags                 = local.tags
   environment = {
-    WARDEN_ENVIRONMENT  = var.environment
-    REGISTRY_TABLE      = aws_dynamodb_table.access_control.name
-    RECONCILER_FUNCTION = module.policy_reconciler.function_name
+    WARDEN_ENVIRONMENT = var.environment
+    REGISTRY_TABLE     = aws_dynamodb_table.access_control.name
   }
 }

@@ -976,3 +976,180 @@ impl warden_core::ports::RoleInspector for IamRoleInspector {
         })
     }
 }
+
+impl warden_core::ports::RequestStore for DynamoGrantStore {
+    async fn put_pending(
+        &self,
+        request_id: &str,
+        g: &Grant,
+        justification: &str,
+    ) -> Result<(), PortError> {
+        let item = HashMap::from([
+            (
+                "account_id".to_owned(),
+                AttributeValue::S(g.account_id.to_string()),
+            ),
+            (
+                "grant_id".to_owned(),
+                AttributeValue::S(request_id.to_owned()),
+            ),
+            (
+                "allowed_prefixes".to_owned(),
+                AttributeValue::L(
+                    g.allowed_prefixes
+                        .iter()
+                        .map(|p| AttributeValue::S(p.to_string()))
+                        .collect(),
+                ),
+            ),
+            (
+                "access_level".to_owned(),
+                AttributeValue::S(g.access_level.as_str().to_owned()),
+            ),
+            (
+                "expiration_date".to_owned(),
+                AttributeValue::S(g.expiration_date.to_rfc3339()),
+            ),
+            (
+                "grant_state".to_owned(),
+                AttributeValue::S("pending".to_owned()),
+            ),
+            (
+                "created_by".to_owned(),
+                AttributeValue::S(g.created_by.clone()),
+            ),
+            (
+                "created_at".to_owned(),
+                AttributeValue::S(g.created_at.to_rfc3339()),
+            ),
+            (
+                "justification".to_owned(),
+                AttributeValue::S(justification.to_owned()),
+            ),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // A request ID is used once.
+            .condition_expression("attribute_not_exists(grant_id)")
+            .send()
+            .await
+            .map_err(sdk_err("dynamodb", "PutItem"))?;
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        state: &str,
+        by: &str,
+    ) -> Result<bool, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("account_id", AttributeValue::S(account_id.to_owned()))
+            .key("grant_id", AttributeValue::S(request_id.to_owned()))
+            .update_expression("SET grant_state = :s, decided_by = :by")
+            .condition_expression("grant_state = :pending")
+            .expression_attribute_values(":s", AttributeValue::S(state.to_owned()))
+            .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
+            .expression_attribute_values(":pending", AttributeValue::S("pending".to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(PortError::new(
+                "dynamodb",
+                "UpdateItem",
+                format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+            )),
+        }
+    }
+}
+
+/// The approval workflow on Step Functions.
+#[derive(Debug, Clone)]
+pub struct SfnWorkflow {
+    client: aws_sdk_sfn::Client,
+    state_machine_arn: String,
+}
+
+impl SfnWorkflow {
+    /// The workflow `state_machine_arn` (may be empty for a processor that only answers tasks).
+    #[must_use]
+    pub fn new(config: &SdkConfig, state_machine_arn: &str) -> Self {
+        SfnWorkflow {
+            client: aws_sdk_sfn::Client::new(config),
+            state_machine_arn: state_machine_arn.to_owned(),
+        }
+    }
+}
+
+impl warden_core::ports::Workflow for SfnWorkflow {
+    async fn start(&self, name: &str, input: &str) -> Result<(), PortError> {
+        self.client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(name)
+            .input(input)
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "states",
+                    "StartExecution",
+                    format!("{}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        Ok(())
+    }
+
+    async fn answer(
+        &self,
+        task_token: &str,
+        outcome: Result<String, (String, String)>,
+    ) -> Result<(), PortError> {
+        match outcome {
+            Ok(output) => self
+                .client
+                .send_task_success()
+                .task_token(task_token)
+                .output(output)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    PortError::new(
+                        "states",
+                        "SendTaskSuccess",
+                        format!("{}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+                    )
+                }),
+            Err((error, cause)) => self
+                .client
+                .send_task_failure()
+                .task_token(task_token)
+                .error(error)
+                .cause(cause)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| {
+                    PortError::new(
+                        "states",
+                        "SendTaskFailure",
+                        format!("{}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+                    )
+                }),
+        }
+    }
+}

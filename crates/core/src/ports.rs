@@ -224,3 +224,35 @@ pub trait RoleInspector {
         role_name: &str,
     ) -> impl Future<Output = Result<RoleFacts, PortError>> + Send;
 }
+
+/// Pending access requests in the registry table.
+pub trait RequestStore {
+    /// Record a pending request (`grant_state = pending`, not rendered until approved).
+    fn put_pending(
+        &self,
+        request_id: &str,
+        grant: &crate::grant::Grant,
+        justification: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Move a request from `pending` to `state` (`active`, `rejected`, `expired`); `false` when it
+    /// was not pending any more.
+    fn settle(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        state: &str,
+        by: &str,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
+/// The approval workflow (Step Functions).
+pub trait Workflow {
+    /// Start an execution named `name` with `input`.
+    fn start(&self, name: &str, input: &str) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Answer a waiting task: approve (`Ok(output)`) or reject (`Err((error, cause))`).
+    fn answer(
+        &self,
+        task_token: &str,
+        outcome: Result<String, (String, String)>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}

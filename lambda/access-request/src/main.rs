@@ -1,0 +1,33 @@
+//! Lambda entry point: settings once, JSON tracing, clients, serve API Gateway events.
+
+use access_request::handle;
+use anyhow::{Result, anyhow};
+use chrono::Utc;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use warden_aws::{DynamoGrantStore, SfnWorkflow};
+
+fn env(name: &str) -> Result<String> {
+    std::env::var(name).map_err(|_| anyhow!("environment variable {name} is required"))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .without_time()
+        .init();
+    let config = warden_aws::env_config().await;
+    let store = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
+    let workflow = SfnWorkflow::new(&config, &env("STATE_MACHINE_ARN")?);
+    let (store, workflow) = (&store, &workflow);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<_, lambda_runtime::Error>(handle(store, workflow, &event.payload, Utc::now()).await)
+    }))
+    .await
+    .map_err(|e| anyhow!("lambda runtime: {e}"))
+}
