@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job: a local end-to-end run of Warden.
-# Today: the policy engine on a 20-consumer registry (render, lint, decisions inside/outside
-# prefixes, read vs write, expiry, batch simulation), CloudTrail replay through the detectors, and
-# on the local AWS emulator (moto, installed into .venv and stopped at the end) the
-# policy-reconciler Lambda applying the registry to a bucket and key, checked by the evaluator.
-# It grows as the other Lambdas land (issue 6).
+# Offline: the policy engine on a 20-consumer registry (render, lint, decisions inside/outside
+# prefixes, read vs write, expiry, batch simulation) and CloudTrail replay through the detectors.
+# On the local AWS emulator (moto, installed into .venv, stopped at the end), all eight functions
+# through the real adapters: reconciler, self-service request → approval workflow → grant,
+# credential vending, CloudTrail events → EventBridge → SQS → access-logger → audit table and
+# alerts, governance drift, expiry, cost report.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +26,9 @@ work=$(mktemp -d)
 trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 grants=fixtures/grants/consumers-20.json
 
-step "Build the warden CLI, the policy-reconciler Lambda and the local bootstrap tool"
-cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p access-validator -p governance-check -p warden-local || { echo "build failed"; exit 1; }
+step "Build the warden CLI, the eight functions and the local bootstrap tool"
+cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p access-validator \
+  -p governance-check -p access-logger -p access-request -p approval-processor -p warden-local || { echo "build failed"; exit 1; }
 bin="$(bash scripts/target-dir.sh)/debug"
 warden="$bin/warden"
 ok "built"
@@ -140,6 +142,42 @@ PY
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if not r["policy_applied"] and r["kms_grants_created"] == 0 and r["kms_grants_revoked"] == 0 else 1)' "$report" \
     && ok "second run changes nothing (idempotent)" || ko "second reconciliation was not a no-op"
 
+  step "Self-service: a consumer asks for more data, an approver says yes, the grant goes live"
+  local_api_event() { # local_api_event <file> <account> <user-arn> <request-id> <body>
+    python3 -c 'import json,sys; f, acct, user, rid, body = sys.argv[1:]
+json.dump({"requestContext": {"requestId": rid, "identity": {"accountId": acct, "userArn": user}}, "body": body}, open(f, "w"))' "$@"
+  }
+  until=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+  local_api_event "$work/request.json" 210000000000 arn:aws:sts::210000000000:assumed-role/analyst/alice "demo-$$" \
+    "{\"prefixes\":[\"campaigns/2026/\"],\"access_level\":\"read\",\"expiration_date\":\"$until\",\"justification\":\"Q4 attribution study needs the 2026 campaign exports\"}"
+  r=$(WARDEN_EVENT_FILE="$work/request.json" "$bin/access-request" | tail -1); echo "       $r"
+  request_id=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(json.loads(r["body"]).get("request_id", "") if r["statusCode"] == 202 else "")' "$r")
+  [ -n "$request_id" ] && ok "analytics asks for read on campaigns/2026/ until $until: recorded as pending, workflow started" || ko "access request"
+  local_api_event "$work/bad-request.json" 210000000000 arn:aws:sts::210000000000:assumed-role/analyst/alice "demo-bad-$$" \
+    '{"prefixes":["campaigns"],"access_level":"admin","expiration_date":"2030-01-01T00:00:00Z","justification":"because I want it all"}'
+  r=$(WARDEN_EVENT_FILE="$work/bad-request.json" "$bin/access-request" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 400 and "prefixes[0]" in r["body"] else 1)' "$r" \
+    && ok "a malformed request is refused with the field and the rule" || ko "bad request not refused by name"
+  sleep 1
+  "$bin/warden-local" "$endpoint" inbox "$APPROVER_INBOX_URL" >"$work/approver-mail.jsonl"
+  token=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][0]["message"].rsplit("task token: ", 1)[1])' "$work/approver-mail.jsonl" 2>/dev/null)
+  python3 -c 'import json,sys; m=json.loads(open(sys.argv[1]).readline()); print("       approver mail: " + m["subject"] + " — " + m["message"].split(" Approve")[0])' "$work/approver-mail.jsonl" 2>/dev/null
+  [ -n "$token" ] && ok "the approvers were notified with a task token; the workflow waits (.waitForTaskToken)" || ko "no approval notice"
+  local_api_event "$work/approve.json" 111111111111 arn:aws:sts::111111111111:assumed-role/data-owner/bob "demo-ap-$$" \
+    "{\"task_token\":\"$token\",\"decision\":\"approve\",\"comment\":\"ok for Q4\"}"
+  r=$(WARDEN_EVENT_FILE="$work/approve.json" "$bin/approval-processor" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["statusCode"] == 200 else 1)' "$r" && ok "bob approves through POST /approvals (SendTaskSuccess)" || ko "approval"
+  execution="${STATE_MACHINE_ARN/:stateMachine:/:execution:}:$request_id"
+  "$bin/warden-local" "$endpoint" await-execution "$execution" >"$work/execution.json"
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print("       workflow " + e["status"] + ", next task: " + e["output"].get("action", "?")); sys.exit(0 if e["status"] == "SUCCEEDED" and e["output"]["action"] == "apply" else 1)' "$work/execution.json" \
+    && ok "the workflow resumed and asks for the grant to be applied" || ko "workflow did not complete"
+  python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["output"], open(sys.argv[2], "w"))' "$work/execution.json" "$work/apply.json"
+  r=$(WARDEN_EVENT_FILE="$work/apply.json" "$bin/approval-processor" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["state"] == "active" else 1)' "$r" && ok "approval-processor activates the grant in the registry (after the overlap and four-eyes checks)" || ko "grant not activated"
+  report=$("$bin/policy-reconciler" | tail -1); echo "       $report"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["policy_applied"] else 1)' "$report" \
+    && ok "the reconciler (triggered by the registry stream on AWS) puts campaigns/2026/ into the bucket policy" || ko "new grant not applied"
+
   step "A consumer asks the access-validator for credentials (through the API's verified identity)"
   api_event() { # api_event <account or ""> <body>
     python3 -c 'import json,sys; acct, body = sys.argv[1], sys.argv[2]
@@ -151,6 +189,9 @@ print(json.dumps({"requestContext": {"requestId": "demo-" + str(abs(hash(body + 
   r=$(api_event 210000000000 '{"prefix":"analytics/2026/"}'); echo "       ${r:0:150}…"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); b=json.loads(r["body"]); sys.exit(0 if r["statusCode"] == 200 and b["credentials"]["access_key_id"] and b["prefix"] == "analytics/2026/" else 1)' "$r" \
     && ok "analytics gets 1-hour credentials scoped to analytics/2026/ (session policy + tags), decision audited" || ko "vending: $r"
+  r=$(api_event 210000000000 '{"prefix":"campaigns/2026/"}'); echo "       ${r:0:150}…"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 200 else 1)' "$r" \
+    && ok "the newly approved campaigns/2026/ is vended too" || ko "approved prefix not vended: $r"
   r=$(api_event 210000000000 '{"prefix":"finance/"}'); echo "       $r"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 403 else 1)' "$r" && ok "finance/ is refused: outside the grant" || ko "outside-prefix request was not refused"
   r=$(api_event "" '{"prefix":"analytics/"}'); echo "       $r"
@@ -179,8 +220,55 @@ rs = [json.loads(l) for l in open(sys.argv[1])]
 for r in rs: print("       " + json.dumps(r)[:150])
 sys.exit(0 if [r.get("decision") for r in rs] == ["Allowed", "ImplicitlyDenied", "ImplicitlyDenied"] else 1)
 PY
-  step "Governance: a planted drift is found, the reconciler repairs it"
+  step "CloudTrail → EventBridge → SQS → access-logger → audit table, with alerts"
+  python3 - "$work/trail.jsonl" "$SHARED_BUCKET" <<'PY'
+import json, sys, datetime
+out, bucket = sys.argv[1], sys.argv[2]
+now = datetime.datetime.now(datetime.timezone.utc)
+# A weekday at 10:00 UTC (business hours) and a Sunday at 03:00 UTC, both within the TTL window.
+monday = (now - datetime.timedelta(days=now.weekday() + 7)).replace(hour=10, minute=0, second=0, microsecond=0)
+sunday_night = monday - datetime.timedelta(days=1) - datetime.timedelta(hours=7)
+def rec(i, acct, key, when, out_bytes=2048, name="GetObject", role="warden-consumer"):
+    return {"eventVersion": "1.09", "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "eventSource": "s3.amazonaws.com",
+            "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.%d" % (10 + i),
+            "userAgent": "[aws-cli/2.17.0]", "eventID": "demo-event-%04d" % i, "eventType": "AwsApiCall",
+            "readOnly": name.startswith("Get"), "managementEvent": False, "recipientAccountId": "111111111111",
+            "userIdentity": {"type": "AssumedRole", "accountId": acct, "principalId": "AROAEXAMPLE:alice",
+                             "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/alice"},
+            "requestParameters": {"bucketName": bucket, "key": key},
+            "additionalEventData": {"bytesTransferredOut": out_bytes},
+            "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"}]}
+recs = [rec(i, "210000000000", f"analytics/2026/part-{i}.csv", monday + datetime.timedelta(minutes=i)) for i in range(8)]
+recs.append(rec(8, "999988887777", "analytics/2026/part-1.csv", monday))                      # not in the registry
+recs.append(rec(9, "210000000000", "analytics/2026/part-2.csv", sunday_night))                # off hours
+recs.append(rec(10, "210000000000", "analytics/2026/full-export.parquet", monday, 5 << 30))  # 5 GiB in one request
+with open(out, "w") as f:
+    for r in recs:
+        f.write(json.dumps(r) + "\n")
+PY
+  n=$("$bin/warden-local" "$endpoint" put-events "$work/trail.jsonl")
+  [ "$n" = 11 ] && ok "11 S3 data events put on the event bus as CloudTrail delivers them" || ko "put-events: $n"
   export METRICS_NAMESPACE=Warden/local
+  export DETECT_CONFIG="{\"shared_bucket\":\"$SHARED_BUCKET\",\"trusted_accounts\":[\"111111111111\"],\"time_zone\":\"UTC\"}"
+  sleep 1
+  r=$("$bin/warden-local" "$endpoint" deliver "$EVENTS_QUEUE_URL" "$bin/access-logger" 2>"$work/logger.log" | tail -1); echo "       event source mapping: $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["acknowledged"] == 11 and r["retried"] == 0 else 1)' "$r" \
+    && ok "the rule routed all 11 to the queue; the access-logger acknowledged every message" || ko "delivery: $r $(tail -3 "$work/logger.log")"
+  u=$("$bin/warden-local" "$endpoint" usage "$AUDIT_TABLE" 210000000000); echo "       $u"
+  python3 -c 'import json,sys; u=json.loads(sys.argv[1]); sys.exit(0 if u["s3_requests"] == 10 else 1)' "$u" \
+    && ok "the audit table answers 'what did 210000000000 do' through the by-account-time index: 10 requests" || ko "audit records: $u"
+  "$bin/warden-local" "$endpoint" put-events "$work/trail.jsonl" >/dev/null; sleep 1
+  "$bin/warden-local" "$endpoint" deliver "$EVENTS_QUEUE_URL" "$bin/access-logger" >/dev/null 2>>"$work/logger.log"
+  u2=$("$bin/warden-local" "$endpoint" usage "$AUDIT_TABLE" 210000000000)
+  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["s3_requests"] == 10 else 1)' "$u2" && ok "the same 11 events delivered again: still 10 records (idempotent on eventID)" || ko "redelivery changed the table: $u2"
+  "$bin/warden-local" "$endpoint" inbox "$SECURITY_INBOX_URL" >"$work/security-mail.jsonl"
+  python3 -c 'import json,sys
+subjects = [json.loads(l)["subject"] for l in open(sys.argv[1])]
+for s in sorted(set(subjects)): print("       alert mail: " + s[:150])' "$work/security-mail.jsonl"
+  for d in unknown-account off-hours large-transfer; do
+    if grep -q "warden $d" "$work/security-mail.jsonl"; then ok "alert delivered to the security topic: $d"; else ko "no $d alert"; fi
+  done
+  step "Governance: a planted drift is found, the reconciler repairs it"
   report=$("$bin/governance-check" | tail -1); echo "       $report"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["drift"] == [] else 1)' "$report" && ok "no drift while the live state matches the registry" || ko "unexpected drift"
   python3 - "$work" <<'PY'

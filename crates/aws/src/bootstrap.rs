@@ -178,3 +178,114 @@ pub async fn create_topic(config: &SdkConfig, name: &str) -> Result<String, Port
         .map(str::to_owned)
         .ok_or_else(|| PortError::new("sns", "CreateTopic", "no topic ARN in the response"))
 }
+
+/// A queue, optionally with a dead-letter queue after `max_receive` receives (as Terraform's
+/// `redrive_policy`); returns its URL and ARN.
+pub async fn create_queue(
+    config: &SdkConfig,
+    name: &str,
+    dead_letter: Option<(&str, u32)>,
+) -> Result<(String, String), PortError> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let mut create = sqs.create_queue().queue_name(name);
+    if let Some((dlq_arn, max_receive)) = dead_letter {
+        create = create.attributes(
+            QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})
+                .to_string(),
+        );
+    }
+    let url = create
+        .send()
+        .await
+        .map_err(e("sqs", "CreateQueue"))?
+        .queue_url()
+        .map(str::to_owned)
+        .ok_or_else(|| PortError::new("sqs", "CreateQueue", "no queue URL in the response"))?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(e("sqs", "GetQueueAttributes"))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| PortError::new("sqs", "GetQueueAttributes", "no queue ARN"))?;
+    Ok((url, arn))
+}
+
+/// Subscribes a queue to a topic (locally, the approvers' mailbox stands in for e-mail).
+pub async fn subscribe_queue(
+    config: &SdkConfig,
+    topic_arn: &str,
+    queue_arn: &str,
+) -> Result<(), PortError> {
+    aws_sdk_sns::Client::new(config)
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .map_err(e("sns", "Subscribe"))?;
+    Ok(())
+}
+
+/// An EventBridge rule on the default bus with `pattern`, targeting a queue (as
+/// `aws_cloudwatch_event_rule` + `aws_cloudwatch_event_target`).
+pub async fn route_events_to_queue(
+    config: &SdkConfig,
+    rule: &str,
+    pattern: &str,
+    queue_arn: &str,
+) -> Result<(), PortError> {
+    let events = aws_sdk_eventbridge::Client::new(config);
+    events
+        .put_rule()
+        .name(rule)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .map_err(e("events", "PutRule"))?;
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(queue_arn)
+        .build()
+        .map_err(|x| PortError::new("events", "PutTargets", x.to_string()))?;
+    let out = events
+        .put_targets()
+        .rule(rule)
+        .targets(target)
+        .send()
+        .await
+        .map_err(e("events", "PutTargets"))?;
+    if out.failed_entry_count() > 0 {
+        return Err(PortError::new(
+            "events",
+            "PutTargets",
+            format!("{} target(s) refused", out.failed_entry_count()),
+        ));
+    }
+    Ok(())
+}
+
+/// A Step Functions state machine; returns its ARN.
+pub async fn create_state_machine(
+    config: &SdkConfig,
+    name: &str,
+    definition: &str,
+    role_arn: &str,
+) -> Result<String, PortError> {
+    let out = aws_sdk_sfn::Client::new(config)
+        .create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(role_arn)
+        .send()
+        .await
+        .map_err(e("states", "CreateStateMachine"))?;
+    Ok(out.state_machine_arn().to_owned())
+}

@@ -6,6 +6,7 @@
 //! with jitter, 3 attempts) applies to every call.
 
 pub mod bootstrap;
+pub mod local;
 
 use std::collections::HashMap;
 

@@ -73,7 +73,10 @@ pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
     now: DateTime<Utc>,
 ) -> BatchResponse {
     let mut failed: BTreeSet<String> = BTreeSet::new();
-    let mut owner: HashMap<String, String> = HashMap::new(); // event_id → message_id
+    // event_id → the messages carrying it. At-least-once delivery can put one event in two
+    // messages of a batch; it is written, counted and checked once (BatchWriteItem rejects a
+    // request with duplicate keys), and both messages share its fate.
+    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
     let mut items = Vec::new();
     let mut alerts: Vec<(String, Alert)> = Vec::new();
     let mut counts: BTreeMap<String, AccountCounts> = BTreeMap::new();
@@ -92,6 +95,15 @@ pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
                     continue;
                 }
             };
+            match owners.entry(rec.event_id.to_string()) {
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    o.get_mut().push(msg.message_id.clone());
+                    continue;
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(vec![msg.message_id.clone()]);
+                }
+            }
             let c = counts.entry(rec.account_id.to_string()).or_default();
             if rec.event_source == "s3.amazonaws.com" {
                 c.requests += 1;
@@ -107,7 +119,6 @@ pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
             let mut found = Vec::new();
             pipeline.observe(&rec, &mut found);
             alerts.extend(found.into_iter().map(|a| (msg.message_id.clone(), a)));
-            owner.insert(rec.event_id.to_string(), msg.message_id.clone());
             items.push(to_item(&rec, settings.retention_days));
         }
     }
@@ -115,7 +126,7 @@ pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
     match audit.write_records(items).await {
         Ok(outcome) => {
             for id in &outcome.failed {
-                if let Some(m) = owner.get(id) {
+                for m in owners.get(id).into_iter().flatten() {
                     tracing::warn!(event_id = %id, message_id = %m, "not written after retries; message will be retried");
                     failed.insert(m.clone());
                 }
@@ -176,6 +187,17 @@ mod tests {
             items: Vec<BTreeMap<String, Attr>>,
         ) -> Result<WriteOutcome, PortError> {
             let mut out = WriteOutcome::default();
+            // Like BatchWriteItem: a request with two items of one key is refused whole.
+            let mut keys = BTreeSet::new();
+            for item in &items {
+                if !keys.insert(format!("{:?}", item.get("event_id"))) {
+                    return Err(PortError::new(
+                        "dynamodb",
+                        "BatchWriteItem",
+                        "Provided list of item keys contains duplicates",
+                    ));
+                }
+            }
             for item in items {
                 let Some(Attr::S(id)) = item.get("event_id").cloned() else {
                     panic!("no key")
@@ -348,6 +370,39 @@ mod tests {
         )
         .await;
         assert_eq!(audit.rows.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn one_event_in_two_messages_of_a_batch_is_written_once() {
+        let (audit, notes, metrics) = (
+            FakeAudit::default(),
+            FakeNotifier::default(),
+            FakeMetrics::default(),
+        );
+        let body = envelope("e1", "999988887777", "analytics/a", "2026-11-23T10:00:00Z");
+        let event = SqsEvent {
+            records: vec![msg("m1", body.clone()), msg("m2", body)],
+        };
+        let r = handle(
+            &audit,
+            &notes,
+            &metrics,
+            &mut pipeline(),
+            &event,
+            &settings(),
+            Utc::now(),
+        )
+        .await;
+        assert!(r.batch_item_failures.is_empty(), "{r:?}");
+        assert_eq!(audit.rows.lock().unwrap().len(), 1);
+        let unknown = notes
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(subject, _)| subject.contains("unknown-account"))
+            .count();
+        assert_eq!(unknown, 1, "one alert for one event");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Lambda entry point: typed settings from the environment once, JSON tracing, clients, serve.
 //! The registry (for the detectors that need it) is reloaded every five minutes without losing
-//! the windowed detectors' state.
+//! the windowed detectors' state. `WARDEN_EVENT_FILE`: handle one batch from a file and print the
+//! batch response.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,24 @@ async fn main() -> Result<()> {
     );
     let pipeline =
         Pipeline::new(&detect, Some(registry)).map_err(|e| anyhow!("DETECT_CONFIG: {e}"))?;
+    // Local runs: one SQS batch from WARDEN_EVENT_FILE, the batch response on stdout.
+    if let Some(event) = warden_aws::local::event_from_env()? {
+        let mut pipeline = pipeline;
+        let event: SqsEvent =
+            serde_json::from_value(event).context("WARDEN_EVENT_FILE: not an SQS event")?;
+        let response = handle(
+            &audit,
+            &notifier,
+            &StdoutMetrics,
+            &mut pipeline,
+            &event,
+            &settings,
+            Utc::now(),
+        )
+        .await;
+        println!("{}", serde_json::to_string(&response)?);
+        return Ok(());
+    }
     let state = Mutex::new(State {
         pipeline,
         loaded: Instant::now(),

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warden_core::grant::{Grant, GrantInput};
+use warden_core::grant::{Grant, GrantError, GrantInput};
 use warden_core::ports::{RequestStore, Workflow};
 
 /// The request body.
@@ -84,6 +84,14 @@ pub async fn handle<S: RequestStore, W: Workflow>(
     };
     let grant = match Grant::from_input(&input, now) {
         Ok(g) => g,
+        // Name the field as the request body spells it (`prefixes`, not the registry's name).
+        Err(GrantError::Invalid { field, rule, value }) => {
+            let field = field.replacen("allowed_prefixes", "prefixes", 1);
+            return response(
+                400,
+                json!({"error": GrantError::Invalid { field, rule, value }.to_string()}),
+            );
+        }
         Err(e) => return response(400, json!({"error": e.to_string()})),
     };
     if !grant.is_active(now) {
@@ -185,7 +193,7 @@ mod tests {
             r["body"]
                 .as_str()
                 .unwrap()
-                .contains("allowed_prefixes[0]: must not start with '/'")
+                .contains(r#""error":"prefixes[0]: must not start with '/'"#)
         );
         let past = r#"{"prefixes":["a/"],"access_level":"read","expiration_date":"2020-01-01T00:00:00Z","justification":"quarterly audit of the ledger"}"#;
         assert_eq!(

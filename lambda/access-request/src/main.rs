@@ -1,4 +1,5 @@
-//! Lambda entry point: settings once, JSON tracing, clients, serve API Gateway events.
+//! Lambda entry point: settings once, JSON tracing, clients, serve API Gateway events
+//! (`WARDEN_EVENT_FILE`: handle one event from a file and print the response).
 
 use access_request::handle;
 use anyhow::{Result, anyhow};
@@ -24,6 +25,11 @@ async fn main() -> Result<()> {
     let config = warden_aws::env_config().await;
     let store = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let workflow = SfnWorkflow::new(&config, &env("STATE_MACHINE_ARN")?);
+    // Local runs: one API Gateway event from WARDEN_EVENT_FILE, response on stdout.
+    if let Some(event) = warden_aws::local::event_from_env()? {
+        println!("{}", handle(&store, &workflow, &event, Utc::now()).await);
+        return Ok(());
+    }
     let (store, workflow) = (&store, &workflow);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_runtime::Error>(handle(store, workflow, &event.payload, Utc::now()).await)

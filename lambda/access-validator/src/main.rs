@@ -70,12 +70,8 @@ async fn main() -> Result<()> {
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let audit = DynamoAuditStore::new(&config, &env("AUDIT_TABLE")?);
     let sts = StsVendor::new(&config);
-    // Local runs: handle one API Gateway event from a file and print the response.
-    if let Ok(path) = std::env::var("WARDEN_EVENT_FILE") {
-        let event: Value = serde_json::from_str(
-            &std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?,
-        )
-        .with_context(|| format!("{path} is not JSON"))?;
+    // Local runs: handle one API Gateway event from WARDEN_EVENT_FILE and print the response.
+    if let Some(event) = warden_aws::local::event_from_env()? {
         println!(
             "{}",
             handle(&grants, &audit, &sts, &settings, &event, Utc::now()).await

@@ -4,7 +4,7 @@
 //!   comment}` from an approver → the waiting workflow gets SendTaskSuccess (approve) or
 //!   SendTaskFailure with error `Rejected`;
 //! - workflow tasks `{action: apply|reject|expire, request}` → the pending request becomes
-//!   `active` (checked against the registry first: an overlap with an existing grant is rejected,
+//!   `active` (checked first: a self-approval or an overlap with an existing grant is rejected,
 //!   never silently widened), `rejected` or `expired`. Activation reaches the policy-reconciler
 //!   through the registry's stream.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -79,6 +79,14 @@ pub async fn task<G: GrantStore + RequestStore>(
         .to_owned();
     match event["action"].as_str() {
         Some("apply") => {
+            // Four eyes: whoever asked cannot be the one who approved.
+            if approver == field("requester") {
+                let why = format!("{approver} approved their own request");
+                store
+                    .settle(&account, &request_id, "rejected", &why)
+                    .await?;
+                return Ok(json!({"request_id": request_id, "state": "rejected", "reason": why}));
+            }
             // Would the registry stay consistent with this grant? Overlaps are rejected, not merged.
             let candidate = GrantInput {
                 account_id: account.clone(),
@@ -237,6 +245,21 @@ mod tests {
             self.0.lock().unwrap().push(o);
             Ok(())
         }
+    }
+
+    #[tokio::test]
+    async fn a_requester_cannot_approve_their_own_request() {
+        let s = store();
+        let now = Timestamp::parse("2026-11-23T10:00:00Z").unwrap().0;
+        let mut event = apply("finance/");
+        event["request"]["decision"]["approver"] = json!("alice");
+        let out = task(&s, &event, now).await.unwrap();
+        assert_eq!(out["state"], "rejected");
+        assert!(out["reason"].as_str().unwrap().contains("own request"));
+        assert_eq!(
+            s.settled.lock().unwrap().clone(),
+            vec![("request-1".into(), "rejected".into())]
+        );
     }
 
     #[tokio::test]

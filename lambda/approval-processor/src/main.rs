@@ -1,4 +1,5 @@
-//! Lambda entry point: API Gateway events (approver decisions) and workflow tasks.
+//! Lambda entry point: API Gateway events (approver decisions) and workflow tasks
+//! (`WARDEN_EVENT_FILE`: handle one event from a file and print the result).
 
 use anyhow::{Result, anyhow};
 use approval_processor::{decide, task};
@@ -25,17 +26,30 @@ async fn main() -> Result<()> {
     let store = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     // Answering a task token needs no state machine ARN.
     let workflow = SfnWorkflow::new(&config, "");
+    // Local runs: one event (API request or workflow task) from WARDEN_EVENT_FILE.
+    if let Some(event) = warden_aws::local::event_from_env()? {
+        println!("{}", dispatch(&store, &workflow, event).await?);
+        return Ok(());
+    }
     let (store, workflow) = (&store, &workflow);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let payload = event.payload;
-        if payload.get("requestContext").is_some() {
-            Ok::<_, lambda_runtime::Error>(decide(workflow, &payload).await)
-        } else {
-            task(store, &payload, Utc::now())
-                .await
-                .map_err(|e| lambda_runtime::Error::from(e.to_string()))
-        }
+        dispatch(store, workflow, event.payload)
+            .await
+            .map_err(|e| lambda_runtime::Error::from(e.to_string()))
     }))
     .await
     .map_err(|e| anyhow!("lambda runtime: {e}"))
+}
+
+/// API Gateway requests carry a `requestContext`; workflow tasks do not.
+async fn dispatch(
+    store: &DynamoGrantStore,
+    workflow: &SfnWorkflow,
+    payload: Value,
+) -> Result<Value, warden_core::ports::PortError> {
+    if payload.get("requestContext").is_some() {
+        Ok(decide(workflow, &payload).await)
+    } else {
+        task(store, &payload, Utc::now()).await
+    }
 }

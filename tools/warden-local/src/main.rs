@@ -1,27 +1,82 @@
 //! `warden-local`: the resources Terraform creates, created on the local emulator through the same
-//! adapters the functions use — for `make demo` and manual runs. Refuses to run without an
-//! explicit local endpoint, so it can never touch a real account.
+//! adapters the functions use, and the AWS plumbing between the functions (CloudTrail → EventBridge,
+//! Lambda's SQS event source mapping, the approvers' mailbox) — for `make demo` and manual runs.
+//! Refuses to run without an explicit local endpoint, so it can never touch a real account.
 //!
 //! ```text
-//! warden-local ENDPOINT bootstrap GRANTS_FILE   prints KEY=VALUE settings for the functions
-//! warden-local ENDPOINT bucket-policy BUCKET    prints the live bucket policy
-//! warden-local ENDPOINT put-bucket-policy BUCKET FILE   replaces it (plants drift for the demo)
+//! warden-local ENDPOINT bootstrap GRANTS_FILE          prints KEY=VALUE settings for the functions
+//! warden-local ENDPOINT bucket-policy BUCKET           prints the live bucket policy
+//! warden-local ENDPOINT put-bucket-policy BUCKET FILE  replaces it (plants drift for the demo)
+//! warden-local ENDPOINT put-events FILE                CloudTrail records (JSON Lines) onto the event bus
+//! warden-local ENDPOINT deliver QUEUE_URL FUNCTION     event source mapping: batches of ≤ 100 to FUNCTION
+//! warden-local ENDPOINT inbox QUEUE_URL                prints (and removes) SNS messages on a queue
+//! warden-local ENDPOINT await-execution EXECUTION_ARN  waits for a workflow run; prints status and output
+//! warden-local ENDPOINT queue-depth QUEUE_URL          messages waiting on a queue
+//! warden-local ENDPOINT usage AUDIT_TABLE ACCOUNT      S3 requests and bytes recorded for an account
 //! ```
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::Utc;
-use warden_aws::{DynamoGrantStore, S3PolicyStore, bootstrap, local_config};
+use warden_aws::{DynamoGrantStore, S3PolicyStore, bootstrap, local, local_config};
 use warden_core::grant::Registry;
 use warden_core::policy::model::Policy;
 use warden_core::policy::render::{RenderSettings, baseline_statements};
 use warden_core::ports::PolicyStore;
 
+const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT";
+
+/// What the event source mapping of the access-logger does (batch size 100,
+/// `ReportBatchItemFailures`): receive, invoke the function with the batch, delete what it did not
+/// report as failed. Failed messages are made visible again (the visibility timeout, without the
+/// wait) and retried; after the redrive policy's receive count SQS parks them in the DLQ.
+async fn deliver(cfg: &aws_config::SdkConfig, queue: &str, function: &str) -> Result<()> {
+    let mapping = local::EventSourceMapping::new(cfg, queue).await?;
+    let dir = std::env::temp_dir().join(format!("warden-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (mut batches, mut deleted, mut retried) = (0, 0, 0);
+    // Bounded: a poison message is received at most maxReceiveCount times before the DLQ takes it.
+    for _ in 0..20 {
+        let batch = mapping.receive(100).await?;
+        if batch.is_empty() {
+            break;
+        }
+        batches += 1;
+        let file = dir.join(format!("batch-{batches}.json"));
+        std::fs::write(&file, batch.event.to_string())?;
+        let out = std::process::Command::new(function)
+            .env("WARDEN_EVENT_FILE", &file)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .with_context(|| format!("running {function}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let response: serde_json::Value = stdout
+            .lines()
+            .last()
+            .and_then(|l| serde_json::from_str(l).ok())
+            .unwrap_or_default();
+        if !out.status.success() {
+            eprintln!(
+                "{function} exited with {}: the whole batch is retried",
+                out.status
+            );
+        }
+        let (d, r) = mapping.settle(&batch, &response).await?;
+        deleted += d;
+        retried += r;
+        mapping.release(&batch).await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "{}",
+        serde_json::json!({"batches": batches, "acknowledged": deleted, "retried": retried})
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (endpoint, rest) = args.split_first().ok_or_else(|| {
-        anyhow!("usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET")
-    })?;
+    let (endpoint, rest) = args.split_first().ok_or_else(|| anyhow!("{USAGE}"))?;
     if !(endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:")) {
         bail!("ENDPOINT must be a local emulator (http://127.0.0.1:PORT), got {endpoint}");
     }
@@ -83,6 +138,76 @@ async fn main() -> Result<()> {
                 &serde_json::Value::Object(directory).to_string(),
             )
             .await?;
+            // Approval workflow: approvals topic, the approvers' mailbox (e-mail on AWS), and the
+            // state machine of step-functions.tf. The emulator cannot invoke Lambda functions, so
+            // the three Lambda tasks are Pass states producing the very payload Terraform's tasks
+            // send; the demo hands that payload to approval-processor.
+            let approvals = bootstrap::create_topic(&cfg, "warden-local-approvals").await?;
+            let (inbox_url, inbox_arn) =
+                bootstrap::create_queue(&cfg, "warden-local-approver-inbox", None).await?;
+            bootstrap::subscribe_queue(&cfg, &approvals, &inbox_arn).await?;
+            let task = |action: &str| serde_json::json!({"Type": "Pass", "Parameters": {"action": action, "request.$": "$"}, "End": true});
+            let definition = serde_json::json!({
+                "Comment": "Access request approval (local): notify approvers, wait for their decision.",
+                "StartAt": "NotifyApprovers",
+                "States": {
+                    "NotifyApprovers": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                        "TimeoutSeconds": 72 * 3600,
+                        "Parameters": {
+                            "TopicArn": approvals,
+                            "Message.$": "States.Format('Access request {} from account {} for {} ({}). Approve or reject with task token: {}', $.request_id, $.account_id, $.prefixes, $.access_level, $$.Task.Token)",
+                            "Subject": "Warden access request awaiting approval"
+                        },
+                        "ResultPath": "$.decision",
+                        "Catch": [
+                            {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Expire"},
+                            {"ErrorEquals": ["Rejected"], "ResultPath": "$.error", "Next": "Reject"}
+                        ],
+                        "Next": "ApplyGrant"
+                    },
+                    "ApplyGrant": task("apply"),
+                    "Reject": task("reject"),
+                    "Expire": task("expire"),
+                }
+            });
+            let state_machine = bootstrap::create_state_machine(
+                &cfg,
+                "warden-local-access-approval",
+                &definition.to_string(),
+                "arn:aws:iam::123456789012:role/warden-local-approval-workflow",
+            )
+            .await?;
+            // The security team's mailbox: alerts (e-mail subscriptions on AWS).
+            let (security_inbox_url, security_inbox_arn) =
+                bootstrap::create_queue(&cfg, "warden-local-security-inbox", None).await?;
+            bootstrap::subscribe_queue(&cfg, &topic, &security_inbox_arn).await?;
+            // Audit pipeline: CloudTrail events → EventBridge rule → SQS (DLQ after 5 receives),
+            // with the pattern of lambda-access-logger.tf.
+            let (dlq_url, dlq_arn) =
+                bootstrap::create_queue(&cfg, "warden-local-cloudtrail-events-dlq", None).await?;
+            let (events_url, events_arn) = bootstrap::create_queue(
+                &cfg,
+                "warden-local-cloudtrail-events",
+                Some((&dlq_arn, 5)),
+            )
+            .await?;
+            let pattern = serde_json::json!({
+                "detail-type": ["AWS API Call via CloudTrail"],
+                "$or": [
+                    {"detail": {"eventSource": ["s3.amazonaws.com"], "requestParameters": {"bucketName": [bucket]}}},
+                    {"detail": {"eventSource": ["kms.amazonaws.com"], "resources": {"ARN": [key]}}},
+                    {"detail": {"eventSource": ["iam.amazonaws.com", "cloudtrail.amazonaws.com"]}}
+                ]
+            });
+            bootstrap::route_events_to_queue(
+                &cfg,
+                "warden-local-cloudtrail-to-logger",
+                &pattern.to_string(),
+                &events_arn,
+            )
+            .await?;
             let store = DynamoGrantStore::new(&cfg, table);
             for g in registry.grants() {
                 store.put_grant(g, "declared").await?;
@@ -100,11 +225,16 @@ async fn main() -> Result<()> {
             println!("REPORT_PREFIX=cost-reports/");
             println!("CONSUMER_ROLES_PARAMETER={roles_parameter}");
             println!("MAX_SESSION_SECONDS=3600");
+            println!("STATE_MACHINE_ARN={state_machine}");
+            println!("APPROVER_INBOX_URL={inbox_url}");
+            println!("EVENTS_QUEUE_URL={events_url}");
+            println!("EVENTS_DLQ_URL={dlq_url}");
+            println!("SECURITY_INBOX_URL={security_inbox_url}");
             println!(
                 "PRICE_TABLE='{{\"per_gb_transfer_usd\":0.09,\"per_1000_requests_usd\":0.0004}}'"
             );
             eprintln!(
-                "bootstrapped: registry {table} with {} grants, access-log table, buckets {bucket} and {audit_bucket}, key, baseline parameter, alert and owner topics",
+                "bootstrapped: registry {table} with {} grants, access-log table, buckets {bucket} and {audit_bucket}, key, baseline parameter, alert and owner topics, approval workflow, CloudTrail event rule and queues",
                 registry.grants().len()
             );
         }
@@ -122,9 +252,68 @@ async fn main() -> Result<()> {
                 .ok_or_else(|| anyhow!("{bucket} has no bucket policy"))?;
             println!("{p}");
         }
-        _ => bail!(
-            "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE"
-        ),
+        [cmd, file] if cmd == "put-events" => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+            let records = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .with_context(|| format!("{file}:{}: not a JSON record", i + 1))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let n = local::put_cloudtrail_events(&cfg, &records).await?;
+            println!("{n}");
+        }
+        [cmd, queue, function] if cmd == "deliver" => deliver(&cfg, queue, function).await?,
+        [cmd, queue] if cmd == "inbox" => {
+            let mapping = local::EventSourceMapping::new(&cfg, queue).await?;
+            let batch = mapping.receive(100).await?;
+            for r in batch.event["Records"].as_array().into_iter().flatten() {
+                // SNS → SQS wraps the message in an SNS envelope.
+                let body: serde_json::Value =
+                    serde_json::from_str(r["body"].as_str().unwrap_or("{}"))?;
+                println!(
+                    "{}",
+                    serde_json::json!({"subject": body["Subject"], "message": body["Message"]})
+                );
+            }
+            let all_done = serde_json::json!({"batchItemFailures": []});
+            mapping.settle(&batch, &all_done).await?;
+        }
+        [cmd, arn] if cmd == "await-execution" => {
+            let (status, output) =
+                local::await_execution(&cfg, arn, std::time::Duration::from_secs(30)).await?;
+            let output: serde_json::Value = output
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?
+                .unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::json!({"status": status, "output": output})
+            );
+        }
+        [cmd, table, account] if cmd == "usage" => {
+            use warden_core::ports::UsageQuery as _;
+            let now = Utc::now();
+            let u = warden_aws::DynamoAuditStore::new(&cfg, table)
+                .usage(
+                    account,
+                    now - chrono::Duration::days(3650),
+                    now + chrono::Duration::days(1),
+                )
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({"account_id": account, "s3_requests": u.requests, "bytes_out": u.bytes_out})
+            );
+        }
+        [cmd, queue] if cmd == "queue-depth" => {
+            println!("{}", local::queue_depth(&cfg, queue).await?);
+        }
+        _ => bail!("{USAGE}"),
     }
     Ok(())
 }
