@@ -268,9 +268,12 @@ for s in sorted(set(subjects)): print("       alert mail: " + s[:150])' "$work/s
   for d in unknown-account off-hours large-transfer; do
     if grep -q "warden $d" "$work/security-mail.jsonl"; then ok "alert delivered to the security topic: $d"; else ko "no $d alert"; fi
   done
-  step "Governance: a planted drift is found, the reconciler repairs it"
+  step "Governance: planted drift is found; the reconciler repairs the bucket policy"
   report=$("$bin/governance-check" | tail -1); echo "       $report"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["drift"] == [] else 1)' "$report" && ok "no drift while the live state matches the registry" || ko "unexpected drift"
+  lapsed='[["consumer-role", "210000099099"]]'
+  findings() { python3 -c 'import json,sys; print(json.dumps(sorted([d["kind"], d["account_id"]] for d in json.loads(sys.argv[1])["drift"])))' "$1"; }
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["roles_checked"] == 21 else 1)' "$report" && [ "$(findings "$report")" = "$lapsed" ] \
+    && ok "bucket policy, KMS grants and 21 consumer roles (read through each account's governance role) checked; the one finding: the lapsed partner's role still names expired-partner/ (destroy consumer-role/ there)" || ko "unexpected drift"
   python3 - "$work" <<'PY'
 import json, os, sys
 work = sys.argv[1]
@@ -282,11 +285,16 @@ for st in p["Statement"]:
 json.dump(p, open(os.path.join(work, "widened.json"), "w"))
 PY
   "$bin/warden-local" "$endpoint" put-bucket-policy "$SHARED_BUCKET" "$work/widened.json" 2>/dev/null
-  report=$("$bin/governance-check" | tail -1); echo "       ${report:0:200}"
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if [d["kind"] for d in r["drift"]] == ["bucket-policy"] else 1)' "$report" && ok "hand-widened bucket policy reported as drift (SNS + Drift metric)" || ko "planted drift not found"
+  "$bin/warden-local" "$endpoint" widen-consumer-role 210000000000 "$SHARED_BUCKET" finance/ 2>/dev/null
+  report=$("$bin/governance-check" | tail -1)
+  python3 -c 'import json,sys
+for d in json.loads(sys.argv[1])["drift"]: print("       drift: [%s] %s" % (d["kind"], d["detail"][:140]))' "$report"
+  [ "$(findings "$report")" = '[["bucket-policy", null], ["consumer-role", "210000000000"], ["consumer-role", "210000099099"]]' ] \
+    && ok "a hand-widened bucket policy and a consumer role reaching finance/ are both reported (SNS + Drift metric)" || ko "planted drift not found"
+  "$bin/warden-local" "$endpoint" restore-consumer-role 210000000000
   "$bin/policy-reconciler" >/dev/null
   report=$("$bin/governance-check" | tail -1)
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["drift"] == [] else 1)' "$report" && ok "after the policy-reconciler runs, the policy is back in step" || ko "drift remains: $report"
+  [ "$(findings "$report")" = "$lapsed" ] && ok "after the policy-reconciler runs (and consumer-role/ is re-applied), everything is back in step" || ko "drift remains: $report"
 
   step "The expiration-enforcer revokes the expired grant (once), logs it and notifies its owner"
   report=$("$bin/expiration-enforcer" | tail -1)

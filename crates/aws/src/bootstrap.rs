@@ -289,3 +289,93 @@ pub async fn create_state_machine(
         .map_err(e("states", "CreateStateMachine"))?;
     Ok(out.state_machine_arn().to_owned())
 }
+
+/// A role with an inline policy in another account, as `consumer-role/` creates it there. The
+/// emulator scopes the credentials STS returns to the assumed role's account, so the role lands in
+/// `account` (on AWS this is `terraform apply` in that account). Returns the role ARN.
+pub async fn create_role_in_account(
+    config: &SdkConfig,
+    account: &str,
+    role_name: &str,
+    trust_policy: &str,
+    inline_policy: Option<(&str, &str)>,
+) -> Result<String, PortError> {
+    let iam = iam_in_account(config, account).await?;
+    let out = iam
+        .create_role()
+        .role_name(role_name)
+        .assume_role_policy_document(trust_policy)
+        .send()
+        .await
+        .map_err(e("iam", "CreateRole"))?;
+    if let Some((name, doc)) = inline_policy {
+        put_role_policy_in_account(config, account, role_name, name, doc).await?;
+    }
+    Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
+}
+
+/// Replaces an inline policy of a role in another account (plants role drift for the demo).
+pub async fn put_role_policy_in_account(
+    config: &SdkConfig,
+    account: &str,
+    role_name: &str,
+    policy_name: &str,
+    document: &str,
+) -> Result<(), PortError> {
+    iam_in_account(config, account)
+        .await?
+        .put_role_policy()
+        .role_name(role_name)
+        .policy_name(policy_name)
+        .policy_document(document)
+        .send()
+        .await
+        .map_err(e("iam", "PutRolePolicy"))?;
+    Ok(())
+}
+
+async fn iam_in_account(
+    config: &SdkConfig,
+    account: &str,
+) -> Result<aws_sdk_iam::Client, PortError> {
+    let out = aws_sdk_sts::Client::new(config)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("warden-local-bootstrap")
+        .send()
+        .await
+        .map_err(e("sts", "AssumeRole"))?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| PortError::new("sts", "AssumeRole", "no credentials"))?;
+    let creds = aws_credential_types::Credentials::from_keys(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+    );
+    Ok(aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(config)
+            .credentials_provider(creds)
+            .build(),
+    ))
+}
+
+/// Deletes an inline policy of a role in another account.
+pub async fn delete_role_policy_in_account(
+    config: &SdkConfig,
+    account: &str,
+    role_name: &str,
+    policy_name: &str,
+) -> Result<(), PortError> {
+    iam_in_account(config, account)
+        .await?
+        .delete_role_policy()
+        .role_name(role_name)
+        .policy_name(policy_name)
+        .send()
+        .await
+        .map_err(e("iam", "DeleteRolePolicy"))?;
+    Ok(())
+}

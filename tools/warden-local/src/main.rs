@@ -13,6 +13,8 @@
 //! warden-local ENDPOINT await-execution EXECUTION_ARN  waits for a workflow run; prints status and output
 //! warden-local ENDPOINT queue-depth QUEUE_URL          messages waiting on a queue
 //! warden-local ENDPOINT usage AUDIT_TABLE ACCOUNT      S3 requests and bytes recorded for an account
+//! warden-local ENDPOINT widen-consumer-role ACCOUNT BUCKET PREFIX   plants role drift
+//! warden-local ENDPOINT restore-consumer-role ACCOUNT  undoes it
 //! ```
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -23,7 +25,33 @@ use warden_core::policy::model::Policy;
 use warden_core::policy::render::{RenderSettings, baseline_statements};
 use warden_core::ports::PolicyStore;
 
-const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT";
+/// The consumer role's trust policy (consumer-role/main.tf): the account's own principals, with
+/// its external ID.
+fn consumer_trust(account: &str, external_id: Option<&str>) -> String {
+    let mut st = serde_json::json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+        "Action": "sts:AssumeRole"});
+    if let Some(x) = external_id {
+        st["Condition"] = serde_json::json!({"StringEquals": {"sts:ExternalId": x}});
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": [st]}).to_string()
+}
+
+/// The consumer role's permissions on the shared bucket (consumer-role/main.tf).
+fn consumer_policy(bucket: &str, prefixes: &[String]) -> String {
+    let objects: Vec<String> = prefixes
+        .iter()
+        .map(|p| format!("arn:aws:s3:::{bucket}/{p}*"))
+        .collect();
+    let listing: Vec<String> = prefixes.iter().map(|p| format!("{p}*")).collect();
+    serde_json::json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ObjectsUnderGrantedPrefixes", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects},
+        {"Sid": "ListGrantedPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": format!("arn:aws:s3:::{bucket}"),
+         "Condition": {"StringLike": {"s3:prefix": listing}}}
+    ]})
+    .to_string()
+}
+
+const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT | widen-consumer-role ACCOUNT BUCKET PREFIX | restore-consumer-role ACCOUNT";
 
 /// What the event source mapping of the access-logger does (batch size 100,
 /// `ReportBatchItemFailures`): receive, invoke the function with the batch, delete what it did not
@@ -119,18 +147,45 @@ async fn main() -> Result<()> {
             let baseline = Policy::new(baseline_statements(&settings)).to_compact_json();
             let parameter = "/warden/local/bucket-policy-baseline";
             bootstrap::put_parameter(&cfg, parameter, &baseline).await?;
-            // The consumer directory Terraform writes (iam-cross-account.tf), with external IDs.
-            let directory: serde_json::Map<String, serde_json::Value> = raw["consumer_accounts"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|a| {
-                            let id = a["account_id"].as_str()?;
-                            Some((id.to_owned(), serde_json::json!({"name": a["name"], "external_id": a["external_id"]})))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
+            // consumer-role/ in each consumer account (the consumer role, limited to its granted
+            // prefixes, and the read-only governance role), and the directory of those roles
+            // Terraform writes (iam-cross-account.tf), with external IDs.
+            let primary = settings.primary_account.as_str().to_owned();
+            let mut directory = serde_json::Map::new();
+            for a in raw["consumer_accounts"].as_array().into_iter().flatten() {
+                let Some(id) = a["account_id"].as_str() else {
+                    continue;
+                };
+                let prefixes: Vec<String> = a["allowed_prefixes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(str::to_owned))
+                    .collect();
+                let consumer_role = bootstrap::create_role_in_account(
+                    &cfg,
+                    id,
+                    "warden-consumer",
+                    &consumer_trust(id, a["external_id"].as_str()),
+                    Some(("warden-shared-data", &consumer_policy(&bucket, &prefixes))),
+                )
+                .await?;
+                let governance_role = bootstrap::create_role_in_account(
+                    &cfg,
+                    id,
+                    "warden-governance",
+                    &serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                        "Principal": {"AWS": format!("arn:aws:iam::{primary}:root")}, "Action": "sts:AssumeRole"}]})
+                    .to_string(),
+                    None,
+                )
+                .await?;
+                directory.insert(
+                    id.to_owned(),
+                    serde_json::json!({"name": a["name"], "external_id": a["external_id"],
+                        "consumer_role": consumer_role, "governance_role": governance_role}),
+                );
+            }
             let roles_parameter = "/warden/local/consumer-roles";
             bootstrap::put_parameter(
                 &cfg,
@@ -294,6 +349,29 @@ async fn main() -> Result<()> {
                 "{}",
                 serde_json::json!({"status": status, "output": output})
             );
+        }
+        [cmd, account, bucket, extra] if cmd == "widen-consumer-role" => {
+            let mut prefixes = Vec::new();
+            prefixes.push(extra.clone());
+            bootstrap::put_role_policy_in_account(
+                &cfg,
+                account,
+                "warden-consumer",
+                "hand-edited",
+                &consumer_policy(bucket, &prefixes),
+            )
+            .await?;
+            eprintln!("consumer role of {account} now also reaches {extra} (drift planted)");
+        }
+        [cmd, account] if cmd == "restore-consumer-role" => {
+            // What `terraform apply` of consumer-role/ does: the hand-made policy goes.
+            bootstrap::delete_role_policy_in_account(
+                &cfg,
+                account,
+                "warden-consumer",
+                "hand-edited",
+            )
+            .await?;
         }
         [cmd, table, account] if cmd == "usage" => {
             use warden_core::ports::UsageQuery as _;
