@@ -351,14 +351,12 @@ async fn main() -> Result<()> {
             );
         }
         [cmd, account, bucket, extra] if cmd == "widen-consumer-role" => {
-            let mut prefixes = Vec::new();
-            prefixes.push(extra.clone());
             bootstrap::put_role_policy_in_account(
                 &cfg,
                 account,
                 "warden-consumer",
                 "hand-edited",
-                &consumer_policy(bucket, &prefixes),
+                &consumer_policy(bucket, std::slice::from_ref(extra)),
             )
             .await?;
             eprintln!("consumer role of {account} now also reaches {extra} (drift planted)");
