@@ -301,17 +301,34 @@ pub async fn create_role_in_account(
     inline_policy: Option<(&str, &str)>,
 ) -> Result<String, PortError> {
     let iam = iam_in_account(config, account).await?;
-    let out = iam
+    // Idempotent, like a re-applied consumer-role/: an existing role keeps its name and gets the
+    // declared trust and policy.
+    match iam
         .create_role()
         .role_name(role_name)
         .assume_role_policy_document(trust_policy)
         .send()
         .await
-        .map_err(e("iam", "CreateRole"))?;
+    {
+        Ok(_) => {}
+        Err(x)
+            if x.as_service_error().is_some_and(
+                aws_sdk_iam::operation::create_role::CreateRoleError::is_entity_already_exists_exception,
+            ) =>
+        {
+            iam.update_assume_role_policy()
+                .role_name(role_name)
+                .policy_document(trust_policy)
+                .send()
+                .await
+                .map_err(e("iam", "UpdateAssumeRolePolicy"))?;
+        }
+        Err(x) => return Err(e("iam", "CreateRole")(x)),
+    }
     if let Some((name, doc)) = inline_policy {
         put_role_policy_in_account(config, account, role_name, name, doc).await?;
     }
-    Ok(out.role().map(|r| r.arn().to_owned()).unwrap_or_default())
+    Ok(format!("arn:aws:iam::{account}:role/{role_name}"))
 }
 
 /// Replaces an inline policy of a role in another account (plants role drift for the demo).

@@ -19,37 +19,8 @@
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::Utc;
-use warden_aws::{DynamoGrantStore, S3PolicyStore, bootstrap, local, local_config};
-use warden_core::grant::Registry;
-use warden_core::policy::model::Policy;
-use warden_core::policy::render::{RenderSettings, baseline_statements};
+use warden_aws::{S3PolicyStore, bootstrap, local, local_config};
 use warden_core::ports::PolicyStore;
-
-/// The consumer role's trust policy (consumer-role/main.tf): the account's own principals, with
-/// its external ID.
-fn consumer_trust(account: &str, external_id: Option<&str>) -> String {
-    let mut st = serde_json::json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
-        "Action": "sts:AssumeRole"});
-    if let Some(x) = external_id {
-        st["Condition"] = serde_json::json!({"StringEquals": {"sts:ExternalId": x}});
-    }
-    serde_json::json!({"Version": "2012-10-17", "Statement": [st]}).to_string()
-}
-
-/// The consumer role's permissions on the shared bucket (consumer-role/main.tf).
-fn consumer_policy(bucket: &str, prefixes: &[String]) -> String {
-    let objects: Vec<String> = prefixes
-        .iter()
-        .map(|p| format!("arn:aws:s3:::{bucket}/{p}*"))
-        .collect();
-    let listing: Vec<String> = prefixes.iter().map(|p| format!("{p}*")).collect();
-    serde_json::json!({"Version": "2012-10-17", "Statement": [
-        {"Sid": "ObjectsUnderGrantedPrefixes", "Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects},
-        {"Sid": "ListGrantedPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": format!("arn:aws:s3:::{bucket}"),
-         "Condition": {"StringLike": {"s3:prefix": listing}}}
-    ]})
-    .to_string()
-}
 
 const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT | widen-consumer-role ACCOUNT BUCKET PREFIX | restore-consumer-role ACCOUNT";
 
@@ -113,184 +84,16 @@ async fn main() -> Result<()> {
         [cmd, grants] if cmd == "bootstrap" => {
             let text =
                 std::fs::read_to_string(grants).with_context(|| format!("reading {grants}"))?;
-            let now = Utc::now();
-            let registry = Registry::from_json(&text, now).map_err(|e| anyhow!("{grants}: {e}"))?;
-            let raw: serde_json::Value = serde_json::from_str(&text)?;
-            let bucket = raw["bucket_name"]
-                .as_str()
-                .unwrap_or("warden-shared-data-111111111111")
-                .to_owned();
-            let table = "warden-local-access-control";
-            bootstrap::create_registry_table(&cfg, table).await?;
-            bootstrap::create_bucket(&cfg, &bucket).await?;
-            let key = bootstrap::create_key(&cfg, "warden local data key").await?;
-            let topic = bootstrap::create_topic(&cfg, "warden-local-security-alerts").await?;
-            let owners = bootstrap::create_topic(&cfg, "warden-local-owner-notifications").await?;
-            let audit_table = "warden-local-access-logs";
-            let audit_bucket = "warden-local-audit";
-            bootstrap::create_bucket(&cfg, audit_bucket).await?;
-            bootstrap::create_audit_table(&cfg, audit_table).await?;
-            let settings = RenderSettings {
-                partition: "aws".into(),
-                region: "us-east-1".into(),
-                primary_account: warden_core::grant::AccountId::parse(
-                    key.split(':').nth(4).unwrap_or_default(),
-                )
-                .map_err(|e| anyhow!("key ARN {key}: {e}"))?,
-                bucket: bucket.clone(),
-                kms_key_arn: key.clone(),
-                consumer_role_name: "warden-consumer".into(),
-                require_mfa: false,
-                vending_role_arn: None,
-            };
-            // What Terraform stores for the reconciler (s3-bucket-policy.tf).
-            let baseline = Policy::new(baseline_statements(&settings)).to_compact_json();
-            let parameter = "/warden/local/bucket-policy-baseline";
-            bootstrap::put_parameter(&cfg, parameter, &baseline).await?;
-            // consumer-role/ in each consumer account (the consumer role, limited to its granted
-            // prefixes, and the read-only governance role), and the directory of those roles
-            // Terraform writes (iam-cross-account.tf), with external IDs.
-            let primary = settings.primary_account.as_str().to_owned();
-            let mut directory = serde_json::Map::new();
-            for a in raw["consumer_accounts"].as_array().into_iter().flatten() {
-                let Some(id) = a["account_id"].as_str() else {
-                    continue;
-                };
-                let prefixes: Vec<String> = a["allowed_prefixes"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| p.as_str().map(str::to_owned))
-                    .collect();
-                let consumer_role = bootstrap::create_role_in_account(
-                    &cfg,
-                    id,
-                    "warden-consumer",
-                    &consumer_trust(id, a["external_id"].as_str()),
-                    Some(("warden-shared-data", &consumer_policy(&bucket, &prefixes))),
-                )
-                .await?;
-                let governance_role = bootstrap::create_role_in_account(
-                    &cfg,
-                    id,
-                    "warden-governance",
-                    &serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-                        "Principal": {"AWS": format!("arn:aws:iam::{primary}:root")}, "Action": "sts:AssumeRole"}]})
-                    .to_string(),
-                    None,
-                )
-                .await?;
-                directory.insert(
-                    id.to_owned(),
-                    serde_json::json!({"name": a["name"], "external_id": a["external_id"],
-                        "consumer_role": consumer_role, "governance_role": governance_role}),
-                );
+            let env = local::Environment::create(&cfg, "warden-local", &text, Utc::now())
+                .await
+                .map_err(|e| anyhow!("{grants}: {e}"))?;
+            // Shell-quoted, for `set -a; . FILE`.
+            for (k, v) in env.settings() {
+                println!("{k}='{}'", v.replace('\'', r"'\''"));
             }
-            let roles_parameter = "/warden/local/consumer-roles";
-            bootstrap::put_parameter(
-                &cfg,
-                roles_parameter,
-                &serde_json::Value::Object(directory).to_string(),
-            )
-            .await?;
-            // Approval workflow: approvals topic, the approvers' mailbox (e-mail on AWS), and the
-            // state machine of step-functions.tf. The emulator cannot invoke Lambda functions, so
-            // the three Lambda tasks are Pass states producing the very payload Terraform's tasks
-            // send; the demo hands that payload to approval-processor.
-            let approvals = bootstrap::create_topic(&cfg, "warden-local-approvals").await?;
-            let (inbox_url, inbox_arn) =
-                bootstrap::create_queue(&cfg, "warden-local-approver-inbox", None).await?;
-            bootstrap::subscribe_queue(&cfg, &approvals, &inbox_arn).await?;
-            let task = |action: &str| serde_json::json!({"Type": "Pass", "Parameters": {"action": action, "request.$": "$"}, "End": true});
-            let definition = serde_json::json!({
-                "Comment": "Access request approval (local): notify approvers, wait for their decision.",
-                "StartAt": "NotifyApprovers",
-                "States": {
-                    "NotifyApprovers": {
-                        "Type": "Task",
-                        "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
-                        "TimeoutSeconds": 72 * 3600,
-                        "Parameters": {
-                            "TopicArn": approvals,
-                            "Message.$": "States.Format('Access request {} from account {} for {} ({}). Approve or reject with task token: {}', $.request_id, $.account_id, $.prefixes, $.access_level, $$.Task.Token)",
-                            "Subject": "Warden access request awaiting approval"
-                        },
-                        "ResultPath": "$.decision",
-                        "Catch": [
-                            {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Expire"},
-                            {"ErrorEquals": ["Rejected"], "ResultPath": "$.error", "Next": "Reject"}
-                        ],
-                        "Next": "ApplyGrant"
-                    },
-                    "ApplyGrant": task("apply"),
-                    "Reject": task("reject"),
-                    "Expire": task("expire"),
-                }
-            });
-            let state_machine = bootstrap::create_state_machine(
-                &cfg,
-                "warden-local-access-approval",
-                &definition.to_string(),
-                "arn:aws:iam::123456789012:role/warden-local-approval-workflow",
-            )
-            .await?;
-            // The security team's mailbox: alerts (e-mail subscriptions on AWS).
-            let (security_inbox_url, security_inbox_arn) =
-                bootstrap::create_queue(&cfg, "warden-local-security-inbox", None).await?;
-            bootstrap::subscribe_queue(&cfg, &topic, &security_inbox_arn).await?;
-            // Audit pipeline: CloudTrail events → EventBridge rule → SQS (DLQ after 5 receives),
-            // with the pattern of lambda-access-logger.tf.
-            let (dlq_url, dlq_arn) =
-                bootstrap::create_queue(&cfg, "warden-local-cloudtrail-events-dlq", None).await?;
-            let (events_url, events_arn) = bootstrap::create_queue(
-                &cfg,
-                "warden-local-cloudtrail-events",
-                Some((&dlq_arn, 5)),
-            )
-            .await?;
-            let pattern = serde_json::json!({
-                "detail-type": ["AWS API Call via CloudTrail"],
-                "$or": [
-                    {"detail": {"eventSource": ["s3.amazonaws.com"], "requestParameters": {"bucketName": [bucket]}}},
-                    {"detail": {"eventSource": ["kms.amazonaws.com"], "resources": {"ARN": [key]}}},
-                    {"detail": {"eventSource": ["iam.amazonaws.com", "cloudtrail.amazonaws.com"]}}
-                ]
-            });
-            bootstrap::route_events_to_queue(
-                &cfg,
-                "warden-local-cloudtrail-to-logger",
-                &pattern.to_string(),
-                &events_arn,
-            )
-            .await?;
-            let store = DynamoGrantStore::new(&cfg, table);
-            for g in registry.grants() {
-                store.put_grant(g, "declared").await?;
-            }
-            println!("REGISTRY_TABLE={table}");
-            println!("SHARED_BUCKET={bucket}");
-            println!("KMS_KEY_ARN={key}");
-            println!("BASELINE_PARAMETER={parameter}");
-            println!("CONSUMER_ROLE_NAME=warden-consumer");
-            println!("ALERT_TOPIC_ARN={topic}");
-            println!("OWNER_TOPIC_ARN={owners}");
-            println!("AUDIT_TABLE={audit_table}");
-            println!("ACCESS_LOG_TTL_DAYS=365");
-            println!("AUDIT_BUCKET={audit_bucket}");
-            println!("REPORT_PREFIX=cost-reports/");
-            println!("CONSUMER_ROLES_PARAMETER={roles_parameter}");
-            println!("MAX_SESSION_SECONDS=3600");
-            println!("STATE_MACHINE_ARN={state_machine}");
-            println!("APPROVER_INBOX_URL={inbox_url}");
-            println!("EVENTS_QUEUE_URL={events_url}");
-            println!("EVENTS_DLQ_URL={dlq_url}");
-            println!("SECURITY_INBOX_URL={security_inbox_url}");
-            println!(
-                "PRICE_TABLE='{{\"per_gb_transfer_usd\":0.09,\"per_1000_requests_usd\":0.0004}}'"
-            );
             eprintln!(
-                "bootstrapped: registry {table} with {} grants, access-log table, buckets {bucket} and {audit_bucket}, key, baseline parameter, alert and owner topics, approval workflow, CloudTrail event rule and queues",
-                registry.grants().len()
+                "bootstrapped: registry {} with {} grants, access-log table, buckets {} and {}, key, baseline parameter, consumer and governance roles in each consumer account, alert and owner topics, approval workflow, CloudTrail event rule and queues",
+                env.registry_table, env.grants, env.bucket, env.audit_bucket
             );
         }
         [cmd, bucket, file] if cmd == "put-bucket-policy" => {
@@ -356,7 +159,7 @@ async fn main() -> Result<()> {
                 account,
                 "warden-consumer",
                 "hand-edited",
-                &consumer_policy(bucket, std::slice::from_ref(extra)),
+                &local::consumer_policy(bucket, std::slice::from_ref(extra)),
             )
             .await?;
             eprintln!("consumer role of {account} now also reaches {extra} (drift planted)");
