@@ -203,17 +203,7 @@ pub async fn create_queue(
         .queue_url()
         .map(str::to_owned)
         .ok_or_else(|| PortError::new("sqs", "CreateQueue", "no queue URL in the response"))?;
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(e("sqs", "GetQueueAttributes"))?
-        .attributes()
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-        .cloned()
-        .ok_or_else(|| PortError::new("sqs", "GetQueueAttributes", "no queue ARN"))?;
+    let arn = crate::local::queue_arn(&sqs, &url).await?;
     Ok((url, arn))
 }
 
@@ -355,28 +345,12 @@ async fn iam_in_account(
     config: &SdkConfig,
     account: &str,
 ) -> Result<aws_sdk_iam::Client, PortError> {
-    let out = aws_sdk_sts::Client::new(config)
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("warden-local-bootstrap")
-        .send()
-        .await
-        .map_err(e("sts", "AssumeRole"))?;
-    let c = out
-        .credentials()
-        .ok_or_else(|| PortError::new("sts", "AssumeRole", "no credentials"))?;
-    let creds = aws_credential_types::Credentials::from_keys(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_owned()),
-    );
-    Ok(aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::config::Builder::from(config)
-            .credentials_provider(creds)
-            .build(),
-    ))
+    crate::iam_as(
+        config,
+        &format!("arn:aws:iam::{account}:role/OrganizationAccountAccessRole"),
+        "warden-local-bootstrap",
+    )
+    .await
 }
 
 /// Deletes an inline policy of a role in another account.

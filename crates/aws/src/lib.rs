@@ -878,38 +878,43 @@ impl IamRoleInspector {
     }
 }
 
+/// An IAM client acting as `role_arn` (STS AssumeRole, 15-minute session): how Warden reads IAM
+/// in another account.
+pub(crate) async fn iam_as(
+    config: &SdkConfig,
+    role_arn: &str,
+    session_name: &str,
+) -> Result<aws_sdk_iam::Client, PortError> {
+    let out = aws_sdk_sts::Client::new(config)
+        .assume_role()
+        .role_arn(role_arn)
+        .role_session_name(session_name)
+        .duration_seconds(900)
+        .send()
+        .await
+        .map_err(sdk_err("sts", "AssumeRole"))?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| PortError::new("sts", "AssumeRole", "no credentials"))?;
+    let creds = aws_credential_types::Credentials::from_keys(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+    );
+    Ok(aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(config)
+            .credentials_provider(creds)
+            .build(),
+    ))
+}
+
 impl warden_core::ports::RoleInspector for IamRoleInspector {
     async fn inspect(
         &self,
         governance_role_arn: &str,
         role_name: &str,
     ) -> Result<warden_core::ports::RoleFacts, PortError> {
-        let out = aws_sdk_sts::Client::new(&self.config)
-            .assume_role()
-            .role_arn(governance_role_arn)
-            .role_session_name("warden-governance-check")
-            .duration_seconds(900)
-            .send()
-            .await
-            .map_err(|e| {
-                PortError::new(
-                    "sts",
-                    "AssumeRole",
-                    format!("{}", aws_sdk_sts::error::DisplayErrorContext(&e)),
-                )
-            })?;
-        let c = out
-            .credentials()
-            .ok_or_else(|| PortError::new("sts", "AssumeRole", "no credentials"))?;
-        let creds = aws_credential_types::Credentials::from_keys(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-        );
-        let iam_conf = aws_sdk_iam::config::Builder::from(&self.config)
-            .credentials_provider(creds)
-            .build();
-        let iam = aws_sdk_iam::Client::from_conf(iam_conf);
+        let iam = iam_as(&self.config, governance_role_arn, "warden-governance-check").await?;
         let ierr = |op: &'static str| move |e: String| PortError::new("iam", op, e);
         match iam.get_role().role_name(role_name).send().await {
             Ok(_) => {}

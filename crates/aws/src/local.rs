@@ -126,17 +126,7 @@ impl EventSourceMapping {
     /// The queue's ARN cannot be read.
     pub async fn new(config: &SdkConfig, url: &str) -> Result<Self, PortError> {
         let client = aws_sdk_sqs::Client::new(config);
-        let arn = client
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .map_err(e("sqs", "GetQueueAttributes"))?
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .cloned()
-            .ok_or_else(|| PortError::new("sqs", "GetQueueAttributes", "no queue ARN"))?;
+        let arn = queue_arn(&client, url).await?;
         Ok(EventSourceMapping {
             client,
             url: url.to_owned(),
@@ -249,6 +239,24 @@ impl EventSourceMapping {
         }
         Ok(())
     }
+}
+
+/// A queue's ARN from its URL.
+pub(crate) async fn queue_arn(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<String, PortError> {
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(e("sqs", "GetQueueAttributes"))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| PortError::new("sqs", "GetQueueAttributes", "no queue ARN"))
 }
 
 /// Messages on a queue right now (approximate, as SQS reports it).
