@@ -69,12 +69,12 @@ data "aws_iam_policy_document" "access_logger" {
   }
   statement {
     sid       = "WriteAccessRecords"
-    actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.audit_logs.arn]
   }
   statement {
     sid       = "ReadRegistryForDetectors"
-    actions   = ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"]
+    actions   = ["dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {

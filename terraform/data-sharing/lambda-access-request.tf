@@ -5,7 +5,7 @@ data "aws_iam_policy_document" "access_request" {
   count = var.enable_self_service_portal ? 1 : 0
   statement {
     sid       = "RecordRequests"
-    actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
+    actions   = ["dynamodb:PutItem"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {

@@ -6,7 +6,7 @@
 data "aws_iam_policy_document" "access_validator" {
   statement {
     sid       = "ReadRegistry"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+    actions   = ["dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {
@@ -16,7 +16,7 @@ data "aws_iam_policy_document" "access_validator" {
   }
   statement {
     sid       = "AuditDecisions"
-    actions   = ["dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.audit_logs.arn]
   }
   statement {

@@ -7,7 +7,7 @@ data "aws_iam_policy_document" "approval_processor" {
   count = var.enable_self_service_portal ? 1 : 0
   statement {
     sid       = "ApplyDecisions"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:Scan"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {

@@ -26,12 +26,12 @@ data "aws_iam_policy_document" "expiration_enforcer" {
   }
   statement {
     sid       = "RevokeGrants"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
+    actions   = ["dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {
     sid       = "LogRevocations"
-    actions   = ["dynamodb:PutItem"]
+    actions   = ["dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.audit_logs.arn]
   }
   statement {

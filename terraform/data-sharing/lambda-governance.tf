@@ -5,7 +5,7 @@
 data "aws_iam_policy_document" "governance_check" {
   statement {
     sid       = "ReadRegistry"
-    actions   = ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"]
+    actions   = ["dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {
@@ -15,7 +15,7 @@ data "aws_iam_policy_document" "governance_check" {
   }
   statement {
     sid       = "ReadKeyAndGrants"
-    actions   = ["kms:ListGrants", "kms:GetKeyPolicy", "kms:DescribeKey"]
+    actions   = ["kms:ListGrants"]
     resources = [aws_kms_key.data.arn]
   }
   statement {

@@ -6,7 +6,7 @@
 data "aws_iam_policy_document" "policy_reconciler" {
   statement {
     sid       = "ReadRegistry"
-    actions   = ["dynamodb:Query", "dynamodb:Scan", "dynamodb:GetItem"]
+    actions   = ["dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   statement {
@@ -21,7 +21,7 @@ data "aws_iam_policy_document" "policy_reconciler" {
   }
   statement {
     sid       = "ApplyKmsGrants"
-    actions   = ["kms:CreateGrant", "kms:ListGrants", "kms:RetireGrant", "kms:RevokeGrant"]
+    actions   = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
     resources = [aws_kms_key.data.arn]
   }
   statement {
