@@ -522,6 +522,10 @@ impl SnsNotifier {
     }
 }
 
+/// SNS PublishBatch limits: entries per request, and bytes of all messages together.
+const SNS_BATCH_ENTRIES: usize = 10;
+const SNS_BATCH_BYTES: usize = 262_144;
+
 impl Notifier for SnsNotifier {
     async fn publish(&self, subject: &str, message: &str) -> Result<(), PortError> {
         // SNS subjects are limited to 100 characters.
@@ -541,6 +545,62 @@ impl Notifier for SnsNotifier {
                 )
             })?;
         Ok(())
+    }
+
+    async fn publish_batch(&self, messages: &[(String, String)]) -> Vec<(usize, String)> {
+        use aws_sdk_sns::types::PublishBatchRequestEntry;
+        let mut failed = Vec::new();
+        let mut start = 0;
+        while start < messages.len() {
+            // A request holds at most 10 entries and 256 KiB of messages in all.
+            let mut end = start;
+            let mut bytes = 0;
+            while end < messages.len()
+                && end - start < SNS_BATCH_ENTRIES
+                && (end == start || bytes + messages[end].1.len() <= SNS_BATCH_BYTES)
+            {
+                bytes += messages[end].1.len();
+                end += 1;
+            }
+            let entries: Result<Vec<_>, _> = (start..end)
+                .map(|i| {
+                    PublishBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .subject(messages[i].0.chars().take(100).collect::<String>())
+                        .message(&messages[i].1)
+                        .build()
+                })
+                .collect();
+            let sent = match entries {
+                Ok(entries) => self
+                    .client
+                    .publish_batch()
+                    .topic_arn(&self.topic_arn)
+                    .set_publish_batch_request_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| format!("{}", aws_sdk_sns::error::DisplayErrorContext(&e))),
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(out) => failed.extend(out.failed().iter().filter_map(|f| {
+                    let i = f.id().parse::<usize>().ok()?;
+                    Some((
+                        i,
+                        format!(
+                            "sns PublishBatch: {}: {}",
+                            f.code(),
+                            f.message().unwrap_or_default()
+                        ),
+                    ))
+                })),
+                Err(e) => {
+                    failed.extend((start..end).map(|i| (i, format!("sns PublishBatch: {e}"))))
+                }
+            }
+            start = end;
+        }
+        failed
     }
 
     async fn publish_for_account(

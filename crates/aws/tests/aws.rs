@@ -127,6 +127,49 @@ async fn bucket_policy_kms_grants_ssm_and_sns() {
 }
 
 #[tokio::test]
+async fn alerts_are_published_in_batches_and_every_one_arrives() {
+    let Some(cfg) = moto().await else { return };
+    let topic = bootstrap::create_topic(&cfg, &unique("batch-alerts"))
+        .await
+        .unwrap();
+    let (url, arn) = bootstrap::create_queue(&cfg, &unique("batch-inbox"), None)
+        .await
+        .unwrap();
+    bootstrap::subscribe_queue(&cfg, &topic, &arn)
+        .await
+        .unwrap();
+    // 23 messages: three PublishBatch requests (10 + 10 + 3); one subject over SNS's 100 characters.
+    let messages: Vec<(String, String)> = (0..23)
+        .map(|i| {
+            let subject = if i == 7 {
+                "s".repeat(300)
+            } else {
+                format!("alert {i}")
+            };
+            (subject, format!("{{\"n\":{i}}}"))
+        })
+        .collect();
+    let notifier = SnsNotifier::new(&cfg, &topic);
+    assert_eq!(notifier.publish_batch(&messages).await, vec![]);
+    assert_eq!(
+        warden_aws::local::queue_depth(&cfg, &url).await.unwrap(),
+        23
+    );
+    // A topic that does not exist: every message is reported back, with the reason.
+    let gone = SnsNotifier::new(&cfg, &format!("{topic}-gone"));
+    let failed = gone.publish_batch(&messages[..12]).await;
+    assert_eq!(
+        failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        (0..12).collect::<Vec<_>>()
+    );
+    assert!(
+        failed[0].1.starts_with("sns PublishBatch"),
+        "{}",
+        failed[0].1
+    );
+}
+
+#[tokio::test]
 async fn access_records_are_idempotent_by_event_id() {
     let Some(cfg) = moto().await else { return };
     let table = unique("access-logs");

@@ -113,8 +113,8 @@ pub trait ConfigStore {
     fn get_parameter(&self, name: &str) -> impl Future<Output = Result<String, PortError>> + Send;
 }
 
-/// Alerts and notices (SNS).
-pub trait Notifier {
+/// Alerts and notices (SNS). `Sync` so a batch can be published from a shared reference.
+pub trait Notifier: Sync {
     /// Publish a message with a subject.
     fn publish(
         &self,
@@ -128,6 +128,23 @@ pub trait Notifier {
         subject: &str,
         message: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Publish several `(subject, message)` pairs; returns the index of every message that was
+    /// not published, with the reason (the caller retries those). Adapters batch the calls (SNS
+    /// PublishBatch); this default publishes one by one.
+    fn publish_batch(
+        &self,
+        messages: &[(String, String)],
+    ) -> impl Future<Output = Vec<(usize, String)>> + Send {
+        async move {
+            let mut failed = Vec::new();
+            for (i, (subject, message)) in messages.iter().enumerate() {
+                if let Err(e) = self.publish(subject, message).await {
+                    failed.push((i, e.to_string()));
+                }
+            }
+            failed
+        }
+    }
 }
 
 /// Result of writing access records.

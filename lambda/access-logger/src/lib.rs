@@ -138,11 +138,18 @@ pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
         }
     }
     let mut by_detector: BTreeMap<String, u64> = BTreeMap::new();
-    for (message_id, a) in &alerts {
-        *by_detector.entry(a.detector.to_owned()).or_default() += 1;
-        let subject = format!("[warden {}] {:?}: {}", a.detector, a.severity, a.summary);
-        let body = serde_json::to_string_pretty(a).unwrap_or_else(|_| a.summary.clone());
-        if let Err(e) = notifier.publish(&subject, &body).await {
+    let messages: Vec<(String, String)> = alerts
+        .iter()
+        .map(|(_, a)| {
+            *by_detector.entry(a.detector.to_owned()).or_default() += 1;
+            (
+                format!("[warden {}] {:?}: {}", a.detector, a.severity, a.summary),
+                serde_json::to_string_pretty(a).unwrap_or_else(|_| a.summary.clone()),
+            )
+        })
+        .collect();
+    for (i, e) in notifier.publish_batch(&messages).await {
+        if let Some((message_id, a)) = alerts.get(i) {
             tracing::error!(error = %e, detector = a.detector, "alert not published; message will be retried");
             failed.insert(message_id.clone());
         }
@@ -298,6 +305,57 @@ mod tests {
                 .unwrap()
                 .iter()
                 .any(|l| l.contains(r#""AccountId":"999988887777""#))
+        );
+    }
+
+    /// Refuses alerts about one account, as a throttled or unreachable topic would.
+    struct RefusingNotifier(&'static str);
+    impl Notifier for RefusingNotifier {
+        async fn publish(&self, _subject: &str, message: &str) -> Result<(), PortError> {
+            if message.contains(self.0) {
+                Err(PortError::new("sns", "Publish", "throttled"))
+            } else {
+                Ok(())
+            }
+        }
+        async fn publish_for_account(&self, _: &str, s: &str, m: &str) -> Result<(), PortError> {
+            self.publish(s, m).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_that_is_not_published_fails_only_its_message() {
+        let audit = FakeAudit::default();
+        let event = SqsEvent {
+            records: vec![
+                msg(
+                    "m1",
+                    envelope("e1", "999988887777", "analytics/a", "2026-11-23T10:00:00Z"),
+                ),
+                msg(
+                    "m2",
+                    envelope("e2", "999911112222", "analytics/a", "2026-11-23T10:00:00Z"),
+                ),
+            ],
+        };
+        let r = handle(
+            &audit,
+            &RefusingNotifier("999911112222"),
+            &FakeMetrics::default(),
+            &mut pipeline(),
+            &event,
+            &settings(),
+            Utc::now(),
+        )
+        .await;
+        // Both records are written (a retry rewrites e2 idempotently); only m2 is retried.
+        assert_eq!(audit.rows.lock().unwrap().len(), 2);
+        assert_eq!(
+            r.batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect::<Vec<_>>(),
+            vec!["m2"]
         );
     }
 

@@ -147,6 +147,8 @@ fn iam_action(service: &str, op: &str) -> String {
     let name = match (prefix, op) {
         ("s3", "list_objects_v2" | "list_objects" | "head_bucket") => "ListBucket".to_owned(),
         ("s3", "head_object") => "GetObject".to_owned(),
+        // sns:Publish covers PublishBatch (SNS API permissions reference).
+        ("sns", "publish_batch") => "Publish".to_owned(),
         _ => pascal(op),
     };
     format!("{prefix}:{name}")
