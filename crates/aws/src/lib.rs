@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
 use warden_core::cloudtrail::normalise::Attr;
 use warden_core::grant::{Grant, GrantInput, Registry};
 use warden_core::policy::render::KmsGrantSpec;
@@ -522,6 +523,52 @@ impl SnsNotifier {
     }
 }
 
+impl SnsNotifier {
+    /// One PublishBatch request for `messages[range]`; returns the entries not published.
+    async fn publish_entries(
+        &self,
+        messages: &[(String, String)],
+        range: std::ops::Range<usize>,
+    ) -> Vec<(usize, String)> {
+        use aws_sdk_sns::types::PublishBatchRequestEntry;
+        let entries: Result<Vec<_>, _> = range
+            .clone()
+            .map(|i| {
+                PublishBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .subject(messages[i].0.chars().take(100).collect::<String>())
+                    .message(&messages[i].1)
+                    .build()
+            })
+            .collect();
+        let sent = match entries {
+            Ok(entries) => self
+                .client
+                .publish_batch()
+                .topic_arn(&self.topic_arn)
+                .set_publish_batch_request_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| format!("{}", aws_sdk_sns::error::DisplayErrorContext(&e))),
+            Err(e) => Err(e.to_string()),
+        };
+        match sent {
+            Ok(out) => out
+                .failed()
+                .iter()
+                .filter_map(|f| {
+                    let i = f.id().parse::<usize>().ok()?;
+                    let why = f.message().unwrap_or_default();
+                    Some((i, format!("sns PublishBatch: {}: {why}", f.code())))
+                })
+                .collect(),
+            Err(e) => range
+                .map(|i| (i, format!("sns PublishBatch: {e}")))
+                .collect(),
+        }
+    }
+}
+
 /// SNS PublishBatch limits: entries per request, and bytes of all messages together.
 const SNS_BATCH_ENTRIES: usize = 10;
 const SNS_BATCH_BYTES: usize = 262_144;
@@ -548,13 +595,11 @@ impl Notifier for SnsNotifier {
     }
 
     async fn publish_batch(&self, messages: &[(String, String)]) -> Vec<(usize, String)> {
-        use aws_sdk_sns::types::PublishBatchRequestEntry;
-        let mut failed = Vec::new();
+        // Requests of at most 10 entries and 256 KiB of messages, sent concurrently.
+        let mut ranges = Vec::new();
         let mut start = 0;
         while start < messages.len() {
-            // A request holds at most 10 entries and 256 KiB of messages in all.
-            let mut end = start;
-            let mut bytes = 0;
+            let (mut end, mut bytes) = (start, 0);
             while end < messages.len()
                 && end - start < SNS_BATCH_ENTRIES
                 && (end == start || bytes + messages[end].1.len() <= SNS_BATCH_BYTES)
@@ -562,44 +607,21 @@ impl Notifier for SnsNotifier {
                 bytes += messages[end].1.len();
                 end += 1;
             }
-            let entries: Result<Vec<_>, _> = (start..end)
-                .map(|i| {
-                    PublishBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .subject(messages[i].0.chars().take(100).collect::<String>())
-                        .message(&messages[i].1)
-                        .build()
-                })
-                .collect();
-            let sent = match entries {
-                Ok(entries) => self
-                    .client
-                    .publish_batch()
-                    .topic_arn(&self.topic_arn)
-                    .set_publish_batch_request_entries(Some(entries))
-                    .send()
-                    .await
-                    .map_err(|e| format!("{}", aws_sdk_sns::error::DisplayErrorContext(&e))),
-                Err(e) => Err(e.to_string()),
-            };
-            match sent {
-                Ok(out) => failed.extend(out.failed().iter().filter_map(|f| {
-                    let i = f.id().parse::<usize>().ok()?;
-                    Some((
-                        i,
-                        format!(
-                            "sns PublishBatch: {}: {}",
-                            f.code(),
-                            f.message().unwrap_or_default()
-                        ),
-                    ))
-                })),
-                Err(e) => {
-                    failed.extend((start..end).map(|i| (i, format!("sns PublishBatch: {e}"))))
-                }
-            }
+            ranges.push(start..end);
             start = end;
         }
+        let requests: Vec<_> = ranges
+            .into_iter()
+            .map(|r| self.publish_entries(messages, r))
+            .collect();
+        let mut failed: Vec<(usize, String)> = futures_util::stream::iter(requests)
+            .buffer_unordered(IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        failed.sort_by_key(|(i, _)| *i);
         failed
     }
 
@@ -638,6 +660,8 @@ impl Notifier for SnsNotifier {
 
 /// BatchWriteItem accepts at most 25 items per call.
 const BATCH: usize = 25;
+/// Requests of one call in flight at once (BatchWriteItem chunks, PublishBatch requests).
+const IN_FLIGHT: usize = 8;
 /// Attempts for unprocessed items before giving them back to the caller.
 const ATTEMPTS: u32 = 6;
 
@@ -681,6 +705,48 @@ impl DynamoAuditStore {
     }
 }
 
+impl DynamoAuditStore {
+    /// One BatchWriteItem of at most 25 items, retrying unprocessed items with backoff and
+    /// jitter; returns how many were written and the `event_id`s that never were.
+    async fn write_chunk(
+        &self,
+        chunk: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(usize, Vec<String>), PortError> {
+        let mut pending = chunk;
+        let (mut written, mut attempt) = (0, 0);
+        while !pending.is_empty() && attempt < ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            attempt += 1;
+            let sent = pending.len();
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "BatchWriteItem"))?;
+            pending = out
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
+            written += sent - pending.len();
+        }
+        let failed = pending
+            .iter()
+            .filter_map(|w| {
+                w.put_request()
+                    .and_then(|p| p.item().get("event_id"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+            })
+            .collect();
+        Ok((written, failed))
+    }
+}
+
 impl AuditStore for DynamoAuditStore {
     async fn write_records(
         &self,
@@ -700,35 +766,19 @@ impl AuditStore for DynamoAuditStore {
                     .map_err(|e| PortError::new("dynamodb", "BatchWriteItem", e.to_string()))
             })
             .collect::<Result<_, _>>()?;
-        for chunk in requests.chunks(BATCH) {
-            let mut pending: Vec<WriteRequest> = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() && attempt < ATTEMPTS {
-                if attempt > 0 {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                attempt += 1;
-                let sent = pending.len();
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, std::mem::take(&mut pending))
-                    .send()
-                    .await
-                    .map_err(sdk_err("dynamodb", "BatchWriteItem"))?;
-                pending = out
-                    .unprocessed_items()
-                    .and_then(|u| u.get(&self.table))
-                    .cloned()
-                    .unwrap_or_default();
-                outcome.written += sent - pending.len();
-            }
-            outcome.failed.extend(pending.iter().filter_map(|w| {
-                w.put_request()
-                    .and_then(|p| p.item().get("event_id"))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-            }));
+        // The chunks go out concurrently (a 100-record batch is four requests in flight, not
+        // four in a row); each retries its own unprocessed items.
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
+        let writes: Vec<_> = chunks.into_iter().map(|c| self.write_chunk(c)).collect();
+        let results: Vec<Result<(usize, Vec<String>), PortError>> =
+            futures_util::stream::iter(writes)
+                .buffer_unordered(IN_FLIGHT)
+                .collect()
+                .await;
+        for r in results {
+            let (written, failed) = r?;
+            outcome.written += written;
+            outcome.failed.extend(failed);
         }
         Ok(outcome)
     }
