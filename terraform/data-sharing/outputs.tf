@@ -53,7 +53,7 @@ output "function_arns" {
 }
 
 output "access_validator_function_name" {
-  description = "Function consumers invoke to obtain prefix-scoped credentials."
+  description = "Function behind POST /credentials of the Warden API (prefix-scoped credentials; direct invocations are refused)."
   value       = module.access_validator.function_name
 }
 

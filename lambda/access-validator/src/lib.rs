@@ -163,9 +163,13 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
     };
     match verdict {
         Verdict::Deny(why) => {
-            let _ = audit
+            // A refusal hands nothing out, so it is returned even when it cannot be recorded.
+            if let Err(e) = audit
                 .write_records(vec![record(false, &req.prefix, Some(&why))])
-                .await;
+                .await
+            {
+                tracing::error!(error = %e, "refusal could not be audited");
+            }
             response(403, json!({"error": why}))
         }
         Verdict::Allow {
@@ -176,11 +180,20 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
             granted_prefix,
             level,
         } => {
-            // Audit before vending: a decision is never handed out unrecorded.
-            if let Err(e) = audit
+            // Audit before vending: a decision is never handed out unrecorded. An item left
+            // unprocessed after the store's retries counts as not recorded.
+            let audited = match audit
                 .write_records(vec![record(true, &req.prefix, None)])
                 .await
             {
+                Ok(o) if o.failed.is_empty() => Ok(()),
+                Ok(o) => Err(format!(
+                    "{} item(s) unprocessed after retries",
+                    o.failed.len()
+                )),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = audited {
                 tracing::error!(error = %e, "decision could not be audited; refusing");
                 return response(503, json!({"error": "audit log unavailable, retry"}));
             }
@@ -242,6 +255,39 @@ mod tests {
                 failed: vec![],
             })
         }
+    }
+
+    /// A table that leaves every item unprocessed (throttled past the retries).
+    struct Throttled;
+    impl AuditStore for Throttled {
+        async fn write_records(
+            &self,
+            items: Vec<BTreeMap<String, Attr>>,
+        ) -> Result<WriteOutcome, PortError> {
+            Ok(WriteOutcome {
+                written: 0,
+                failed: items.iter().map(|_| "id".to_owned()).collect(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_is_vended_when_the_decision_is_not_recorded() {
+        let s = Sts::default();
+        let r = handle(
+            &grants(),
+            &Throttled,
+            &s,
+            &settings(),
+            &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(r["statusCode"], 503, "{r}");
+        assert!(
+            s.0.lock().unwrap().is_empty(),
+            "no AssumeRole without an audit record"
+        );
     }
 
     /// `(role, external ID, session policy, duration)` of each AssumeRole.

@@ -83,13 +83,18 @@ pub async fn enforce<G: GrantStore, A: AuditStore, N: Notifier>(
             Ok(false) => report.already_revoked += 1,
             Ok(true) => {
                 tracing::info!(grant = %label, expiry = %g.expiration_date, "revoked");
-                if let Err(e) = audit
+                // An item still unprocessed after the store's retries is not logged either.
+                match audit
                     .write_records(vec![revocation_item(g, now, retention_days)])
                     .await
                 {
-                    report
+                    Ok(o) if o.failed.is_empty() => {}
+                    Ok(_) => report.errors.push(format!(
+                        "{label}: revocation not logged: unprocessed after retries"
+                    )),
+                    Err(e) => report
                         .errors
-                        .push(format!("{label}: revocation not logged: {e}"));
+                        .push(format!("{label}: revocation not logged: {e}")),
                 }
                 let subject = format!("Warden: access of account {} expired", g.account_id);
                 let message = format!(

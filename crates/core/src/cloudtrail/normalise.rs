@@ -138,6 +138,32 @@ fn object_from_resources(resources: &[Resource<'_>]) -> (Option<String>, Option<
 ///
 /// # Errors
 /// A record without a readable `eventTime` cannot be placed in the audit timeline.
+/// Epoch milliseconds of `YYYY-MM-DDTHH:MM:SSZ`, the form CloudTrail writes, read without the
+/// general RFC 3339 parser (the hot path of every record); `None` for any other form (fractions,
+/// offsets, leap seconds, invalid dates), which the general parser then handles or rejects.
+fn cloudtrail_time(raw: &str) -> Option<i64> {
+    let b = raw.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+    let time = date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    Some(time.and_utc().timestamp_millis())
+}
+
 pub fn normalise<'a>(p: &Parsed<'a>) -> Result<AccessRecord<'a>, NormaliseError> {
     normalise_owned(p.clone())
 }
@@ -161,9 +187,18 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         .event_time
         .as_deref()
         .ok_or_else(|| err("eventTime is missing"))?;
-    let time: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_time)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| err("eventTime is not an ISO 8601 UTC time"))?;
+    let (timestamp, epoch_ms) = match cloudtrail_time(raw_time) {
+        Some(ms) => (format!("{}.000Z", &raw_time[..19]), ms),
+        None => {
+            let time: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_time)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| err("eventTime is not an ISO 8601 UTC time"))?;
+            (
+                time.to_rfc3339_opts(SecondsFormat::Millis, true),
+                time.timestamp_millis(),
+            )
+        }
+    };
     let event_source = r.event_source.unwrap_or_default();
     let event_name = r.event_name.unwrap_or_default();
     let service = event_source.split('.').next().unwrap_or_default();
@@ -199,8 +234,8 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
     let bytes_in = extra.and_then(|e| e.bytes_transferred_in).unwrap_or(0);
     let bytes_out = extra.and_then(|e| e.bytes_transferred_out).unwrap_or(0);
     Ok(AccessRecord {
-        timestamp: Cow::Owned(time.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        epoch_ms: time.timestamp_millis(),
+        timestamp: Cow::Owned(timestamp),
+        epoch_ms,
         account_id: account.unwrap_or(Cow::Borrowed("unknown")),
         principal_arn,
         action,
@@ -224,12 +259,11 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
 }
 
 impl AccessRecord<'_> {
-    /// Event time as a `DateTime` (the timestamp was validated when normalising).
+    /// Event time as a `DateTime`, from `epoch_ms` (set with `timestamp` when normalising), so
+    /// detectors do not parse the text again for every record.
     #[must_use]
     pub fn time(&self) -> Option<DateTime<Utc>> {
-        DateTime::parse_from_rfc3339(&self.timestamp)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+        DateTime::from_timestamp_millis(self.epoch_ms)
     }
 }
 
@@ -312,6 +346,53 @@ mod tests {
             item[TTL_ATTRIBUTE],
             Attr::N((1_795_341_600i64 + 365 * 86_400).to_string())
         );
+    }
+
+    #[test]
+    fn the_fast_time_path_agrees_with_the_rfc3339_parser() {
+        let chrono_ms = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        for s in [
+            "2026-11-22T10:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            assert_eq!(cloudtrail_time(s), chrono_ms(s), "{s}");
+        }
+        // Other forms and invalid values take the general path (or are rejected there).
+        for s in [
+            "2023-02-29T10:00:00Z",
+            "2026-13-01T10:00:00Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T10:00:60Z",
+            "2026-11-22T10:00:00.123Z",
+            "2026-11-22T10:00:00+01:00",
+            "2026-11-22 10:00:00Z",
+            "2026-11-2aT10:00:00Z",
+            "+026-11-22T10:00:00Z",
+        ] {
+            assert_eq!(cloudtrail_time(s), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_time_equals_chrono_for_any_digits(
+            y in 0u32..10_000, mo in 0u32..14, d in 0u32..33, h in 0u32..25, mi in 0u32..61, sec in 0u32..61
+        ) {
+            let s = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}Z");
+            let want = DateTime::parse_from_rfc3339(&s).ok().map(|t| t.timestamp_millis());
+            // chrono reads second 60 as a leap second; the fast path leaves those to chrono.
+            if sec < 60 {
+                proptest::prop_assert_eq!(cloudtrail_time(&s), want, "{}", s);
+            } else {
+                proptest::prop_assert_eq!(cloudtrail_time(&s), None);
+            }
+        }
     }
 
     #[test]
