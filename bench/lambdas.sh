@@ -11,7 +11,7 @@ runs=${1:-5}
 fns=(access-logger access-request access-validator approval-processor cost-reporter expiration-enforcer governance-check policy-reconciler)
 
 echo "building release binaries (first time: several minutes)" >&2
-cargo build --quiet --release --locked $(printf -- '-p %s ' "${fns[@]}") -p warden-local -p warden-cli
+[ -n "${WARDEN_BENCH_NO_BUILD:-}" ] || cargo build --quiet --release --locked $(printf -- '-p %s ' "${fns[@]}") -p warden-local -p warden-cli
 bin="$(bash scripts/target-dir.sh)/release"
 
 work=$(mktemp -d)
