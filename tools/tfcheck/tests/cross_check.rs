@@ -16,41 +16,54 @@ fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
+/// Every top-level body of the `.tf` files of `dir`.
+fn tf_bodies(dir: &Path) -> Vec<hcl::Body> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            out.push(hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+/// Function (crate) name → the attributes of its `module` block in terraform/data-sharing (the
+/// crate is the directory of `zip_path`: `${var.lambda_artifacts_dir}/<crate>/bootstrap.zip`).
+fn function_modules() -> BTreeMap<String, BTreeMap<String, Expression>> {
+    let mut out = BTreeMap::new();
+    for body in tf_bodies(&repo().join("terraform/data-sharing")) {
+        for b in body.blocks().filter(|b| b.identifier.as_str() == "module") {
+            let attrs: BTreeMap<String, Expression> = b
+                .body
+                .attributes()
+                .map(|a| (a.key.to_string(), a.expr.clone()))
+                .collect();
+            let Some(Expression::TemplateExpr(zip)) = attrs.get("zip_path") else {
+                continue;
+            };
+            let name = zip.to_string().rsplit('/').nth(1).unwrap().to_owned();
+            out.insert(name, attrs);
+        }
+    }
+    out
+}
+
 /// Function name (crate name) → environment keys set in terraform/data-sharing.
 fn terraform_env() -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
-    let dir = repo().join("terraform/data-sharing");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "tf") {
-            continue;
-        }
-        let body = hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for b in body.blocks().filter(|b| b.identifier.as_str() == "module") {
-            let attr = |k: &str| {
-                b.body
-                    .attributes()
-                    .find(|a| a.key.as_str() == k)
-                    .map(|a| a.expr.clone())
-            };
-            let Some(Expression::TemplateExpr(zip)) = attr("zip_path") else {
-                continue;
-            };
-            // "${var.lambda_artifacts_dir}/<crate>/bootstrap.zip"
-            let zip = zip.to_string();
-            let name = zip.rsplit('/').nth(1).unwrap().to_owned();
-            let mut keys = BTreeSet::new();
-            if let Some(Expression::Object(o)) = attr("environment") {
-                for k in o.keys() {
-                    keys.insert(match k {
-                        ObjectKey::Identifier(i) => i.to_string(),
-                        ObjectKey::Expression(Expression::String(s)) => s.clone(),
-                        other => panic!("unexpected key {other:?}"),
-                    });
-                }
+    for (name, attrs) in function_modules() {
+        let mut keys = BTreeSet::new();
+        if let Some(Expression::Object(o)) = attrs.get("environment") {
+            for k in o.keys() {
+                keys.insert(match k {
+                    ObjectKey::Identifier(i) => i.to_string(),
+                    ObjectKey::Expression(Expression::String(s)) => s.clone(),
+                    other => panic!("unexpected key {other:?}"),
+                });
             }
-            out.insert(name, keys);
         }
+        out.insert(name, keys);
     }
     out
 }
@@ -312,12 +325,7 @@ fn function_needs(name: &str, adapters: &BTreeMap<String, BTreeMap<String, Needs
 /// document whose actions are not literal strings maps to the reason it cannot be cross-checked.
 fn policy_documents(dir: &Path) -> BTreeMap<String, Result<BTreeSet<String>, String>> {
     let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "tf") {
-            continue;
-        }
-        let body = hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for body in tf_bodies(dir) {
         for b in body.blocks().filter(|b| {
             b.identifier.as_str() == "data"
                 && b.labels.first().map(hcl::BlockLabel::as_str) == Some("aws_iam_policy_document")
@@ -370,36 +378,21 @@ fn without_tests(src: &str) -> &str {
 /// Function (crate) name → name of the policy document its module block passes as `policy_json`.
 fn function_policies() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let dir = repo().join("terraform/data-sharing");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "tf") {
+    for (name, attrs) in function_modules() {
+        let Some(policy) = attrs.get("policy_json").map(ToString::to_string) else {
             continue;
-        }
-        let body = hcl::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        for b in body.blocks().filter(|b| b.identifier.as_str() == "module") {
-            let attr = |k: &str| {
-                b.body
-                    .attributes()
-                    .find(|a| a.key.as_str() == k)
-                    .map(|a| a.expr.to_string())
-            };
-            let (Some(zip), Some(policy)) = (attr("zip_path"), attr("policy_json")) else {
-                continue;
-            };
-            let name = zip.rsplit('/').nth(1).unwrap().to_owned();
-            // data.aws_iam_policy_document.<doc>[0].json
-            let doc = policy
-                .strip_prefix("data.aws_iam_policy_document.")
-                .unwrap_or_else(|| {
-                    panic!("{name}: policy_json must be a policy document, got {policy}")
-                })
-                .split(['.', '['])
-                .next()
-                .unwrap()
-                .to_owned();
-            out.insert(name, doc);
-        }
+        };
+        // data.aws_iam_policy_document.<doc>[0].json
+        let doc = policy
+            .strip_prefix("data.aws_iam_policy_document.")
+            .unwrap_or_else(|| {
+                panic!("{name}: policy_json must be a policy document, got {policy}")
+            })
+            .split(['.', '['])
+            .next()
+            .unwrap()
+            .to_owned();
+        out.insert(name, doc);
     }
     out
 }
