@@ -105,14 +105,23 @@ def normalise(r):
     b_out = int(extra.get("bytesTransferredOut") or 0)
     src = r.get("eventSource") or ""
     name = r.get("eventName") or ""
+    bucket, key = params.get("bucketName"), params.get("key")
+    if key is None:
+        # As warden-core does: the object from resources[] when requestParameters has no key.
+        for res in r.get("resources") or []:
+            arn = res.get("ARN") or ""
+            if res.get("type") == "AWS::S3::Object" and arn.startswith("arn:aws:s3:::") and "/" in arn:
+                b, key = arn[len("arn:aws:s3:::"):].split("/", 1)
+                bucket = bucket or b
+                break
     return {
         "timestamp": t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "epoch": int(t.timestamp()), "hour": t.hour, "weekday": t.weekday(),
         "account_id": account, "principal_arn": principal, "action": src.split(".")[0] + ":" + name,
-        "object_key": params.get("key"), "bytes_transferred": b_in + b_out, "bytes_out": b_out,
+        "object_key": key, "bytes_transferred": b_in + b_out, "bytes_out": b_out,
         "source_ip": r.get("sourceIPAddress") or "unknown", "success_status": r.get("errorCode") is None,
         "event_id": r.get("eventID") or "synthetic", "event_source": src, "event_name": name,
-        "bucket": params.get("bucketName"), "error_code": r.get("errorCode"),
+        "bucket": bucket, "error_code": r.get("errorCode"),
         "identity_type": u.get("type") or "Unknown",
     }
 
