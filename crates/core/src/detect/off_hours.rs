@@ -54,7 +54,7 @@ impl Detector for OffHours {
             self.name(),
             Severity::Low,
             r,
-            format!("{} {} at {} local time ({})", r.account_id, r.action, local.format("%a %H:%M"), self.tz),
+            format!("{} {} at {} {:02}:{:02} local time ({})", r.account_id, r.action, local.weekday(), local.hour(), local.minute(), self.tz),
             json!({"local_time": local.to_rfc3339(), "time_zone": self.tz.name(), "object_key": r.object_key}),
         ));
     }
