@@ -101,13 +101,14 @@ fn principal_of(u: Option<UserIdentity<'_>>) -> (Txt<'_>, Option<Txt<'_>>) {
         return (Cow::Borrowed("unknown"), None);
     };
     let issuer = u.session_context.and_then(|s| s.session_issuer);
-    let from_arn = u
-        .arn
-        .as_deref()
-        .and_then(account_from_arn)
-        .map(|a| Cow::Owned(a.to_owned()));
     let (issuer_arn, issuer_account) = issuer.map_or((None, None), |i| (i.arn, i.account_id));
-    let account = u.account_id.or(issuer_account).or(from_arn);
+    // The ARN's account only when the record names none (rare): no split or copy per record.
+    let account = u.account_id.or(issuer_account).or_else(|| {
+        u.arn
+            .as_deref()
+            .and_then(account_from_arn)
+            .map(|a| Cow::Owned(a.to_owned()))
+    });
     let arn = match (u.kind.as_deref(), issuer_arn, u.arn) {
         (Some("AssumedRole"), Some(role), _) => role,
         (_, _, Some(arn)) => arn,
@@ -201,7 +202,9 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
     };
     let event_source = r.event_source.unwrap_or_default();
     let event_name = r.event_name.unwrap_or_default();
-    let service = event_source.split('.').next().unwrap_or_default();
+    let service = event_source
+        .split_once('.')
+        .map_or(event_source.as_ref(), |(s, _)| s);
     let action = if service.is_empty() {
         event_name.clone()
     } else {

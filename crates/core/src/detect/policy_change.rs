@@ -41,6 +41,16 @@ pub const POLICY_EVENTS: [(&str, &str); 31] = [
     ("s3control.amazonaws.com", "PutPublicAccessBlock"),
 ];
 
+/// A cheap test every name of [`POLICY_EVENTS`] passes: most records are S3 data events
+/// (GetObject…), ruled out here before the table is scanned.
+fn may_be_policy_event(name: &str) -> bool {
+    name.contains("Policy")
+        || name.contains("Role")
+        || name.starts_with("PutBucket")
+        || name.starts_with("DeleteBucket")
+        || name.ends_with("PublicAccessBlock")
+}
+
 #[derive(Debug)]
 pub(super) struct PolicyChange;
 
@@ -50,6 +60,7 @@ impl Detector for PolicyChange {
     }
     fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         if !r.success_status
+            || !may_be_policy_event(&r.event_name)
             || !POLICY_EVENTS
                 .iter()
                 .any(|(s, n)| *s == r.event_source && *n == r.event_name)
@@ -68,6 +79,14 @@ impl Detector for PolicyChange {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_prefilter_admits_every_policy_event() {
+        for (_, name) in super::POLICY_EVENTS {
+            assert!(super::may_be_policy_event(name), "{name}");
+        }
+        assert!(!super::may_be_policy_event("GetObject"));
+    }
+
     use super::super::testutil::with;
     use super::*;
 
