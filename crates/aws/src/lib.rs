@@ -521,9 +521,7 @@ impl SnsNotifier {
             topic_arn: topic_arn.to_owned(),
         }
     }
-}
 
-impl SnsNotifier {
     /// One PublishBatch request for `messages[range]`; returns the entries not published.
     async fn publish_entries(
         &self,
@@ -703,9 +701,7 @@ impl DynamoAuditStore {
             table: table.to_owned(),
         }
     }
-}
 
-impl DynamoAuditStore {
     /// One BatchWriteItem of at most 25 items, retrying unprocessed items with backoff and
     /// jitter; returns how many were written and the `event_id`s that never were.
     async fn write_chunk(
