@@ -4,7 +4,8 @@
 # 100-record batch — release builds for this machine, against the local emulator, through a Lambda
 # Runtime API played by bench/coldstart.py.
 #   bash bench/lambdas.sh [RUNS]        (default 5 runs per function; prints a Markdown table)
-# Run `make lambdas` first to have the arm64 zip sizes in the table too.
+# Run `make lambdas` first to have the arm64 zip sizes in the table too; WARDEN_BENCH_NO_BUILD=1
+# measures the release binaries already built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
