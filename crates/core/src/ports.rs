@@ -156,6 +156,25 @@ pub struct WriteOutcome {
     pub failed: Vec<String>,
 }
 
+impl WriteOutcome {
+    /// For callers that need every item recorded (an audit record before a decision is acted
+    /// on): items left unprocessed after the store's retries are an error, like a failed call.
+    ///
+    /// # Errors
+    /// A `dynamodb BatchWriteItem` error naming how many items were not written.
+    pub fn require_all(self) -> Result<usize, PortError> {
+        if self.failed.is_empty() {
+            Ok(self.written)
+        } else {
+            Err(PortError::new(
+                "dynamodb",
+                "BatchWriteItem",
+                format!("{} item(s) unprocessed after retries", self.failed.len()),
+            ))
+        }
+    }
+}
+
 /// The access-log table.
 pub trait AuditStore {
     /// Write items (idempotent: keyed by `event_id`), retrying unprocessed items with backoff.
@@ -272,4 +291,27 @@ pub trait Workflow {
         task_token: &str,
         outcome: Result<String, (String, String)>,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+#[cfg(test)]
+mod write_outcome_tests {
+    use super::WriteOutcome;
+
+    #[test]
+    fn unprocessed_items_are_an_error_for_callers_that_need_all() {
+        let all = WriteOutcome {
+            written: 2,
+            failed: vec![],
+        };
+        assert_eq!(all.require_all().ok(), Some(2));
+        let partial = WriteOutcome {
+            written: 1,
+            failed: vec!["e2".into()],
+        };
+        let e = partial.require_all().unwrap_err().to_string();
+        assert!(
+            e.contains("BatchWriteItem") && e.contains("1 item(s) unprocessed"),
+            "{e}"
+        );
+    }
 }

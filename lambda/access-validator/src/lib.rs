@@ -15,7 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use warden_core::cloudtrail::normalise::{Attr, PK, TTL_ATTRIBUTE};
 use warden_core::policy::render::RenderSettings;
-use warden_core::ports::{AuditStore, CredentialVendor, GrantStore};
+use warden_core::ports::{AuditStore, CredentialVendor, GrantStore, WriteOutcome};
 use warden_core::vend::{self, VendRequest, Verdict};
 
 /// Settings read once at start.
@@ -180,19 +180,11 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
             granted_prefix,
             level,
         } => {
-            // Audit before vending: a decision is never handed out unrecorded. An item left
-            // unprocessed after the store's retries counts as not recorded.
-            let audited = match audit
+            // Audit before vending: a decision is never handed out unrecorded.
+            let audited = audit
                 .write_records(vec![record(true, &req.prefix, None)])
                 .await
-            {
-                Ok(o) if o.failed.is_empty() => Ok(()),
-                Ok(o) => Err(format!(
-                    "{} item(s) unprocessed after retries",
-                    o.failed.len()
-                )),
-                Err(e) => Err(e.to_string()),
-            };
+                .and_then(WriteOutcome::require_all);
             if let Err(e) = audited {
                 tracing::error!(error = %e, "decision could not be audited; refusing");
                 return response(503, json!({"error": "audit log unavailable, retry"}));

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use warden_core::cloudtrail::normalise::{Attr, PK, TTL_ATTRIBUTE};
-use warden_core::ports::{AuditStore, GrantRef, GrantStore, Notifier, PortError};
+use warden_core::ports::{AuditStore, GrantRef, GrantStore, Notifier, PortError, WriteOutcome};
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -83,18 +83,14 @@ pub async fn enforce<G: GrantStore, A: AuditStore, N: Notifier>(
             Ok(false) => report.already_revoked += 1,
             Ok(true) => {
                 tracing::info!(grant = %label, expiry = %g.expiration_date, "revoked");
-                // An item still unprocessed after the store's retries is not logged either.
-                match audit
+                if let Err(e) = audit
                     .write_records(vec![revocation_item(g, now, retention_days)])
                     .await
+                    .and_then(WriteOutcome::require_all)
                 {
-                    Ok(o) if o.failed.is_empty() => {}
-                    Ok(_) => report.errors.push(format!(
-                        "{label}: revocation not logged: unprocessed after retries"
-                    )),
-                    Err(e) => report
+                    report
                         .errors
-                        .push(format!("{label}: revocation not logged: {e}")),
+                        .push(format!("{label}: revocation not logged: {e}"));
                 }
                 let subject = format!("Warden: access of account {} expired", g.account_id);
                 let message = format!(
