@@ -1,6 +1,6 @@
 //! `warden audit replay`: run the live pipeline (parse → normalise → detect) over archived logs.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufWriter, IsTerminal, Read as _, Write};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use serde_json::Value;
-use warden_core::cloudtrail::{decompress, normalise_owned, parse_text};
+use warden_core::cloudtrail::{Parsed, decompress, normalise_owned, parse_text_each};
 use warden_core::detect::{Alert, DetectConfig, Pipeline};
 use warden_core::grant::Registry;
 
@@ -89,6 +89,86 @@ fn collect(
     }
 }
 
+/// The state of one replay: detectors, outputs and counts.
+struct Run<W: Write> {
+    pipeline: Pipeline,
+    format: AlertFormat,
+    out: W,
+    records_out: Option<BufWriter<fs::File>>,
+    summary: HashMap<String, AccountSummary>,
+    alerts: Vec<Alert>,
+    n_records: u64,
+    n_alerts: u64,
+    /// The first write error (the parser's callback cannot return one); stops the replay.
+    io_error: Option<io::Error>,
+}
+
+impl<W: Write> Run<W> {
+    fn record(&mut self, file: &str, p: Parsed<'_>, problems: &mut Vec<String>) {
+        if self.io_error.is_some() {
+            return;
+        }
+        if let Err(e) = self.try_record(file, p, problems) {
+            self.io_error = Some(e);
+        }
+    }
+
+    fn try_record(
+        &mut self,
+        file: &str,
+        p: Parsed<'_>,
+        problems: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let index = p.index;
+        let rec = match normalise_owned(p) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("{file} record {index}: {e}"));
+                return Ok(());
+            }
+        };
+        self.n_records += 1;
+        let s = match self.summary.get_mut(&*rec.account_id) {
+            Some(s) => s,
+            None => self.summary.entry(rec.account_id.to_string()).or_default(),
+        };
+        s.records += 1;
+        s.bytes += rec.bytes_transferred;
+        s.failed += u64::from(!rec.success_status);
+        if let Some(w) = self.records_out.as_mut() {
+            serde_json::to_writer(&mut *w, &rec)?;
+            w.write_all(b"\n")?;
+        }
+        self.alerts.clear();
+        self.pipeline.observe(&rec, &mut self.alerts);
+        for a in &self.alerts {
+            self.n_alerts += 1;
+            match self.summary.get_mut(&a.account_id) {
+                Some(s) => s.alerts += 1,
+                None => {
+                    self.summary.entry(a.account_id.clone()).or_default().alerts += 1;
+                }
+            }
+            match self.format {
+                AlertFormat::Jsonl => {
+                    serde_json::to_writer(&mut self.out, a)?;
+                    self.out.write_all(b"\n")?;
+                }
+                AlertFormat::Table => writeln!(
+                    self.out,
+                    "{:<9} {:<23} {:<13} {:<38} {}",
+                    format!("{:?}", a.severity).to_lowercase(),
+                    a.detector,
+                    a.account_id,
+                    a.event_id,
+                    a.summary
+                )?,
+            }
+        }
+        Ok(())
+    }
+}
+
 fn load_config(path: Option<&Path>) -> Result<DetectConfig> {
     let Some(p) = path else {
         return Ok(DetectConfig::default());
@@ -124,7 +204,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let mut pipeline = Pipeline::new(&cfg, registry).map_err(|e| anyhow!("--config: {e}"))?;
+    let pipeline = Pipeline::new(&cfg, registry).map_err(|e| anyhow!("--config: {e}"))?;
     if !pipeline.without_registry.is_empty() {
         eprintln!(
             "note: no --grants given, so these detectors are off: {}",
@@ -137,7 +217,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     for p in &args.paths {
         collect(p, true, &mut files, &mut skipped, &mut problems);
     }
-    let mut records_out = match &args.records_out {
+    let records_out = match &args.records_out {
         Some(p) => {
             Some(BufWriter::new(fs::File::create(p).with_context(|| {
                 format!("--records-out: creating {}", p.display())
@@ -164,9 +244,18 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             "severity", "detector", "account", "event"
         )?;
     }
-    let mut summary: BTreeMap<String, AccountSummary> = BTreeMap::new();
-    let (mut n_records, mut n_alerts, mut digests) = (0u64, 0u64, 0u64);
-    let mut alerts: Vec<Alert> = Vec::new();
+    let mut run = Run {
+        pipeline,
+        format: args.format,
+        out,
+        records_out,
+        summary: HashMap::new(),
+        alerts: Vec::new(),
+        n_records: 0,
+        n_alerts: 0,
+        io_error: None,
+    };
+    let mut digests = 0u64;
     // One read buffer for every file: no fresh allocation (and page faults) per file.
     let mut bytes = Vec::new();
     for f in &files {
@@ -191,66 +280,31 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        let parsed = parse_text(&name, text);
-        digests += u64::from(parsed.digest);
-        problems.extend(parsed.errors.iter().map(ToString::to_string));
-        for p in parsed.records {
-            let index = p.index;
-            let rec = match normalise_owned(p) {
-                Ok(r) => r,
-                Err(e) => {
-                    problems.push(format!("{name} record {index}: {e}"));
-                    continue;
-                }
-            };
-            n_records += 1;
-            if !summary.contains_key(&*rec.account_id) {
-                summary.insert(rec.account_id.to_string(), AccountSummary::default());
-            }
-            let Some(s) = summary.get_mut(&*rec.account_id) else {
-                continue;
-            };
-            s.records += 1;
-            s.bytes += rec.bytes_transferred;
-            s.failed += u64::from(!rec.success_status);
-            if let Some(w) = records_out.as_mut() {
-                serde_json::to_writer(&mut *w, &rec)?;
-                w.write_all(b"\n")?;
-            }
-            alerts.clear();
-            pipeline.observe(&rec, &mut alerts);
-            for a in &alerts {
-                n_alerts += 1;
-                summary.entry(a.account_id.clone()).or_default().alerts += 1;
-                match args.format {
-                    AlertFormat::Jsonl => {
-                        serde_json::to_writer(&mut out, a)?;
-                        out.write_all(b"\n")?;
-                    }
-                    AlertFormat::Table => writeln!(
-                        out,
-                        "{:<9} {:<23} {:<13} {:<38} {}",
-                        format!("{:?}", a.severity).to_lowercase(),
-                        a.detector,
-                        a.account_id,
-                        a.event_id,
-                        a.summary
-                    )?,
-                }
-            }
+        // Each record goes through normalise and the detectors as soon as it is read.
+        let report = parse_text_each(&name, text, |p| run.record(&name, p, &mut problems));
+        digests += u64::from(report.digest);
+        problems.extend(report.errors.iter().map(ToString::to_string));
+        if let Some(e) = run.io_error.take() {
+            return Err(e.into());
         }
         if let Some(b) = &bar {
             b.inc(1);
-            b.set_message(format!("{n_records} records, {n_alerts} alerts"));
+            b.set_message(format!(
+                "{} records, {} alerts",
+                run.n_records, run.n_alerts
+            ));
         }
     }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    out.flush()?;
-    if let Some(mut w) = records_out {
+    run.out.flush()?;
+    if let Some(mut w) = run.records_out.take() {
         w.flush()?;
     }
+    let (n_records, n_alerts) = (run.n_records, run.n_alerts);
+    let mut summary: Vec<(String, AccountSummary)> = run.summary.into_iter().collect();
+    summary.sort_by(|a, b| a.0.cmp(&b.0));
     let mut err = io::stderr().lock();
     writeln!(
         err,

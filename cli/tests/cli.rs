@@ -295,7 +295,7 @@ fn audit_replay_alerts_records_and_exit_codes() {
         None,
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json: invalid JSON"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json record 0: invalid JSON"));
     assert!(
         !out.stdout.is_empty(),
         "the readable file was still processed"

@@ -615,7 +615,7 @@ mod cloudtrail {
         assert!(
             bad.errors[0]
                 .to_string()
-                .starts_with("SerializerTestFileBadJsonFormat.json: invalid JSON"),
+                .starts_with("SerializerTestFileBadJsonFormat.json record 0: invalid JSON"),
             "{:?}",
             bad.errors
         );

@@ -10,14 +10,12 @@
 //! source (and record index) and the cause; the other records are still returned.
 
 pub mod normalise;
+mod parse;
 pub mod record;
 pub mod synth;
 
 use std::borrow::Cow;
 use std::io::Read;
-
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
 pub use normalise::{AccessRecord, NormaliseError, normalise, normalise_owned};
 pub use record::CloudTrailRecord;
@@ -61,119 +59,6 @@ pub struct ParseOutcome<'a> {
     pub digest: bool,
 }
 
-#[derive(Deserialize)]
-struct TopLevel<'a> {
-    // Records are read in the same pass as the file (no second parse per record); an element
-    // that is not an object reads as `None` and is reported by index.
-    #[serde(rename = "Records", borrow, default)]
-    records: Option<Vec<record::LenientItem<CloudTrailRecord<'a>>>>,
-    #[serde(borrow, default)]
-    detail: Option<&'a RawValue>,
-    #[serde(rename = "detail-type", default)]
-    detail_type: Option<String>,
-    #[serde(rename = "digestStartTime", default)]
-    digest_start: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "Type", default)]
-    sns_type: Option<String>,
-    #[serde(rename = "eventVersion", default)]
-    event_version: Option<serde::de::IgnoredAny>,
-    #[serde(rename = "eventName", default)]
-    event_name: Option<serde::de::IgnoredAny>,
-}
-
-/// FNV-1a: a stable, dependency-free hash for synthetic event IDs.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-fn read_record<'a>(raw: &'a str, index: usize, source: &str, out: &mut ParseOutcome<'a>) {
-    match serde_json::from_str::<CloudTrailRecord>(raw) {
-        Ok(record) => {
-            let event_id = match &record.event_id {
-                Some(id) if !id.is_empty() => id.clone(),
-                _ => Cow::Owned(synthetic_id(raw)),
-            };
-            out.records.push(Parsed {
-                index,
-                record,
-                event_id,
-            });
-        }
-        Err(e) => out.errors.push(ParseError {
-            source_name: source.to_owned(),
-            index: Some(index),
-            message: format!("not a CloudTrail record: {e}"),
-        }),
-    }
-}
-
-fn synthetic_id(raw: &str) -> String {
-    format!("synthetic-{:016x}", fnv1a(raw.as_bytes()))
-}
-
-/// Records read in one pass from a list; elements that are not objects are errors by index.
-/// Records without an `eventID` get their synthetic ID from their exact text, which needs a
-/// second (raw) pass over the list — only done when such records exist (old logs).
-fn read_list<'a>(
-    items: Vec<record::LenientItem<CloudTrailRecord<'a>>>,
-    raw_list: impl FnOnce() -> Result<Vec<String>, String>,
-    base_index: usize,
-    source: &str,
-    out: &mut ParseOutcome<'a>,
-) -> Result<(), String> {
-    let needs_raw = items.iter().any(|i| {
-        i.0.as_ref()
-            .is_some_and(|r| r.event_id.as_deref().is_none_or(str::is_empty))
-    });
-    let raws = if needs_raw { Some(raw_list()?) } else { None };
-    for (i, item) in items.into_iter().enumerate() {
-        match item.0 {
-            Some(record) => {
-                let event_id =
-                    match &record.event_id {
-                        Some(id) if !id.is_empty() => id.clone(),
-                        _ => Cow::Owned(raws.as_ref().and_then(|r| r.get(i)).map_or_else(
-                            || format!("synthetic-index-{i}"),
-                            |raw| synthetic_id(raw),
-                        )),
-                    };
-                out.records.push(Parsed {
-                    index: base_index + i,
-                    record,
-                    event_id,
-                });
-            }
-            None => out.errors.push(ParseError {
-                source_name: source.to_owned(),
-                index: Some(base_index + i),
-                message: "not a CloudTrail record: expected a JSON object".into(),
-            }),
-        }
-    }
-    Ok(())
-}
-
-fn raw_records(text: &str, array: bool) -> Result<Vec<String>, String> {
-    #[derive(Deserialize)]
-    struct Raw<'a> {
-        #[serde(rename = "Records", borrow)]
-        records: Vec<&'a RawValue>,
-    }
-    let list: Vec<&RawValue> = if array {
-        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?
-    } else {
-        serde_json::from_str::<Raw>(text)
-            .map_err(|e| format!("invalid JSON: {e}"))?
-            .records
-    };
-    Ok(list.into_iter().map(|r| r.get().to_owned()).collect())
-}
-
 fn file_error(source: &str, message: String) -> ParseOutcome<'static> {
     ParseOutcome {
         errors: vec![ParseError {
@@ -183,52 +68,6 @@ fn file_error(source: &str, message: String) -> ParseOutcome<'static> {
         }],
         ..ParseOutcome::default()
     }
-}
-
-/// Read one JSON value that is a record, an envelope, a log file or a digest.
-fn read_value<'a>(
-    text: &'a str,
-    source: &str,
-    base_index: usize,
-    out: &mut ParseOutcome<'a>,
-) -> Result<(), String> {
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('[') {
-        let items: Vec<record::LenientItem<CloudTrailRecord<'a>>> =
-            serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-        return read_list(items, || raw_records(text, true), base_index, source, out);
-    }
-    let top: TopLevel = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
-    if let Some(records) = top.records {
-        read_list(
-            records,
-            || raw_records(text, false),
-            base_index,
-            source,
-            out,
-        )?;
-    } else if let Some(detail) = top.detail {
-        if top
-            .detail_type
-            .as_deref()
-            .is_some_and(|t| !t.contains("CloudTrail"))
-        {
-            return Err(format!(
-                "an EventBridge event of type {:?}, not a CloudTrail event",
-                top.detail_type.unwrap_or_default()
-            ));
-        }
-        read_record(detail.get(), base_index, source, out);
-    } else if top.digest_start.is_some() {
-        out.digest = true;
-    } else if top.sns_type.is_some() {
-        return Err("an SNS notification (log-delivery message), not CloudTrail records".into());
-    } else if top.event_version.is_some() || top.event_name.is_some() {
-        read_record(text, base_index, source, out);
-    } else {
-        return Err("no CloudTrail records: expected {\"Records\": [...]}, an EventBridge envelope, a record, or JSON Lines of them".into());
-    }
-    Ok(())
 }
 
 /// Decompress gzip input (detected by its magic bytes), bounded in size.
@@ -279,50 +118,52 @@ pub fn parse_bytes(source: &str, bytes: &[u8]) -> ParseOutcome<'static> {
     }
 }
 
+/// What one input held besides its records (which went to the callback).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParseReport {
+    /// Records handed to the callback.
+    pub records: usize,
+    /// Records or files that could not be read.
+    pub errors: Vec<ParseError>,
+    /// The input was a CloudTrail digest file (integrity manifest, no records).
+    pub digest: bool,
+}
+
+/// Parse text (already decompressed) of any accepted shape, handing each record to `each` as
+/// soon as it is read, in input order; records borrow from `text`. This is the fast path:
+/// no list of records is built, so memory stays flat however large the file.
+///
+/// A syntax error part-way through a log file is reported with the index of the record where
+/// it broke; the records before it have been handed on.
+pub fn parse_text_each<'a>(
+    source: &str,
+    text: &'a str,
+    mut each: impl FnMut(Parsed<'a>),
+) -> ParseReport {
+    if text.trim().is_empty() {
+        return ParseReport {
+            errors: file_error(source, "empty input".into()).errors,
+            ..ParseReport::default()
+        };
+    }
+    let mut sink = parse::Sink::new(source, &mut each);
+    sink.read_all(text);
+    ParseReport {
+        records: sink.records,
+        errors: std::mem::take(&mut sink.errors),
+        digest: sink.digest,
+    }
+}
+
 /// Parse text (already decompressed) of any accepted shape; records borrow from `text`.
 #[must_use]
 pub fn parse_text<'a>(source: &str, text: &'a str) -> ParseOutcome<'a> {
-    if text.trim().is_empty() {
-        return file_error(source, "empty input".into());
-    }
-    let mut out = ParseOutcome::default();
-    match read_value(text, source, 0, &mut out) {
-        Ok(()) => out,
-        Err(whole_err) => {
-            // Not one JSON document: try JSON Lines, one value per non-empty line.
-            let lines: Vec<(usize, &str)> = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .collect();
-            // JSON Lines only if the first line is itself a JSON object; otherwise report the
-            // file once instead of once per line.
-            let first_is_json = lines
-                .first()
-                .is_some_and(|(_, l)| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok());
-            if lines.len() < 2 || !first_is_json {
-                return file_error(source, whole_err);
-            }
-            let mut out = ParseOutcome::default();
-            for (n, line) in lines {
-                let before = out.records.len();
-                let envelope = line.contains("\"detail-type\"") || line.contains("\"Records\"");
-                if !envelope && line.trim_start().starts_with('{') {
-                    read_record(line, n, source, &mut out);
-                } else if let Err(e) = read_value(line, source, n, &mut out) {
-                    out.errors.push(ParseError {
-                        source_name: format!("{source} line {}", n + 1),
-                        index: None,
-                        message: e,
-                    });
-                }
-                // A line holds one record: index it by line.
-                for p in &mut out.records[before..] {
-                    p.index = n;
-                }
-            }
-            out
-        }
+    let mut records = Vec::new();
+    let report = parse_text_each(source, text, |p| records.push(p));
+    ParseOutcome {
+        records,
+        errors: report.errors,
+        digest: report.digest,
     }
 }
 
@@ -385,11 +226,97 @@ mod tests {
         assert!(
             o.errors[0]
                 .to_string()
-                .starts_with("bad.json: invalid JSON")
+                .starts_with("bad.json record 0: invalid JSON"),
+            "{}",
+            o.errors[0]
+        );
+        let o = parse_bytes("bad.json", b"{\"Records\" 5");
+        assert!(
+            o.errors[0]
+                .to_string()
+                .starts_with("bad.json: invalid JSON"),
+            "{}",
+            o.errors[0]
         );
         let o = parse_bytes("sns", br#"{"Type":"Notification","Message":"x"}"#);
         assert!(o.errors[0].message.contains("SNS"));
         assert!(!parse_bytes("empty", b"  ").errors.is_empty());
+    }
+
+    #[test]
+    fn a_file_cut_short_keeps_the_records_before_the_break() {
+        let log = format!(r#"{{"Records":[{REC},{REC},{{"eventID":"#);
+        let o = parse_bytes("cut.json", log.as_bytes());
+        assert_eq!(o.records.len(), 2);
+        assert_eq!(o.errors.len(), 1);
+        assert!(
+            o.errors[0]
+                .to_string()
+                .starts_with("cut.json record 2: invalid JSON"),
+            "{}",
+            o.errors[0]
+        );
+    }
+
+    #[test]
+    fn records_stream_in_order_and_json_lines_of_logs_are_read_once() {
+        let other = REC.replace("\"e1\"", "\"e2\"");
+        let log = format!(r#"{{"Records":[{REC},{other}]}}"#);
+        let mut seen = Vec::new();
+        let report = parse_text_each("log", &log, |p| seen.push(p.event_id.into_owned()));
+        assert_eq!(seen, ["e1", "e2"]);
+        assert_eq!(report.records, 2);
+        // Two log files on two lines: four records, not six (the first line is not re-read).
+        let two = format!("{log}\n{log}\n");
+        let o = parse_bytes("two.jsonl", two.as_bytes());
+        assert_eq!(o.records.len(), 4, "{:?}", o.errors);
+        assert!(o.errors.is_empty());
+        // A document followed by junk on its own line: the junk is named, by line.
+        let junk = format!("{log}\nnot json\n");
+        let o = parse_bytes("junk.jsonl", junk.as_bytes());
+        assert_eq!(o.records.len(), 2);
+        assert_eq!(o.errors.len(), 1);
+        assert!(
+            o.errors[0]
+                .to_string()
+                .starts_with("junk.jsonl line 2: invalid JSON"),
+            "{}",
+            o.errors[0]
+        );
+        // Junk on the same line as the document is a broken file.
+        let o = parse_bytes("same-line", format!("{log} x").as_bytes());
+        assert!(
+            o.errors[0].message.contains("trailing characters"),
+            "{}",
+            o.errors[0]
+        );
+    }
+
+    #[test]
+    fn records_without_an_id_keep_their_place_and_a_stable_id() {
+        let anon =
+            r#"{"eventTime":"2026-11-22T10:00:00Z","eventName":"GetObject","requestID":"r1"}"#;
+        let other = REC.replace("\"e1\"", "\"e2\"");
+        let log = format!(r#"{{"Records":[{REC},{anon},{other}]}}"#);
+        let o = parse_bytes("anon", log.as_bytes());
+        let ids: Vec<_> = o.records.iter().map(|p| p.event_id.to_string()).collect();
+        assert_eq!(ids[0], "e1");
+        assert!(ids[1].starts_with("synthetic-"));
+        assert_eq!(ids[2], "e2");
+        assert_eq!(
+            o.records.iter().map(|p| p.index).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        // The same record alone (re-delivered as JSON Lines or an array) gets the same ID.
+        assert_eq!(
+            parse_bytes("one", anon.as_bytes()).records[0].event_id,
+            ids[1]
+        );
+        let arr = format!("[{anon}]");
+        assert_eq!(
+            parse_bytes("arr", arr.as_bytes()).records[0].event_id,
+            ids[1]
+        );
     }
 
     #[test]

@@ -70,7 +70,9 @@ impl<'de> Visitor<'de> for StringVisitor {
 pub type Txt<'a> = Cow<'a, str>;
 
 /// Read a string, accepting numbers and booleans as text and anything else as absent.
-fn lenient_string<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Txt<'a>>, D::Error> {
+pub(super) fn lenient_string<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Txt<'a>>, D::Error> {
     d.deserialize_any(StringVisitor)
 }
 
