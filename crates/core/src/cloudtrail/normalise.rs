@@ -229,7 +229,7 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
     if object_key.is_none()
         && let Some(res) = &r.resources
     {
-        let (b, k) = object_from_resources(res);
+        let (b, k) = object_from_resources(&res.list());
         bucket = bucket.or(b.map(Cow::Owned));
         object_key = k.map(Cow::Owned);
     }
@@ -396,6 +396,28 @@ mod tests {
                 proptest::prop_assert_eq!(cloudtrail_time(&s), None);
             }
         }
+    }
+
+    #[test]
+    fn the_object_comes_from_resources_when_request_parameters_lack_it() {
+        let rec = r#"{"eventTime":"2026-11-22T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e2","requestParameters":{"x-id":"GetObject"},"resources":[7,{"type":"AWS::S3::Bucket","ARN":"arn:aws:s3:::b"},{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::b/finance/q\u0033.csv"}],"additionalEventData":{"bytesTransferredIn":-5,"bytesTransferredOut":2.5e3}}"#;
+        // Bare, inside a log file (the streamed path), and detached from the input.
+        let log = format!(r#"{{"Records":[{rec}]}}"#);
+        let texts = [rec.to_owned(), log];
+        for text in &texts {
+            let borrowed = crate::cloudtrail::parse_text("t", text);
+            let owned = parse_bytes("t", text.as_bytes());
+            for p in [&borrowed.records[0], &owned.records[0]] {
+                let a = normalise(p).unwrap();
+                assert_eq!(a.bucket.as_deref(), Some("b"));
+                assert_eq!(a.object_key.as_deref(), Some("finance/q3.csv"));
+                assert_eq!((a.bytes_transferred, a.bytes_out), (2500, 2500));
+            }
+        }
+        // Not a list: no object, no error.
+        let odd = r#"{"eventTime":"2026-11-22T10:00:00Z","eventName":"GetObject","resources":{"ARN":"x"}}"#;
+        let a = normalise(&parse_bytes("t", odd.as_bytes()).records[0]).unwrap();
+        assert_eq!(a.object_key, None);
     }
 
     #[test]

@@ -76,12 +76,49 @@ pub(super) fn lenient_string<'de: 'a, 'a, D: Deserializer<'de>>(
     d.deserialize_any(StringVisitor)
 }
 
-/// Read a number of bytes from a number or a numeric string.
+fn bytes_from_f64(f: f64) -> Option<u64> {
+    (f >= 0.0 && f.is_finite()).then_some(f as u64)
+}
+
+struct BytesVisitor;
+
+impl<'de> Visitor<'de> for BytesVisitor {
+    type Value = Option<u64>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number of bytes")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(u64::try_from(v).ok())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(bytes_from_f64(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.trim().parse::<f64>().ok().and_then(bytes_from_f64))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map).map(|()| None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq).map(|()| None)
+    }
+}
+
+/// Read a number of bytes from a number or a numeric string; anything else reads as absent.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    Ok(lenient_string(d)?
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|f| *f >= 0.0 && f.is_finite())
-        .map(|f| f as u64))
+    d.deserialize_any(BytesVisitor)
 }
 
 struct ObjectVisitor<T>(PhantomData<T>);
@@ -280,6 +317,29 @@ pub struct Resource<'a> {
     pub kind: Option<Txt<'a>>,
 }
 
+/// `resources[]` kept as its JSON text. An S3 data event names its object in
+/// `requestParameters`; `resources` is only the fallback, so it is not parsed for every record
+/// (skipping it costs a scan; parsing its ARNs costs a sixth of the whole parse).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawResources<'a>(pub Txt<'a>);
+
+impl RawResources<'_> {
+    /// The entries that are objects (other elements, or a value that is not a list, read as
+    /// none — the same leniency as every other field).
+    #[must_use]
+    pub fn list(&self) -> Vec<Resource<'_>> {
+        let mut de = serde_json::Deserializer::from_str(&self.0);
+        lenient_list(&mut de).ok().flatten().unwrap_or_default()
+    }
+}
+
+fn raw_resources<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<RawResources<'a>>, D::Error> {
+    let raw = <Option<&'de serde_json::value::RawValue>>::deserialize(d)?;
+    Ok(raw.map(|r| RawResources(Cow::Borrowed(r.get()))))
+}
+
 /// One CloudTrail record.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", default)]
@@ -319,9 +379,9 @@ pub struct CloudTrailRecord<'a> {
     /// Additional data (bytes transferred).
     #[serde(deserialize_with = "lenient")]
     pub additional_event_data: Option<AdditionalEventData>,
-    /// Resources touched.
-    #[serde(borrow, deserialize_with = "lenient_list")]
-    pub resources: Option<Vec<Resource<'a>>>,
+    /// Resources touched, as raw JSON (read with [`RawResources::list`] only when needed).
+    #[serde(borrow, deserialize_with = "raw_resources")]
+    pub resources: Option<RawResources<'a>>,
     /// Unique event ID (the idempotency key).
     #[serde(
         rename = "eventID",
@@ -374,15 +434,9 @@ impl CloudTrailRecord<'_> {
                 key: own(p.key),
             }),
             additional_event_data: self.additional_event_data,
-            resources: self.resources.map(|rs| {
-                rs.into_iter()
-                    .map(|r| Resource {
-                        arn: own(r.arn),
-                        account_id: own(r.account_id),
-                        kind: own(r.kind),
-                    })
-                    .collect()
-            }),
+            resources: self
+                .resources
+                .map(|r| RawResources(Cow::Owned(r.0.into_owned()))),
             event_id: own(self.event_id),
             recipient_account_id: own(self.recipient_account_id),
             vpc_endpoint_id: own(self.vpc_endpoint_id),
