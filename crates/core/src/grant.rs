@@ -4,6 +4,7 @@
 //! item) is parsed into one of these types; a value that exists is a valid value.
 
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -450,6 +451,10 @@ pub struct GrantsFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Registry {
     grants: Vec<Grant>,
+    /// Positions in `grants` by account, so the per-record questions (`knows`, `allows`) are
+    /// one lookup rather than a scan of every grant.
+    #[serde(skip)]
+    by_account: HashMap<String, Vec<usize>>,
 }
 
 impl Registry {
@@ -484,7 +489,14 @@ impl Registry {
                 }
             }
         }
-        Ok(Registry { grants })
+        let mut by_account: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, g) in grants.iter().enumerate() {
+            by_account
+                .entry(g.account_id.as_str().to_owned())
+                .or_default()
+                .push(i);
+        }
+        Ok(Registry { grants, by_account })
     }
 
     /// Parse a grants file (`{"consumer_accounts": [...]}` or a bare list).
@@ -561,15 +573,22 @@ impl Registry {
     /// Whether an account holds any grant (active or not).
     #[must_use]
     pub fn knows(&self, account: &str) -> bool {
-        self.grants.iter().any(|g| g.account_id.as_str() == account)
+        self.by_account.contains_key(account)
+    }
+
+    /// The grants of one account.
+    pub fn of_account(&self, account: &str) -> impl Iterator<Item = &Grant> {
+        self.by_account
+            .get(account)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.grants.get(i))
     }
 
     /// The registry's answer for one access, the ground truth the rendered policy must match.
     #[must_use]
     pub fn allows(&self, account: &str, key: &str, write: bool, at: DateTime<Utc>) -> bool {
-        self.grants
-            .iter()
-            .any(|g| g.account_id.as_str() == account && g.allows(key, write, at))
+        self.of_account(account).any(|g| g.allows(key, write, at))
     }
 }
 

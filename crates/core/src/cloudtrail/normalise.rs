@@ -135,6 +135,47 @@ fn object_from_resources(resources: &[Resource<'_>]) -> (Option<String>, Option<
     (None, None)
 }
 
+macro_rules! s3_object_actions {
+    ($($name:literal),* $(,)?) => {
+        /// `s3:<name>` for the S3 object operations that make up nearly every data event, from a
+        /// static table (no allocation per record); `None` for anything else.
+        fn s3_object_action(service: &str, name: &str) -> Option<&'static str> {
+            if service != "s3" {
+                return None;
+            }
+            match name {
+                $($name => Some(concat!("s3:", $name)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+s3_object_actions!(
+    "GetObject",
+    "HeadObject",
+    "PutObject",
+    "CopyObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "ListObjects",
+    "ListObjectsV2",
+    "ListObjectVersions",
+    "CreateMultipartUpload",
+    "UploadPart",
+    "UploadPartCopy",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
+    "GetObjectAcl",
+    "GetObjectTagging",
+    "GetObjectAttributes",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+    "PutObjectAcl",
+    "RestoreObject",
+    "SelectObjectContent",
+);
+
 /// Normalise one parsed record (copying what it keeps; see [`normalise_owned`] to move).
 ///
 /// # Errors
@@ -207,6 +248,8 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         .map_or(event_source.as_ref(), |(s, _)| s);
     let action = if service.is_empty() {
         event_name.clone()
+    } else if let Some(known) = s3_object_action(service, &event_name) {
+        Cow::Borrowed(known)
     } else {
         Cow::Owned(format!("{service}:{event_name}"))
     };
@@ -418,6 +461,22 @@ mod tests {
         let odd = r#"{"eventTime":"2026-11-22T10:00:00Z","eventName":"GetObject","resources":{"ARN":"x"}}"#;
         let a = normalise(&parse_bytes("t", odd.as_bytes()).records[0]).unwrap();
         assert_eq!(a.object_key, None);
+    }
+
+    #[test]
+    fn actions_from_the_table_match_the_general_form() {
+        for (service, name) in [
+            ("s3", "GetObject"),
+            ("s3", "ListObjectsV2"),
+            ("s3", "RestoreObject"),
+        ] {
+            assert_eq!(
+                s3_object_action(service, name),
+                Some(format!("{service}:{name}").as_str())
+            );
+        }
+        assert_eq!(s3_object_action("kms", "GetObject"), None);
+        assert_eq!(s3_object_action("s3", "PutBucketPolicy"), None);
     }
 
     #[test]

@@ -31,8 +31,10 @@ impl Detector for EgressSpike {
         if r.bytes_out == 0 {
             return;
         }
-        let Some(t) = r.time() else { return };
-        if let Some(total) = self.window.add(&r.account_id, t.timestamp(), r.bytes_out) {
+        if let Some(total) =
+            self.window
+                .add(&r.account_id, r.epoch_ms.div_euclid(1000), r.bytes_out)
+        {
             out.push(alert(
                 self.name(),
                 Severity::High,

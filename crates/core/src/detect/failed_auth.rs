@@ -45,8 +45,10 @@ impl Detector for FailedAuth {
         if !DENIED_CODES.contains(&code.as_ref()) {
             return;
         }
-        let Some(t) = r.time() else { return };
-        if let Some(n) = self.window.add(&r.account_id, t.timestamp(), 1) {
+        if let Some(n) = self
+            .window
+            .add(&r.account_id, r.epoch_ms.div_euclid(1000), 1)
+        {
             out.push(alert(
                 self.name(),
                 Severity::High,

@@ -31,8 +31,10 @@ impl Detector for RequestSpike {
         if r.event_source != "s3.amazonaws.com" || is_service(r) {
             return;
         }
-        let Some(t) = r.time() else { return };
-        if let Some(n) = self.window.add(&r.account_id, t.timestamp(), 1) {
+        if let Some(n) = self
+            .window
+            .add(&r.account_id, r.epoch_ms.div_euclid(1000), 1)
+        {
             out.push(alert(
                 self.name(),
                 Severity::High,

@@ -52,8 +52,11 @@ impl RateWindow {
     /// takes it over the threshold (once per burst).
     pub fn add(&mut self, account: &str, epoch_secs: i64, amount: u64) -> Option<u64> {
         let b = epoch_secs.div_euclid(self.bucket_secs);
-        if !self.rings.contains_key(account)
-            && self.rings.len() >= MAX_ACCOUNTS
+        // One lookup in the common case (a known account), which allocates nothing.
+        if let Some(ring) = self.rings.get_mut(account) {
+            return ring.add(b, amount, self.threshold);
+        }
+        if self.rings.len() >= MAX_ACCOUNTS
             && let Some(oldest) = self
                 .rings
                 .iter()
@@ -62,33 +65,34 @@ impl RateWindow {
         {
             self.rings.remove(&oldest);
         }
-        // Look up before inserting: the common case (a known account) allocates nothing.
-        if !self.rings.contains_key(account) {
-            self.rings.insert(
-                account.to_owned(),
-                Ring {
-                    latest: b,
-                    counts: [0; BUCKETS],
-                    quiet_until: i64::MIN,
-                },
-            );
-        }
-        let ring = self.rings.get_mut(account)?;
+        self.rings
+            .entry(account.to_owned())
+            .or_insert(Ring {
+                latest: b,
+                counts: [0; BUCKETS],
+                quiet_until: i64::MIN,
+            })
+            .add(b, amount, self.threshold)
+    }
+}
+
+impl Ring {
+    fn add(&mut self, b: i64, amount: u64, threshold: u64) -> Option<u64> {
         let n = BUCKETS as i64;
-        if b > ring.latest {
-            let steps = (b - ring.latest).min(n);
+        if b > self.latest {
+            let steps = (b - self.latest).min(n);
             for k in 1..=steps {
-                ring.counts[(ring.latest + k).rem_euclid(n) as usize] = 0;
+                self.counts[(self.latest + k).rem_euclid(n) as usize] = 0;
             }
-            ring.latest = b;
-        } else if b <= ring.latest - n {
+            self.latest = b;
+        } else if b <= self.latest - n {
             return None;
         }
-        let slot = &mut ring.counts[b.rem_euclid(n) as usize];
+        let slot = &mut self.counts[b.rem_euclid(n) as usize];
         *slot = slot.saturating_add(amount);
-        let total: u64 = ring.counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
-        if total > self.threshold && ring.latest >= ring.quiet_until {
-            ring.quiet_until = ring.latest + n;
+        let total: u64 = self.counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
+        if total > threshold && self.latest >= self.quiet_until {
+            self.quiet_until = self.latest + n;
             Some(total)
         } else {
             None
