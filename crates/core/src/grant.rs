@@ -576,19 +576,41 @@ impl Registry {
         self.by_account.contains_key(account)
     }
 
-    /// The grants of one account.
-    pub fn of_account(&self, account: &str) -> impl Iterator<Item = &Grant> {
-        self.by_account
-            .get(account)
-            .into_iter()
-            .flatten()
-            .filter_map(|&i| self.grants.get(i))
+    /// The grants of one account, when it holds any: one lookup for several questions.
+    #[must_use]
+    pub fn account(&self, account: &str) -> Option<AccountGrants<'_>> {
+        self.by_account.get(account).map(|idx| AccountGrants {
+            grants: &self.grants,
+            idx,
+        })
     }
 
     /// The registry's answer for one access, the ground truth the rendered policy must match.
     #[must_use]
     pub fn allows(&self, account: &str, key: &str, write: bool, at: DateTime<Utc>) -> bool {
-        self.of_account(account).any(|g| g.allows(key, write, at))
+        self.account(account)
+            .is_some_and(|a| a.allows(key, write, at))
+    }
+}
+
+/// The grants one account holds (see [`Registry::account`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AccountGrants<'r> {
+    grants: &'r [Grant],
+    idx: &'r [usize],
+}
+
+impl<'r> AccountGrants<'r> {
+    /// The account's grants, in input order.
+    pub fn iter(&self) -> impl Iterator<Item = &'r Grant> + 'r {
+        let grants = self.grants;
+        self.idx.iter().filter_map(move |&i| grants.get(i))
+    }
+
+    /// Whether any of them allows `key` (for a write, when `write`) at `at`.
+    #[must_use]
+    pub fn allows(&self, key: &str, write: bool, at: DateTime<Utc>) -> bool {
+        self.iter().any(|g| g.allows(key, write, at))
     }
 }
 

@@ -1,8 +1,6 @@
 //! `audit-tampering`: someone is switching off or changing the audit trail itself.
 
-use serde_json::json;
-
-use super::{Alert, Detector, Severity, alert};
+use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 const EVENTS: [&str; 9] = [
@@ -34,7 +32,7 @@ impl Detector for AuditTampering {
             Severity::Critical,
             r,
             format!("{} by {} (success: {})", r.action, r.principal_arn, r.success_status),
-            json!({"action": r.action, "principal_arn": r.principal_arn, "source_ip": r.source_ip, "success": r.success_status}),
+            details!({"action": r.action, "principal_arn": r.principal_arn, "source_ip": r.source_ip, "success": r.success_status}),
         ));
     }
 }

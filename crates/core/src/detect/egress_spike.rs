@@ -1,9 +1,7 @@
 //! `egress-spike`: more than N bytes downloaded in a window per account (default 100 GiB / hour).
 
-use serde_json::json;
-
 use super::window::RateWindow;
-use super::{Alert, Detector, Severity, alert};
+use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -43,7 +41,7 @@ impl Detector for EgressSpike {
                     "{} downloaded more than {} bytes in {} s",
                     r.account_id, self.threshold, self.secs
                 ),
-                json!({"bytes": total, "threshold": self.threshold, "window_seconds": self.secs}),
+                details!({"bytes": total, "threshold": self.threshold, "window_seconds": self.secs}),
             ));
         }
     }

@@ -1,9 +1,7 @@
 //! `failed-auth`: more than N authorization failures in a window per account (default 10 / 5 min).
 
-use serde_json::json;
-
 use super::window::RateWindow;
-use super::{Alert, Detector, Severity, alert};
+use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 /// Error codes that mean "not allowed" (IAM, S3, KMS, EC2, STS).
@@ -54,7 +52,7 @@ impl Detector for FailedAuth {
                 Severity::High,
                 r,
                 format!("{} had more than {} denied calls in {} s (last: {} {code})", r.account_id, self.threshold, self.secs, r.action),
-                json!({"failures": n, "threshold": self.threshold, "window_seconds": self.secs, "last_error": code}),
+                details!({"failures": n, "threshold": self.threshold, "window_seconds": self.secs, "last_error": code}),
             ));
         }
     }

@@ -1,9 +1,7 @@
 //! `key-loss`: the KMS key is being disabled or scheduled for deletion (data would become
 //! unreadable).
 
-use serde_json::json;
-
-use super::{Alert, Detector, Severity, alert};
+use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 const EVENTS: [&str; 3] = [
@@ -28,7 +26,7 @@ impl Detector for KeyLoss {
             if r.success_status { Severity::Critical } else { Severity::High },
             r,
             format!("{} by {} (attempted: {})", r.action, r.principal_arn, !r.success_status),
-            json!({"action": r.action, "principal_arn": r.principal_arn, "success": r.success_status}),
+            details!({"action": r.action, "principal_arn": r.principal_arn, "success": r.success_status}),
         ));
     }
 }

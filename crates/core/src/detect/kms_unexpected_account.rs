@@ -1,9 +1,7 @@
 //! `kms-unexpected-account`: the key used (decrypt, data keys, grants) by an account that is
 //! neither trusted nor in the registry.
 
-use serde_json::json;
-
-use super::{Alert, Detector, Known, Severity, alert, is_service};
+use super::{Alert, Detector, Known, Severity, alert, details, is_service};
 use crate::cloudtrail::AccessRecord;
 
 const USE_EVENTS: [&str; 9] = [
@@ -49,7 +47,7 @@ impl Detector for KmsUnexpectedAccount {
             Severity::High,
             r,
             format!("account {} used the key ({}) but holds no grant", r.account_id, r.action),
-            json!({"action": r.action, "principal_arn": r.principal_arn, "success": r.success_status, "source_ip": r.source_ip}),
+            details!({"action": r.action, "principal_arn": r.principal_arn, "success": r.success_status, "source_ip": r.source_ip}),
         ));
     }
 }

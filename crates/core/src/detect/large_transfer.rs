@@ -1,8 +1,6 @@
 //! `large-transfer`: one request moving more bytes than the threshold (possible exfiltration).
 
-use serde_json::json;
-
-use super::{Alert, Detector, Severity, alert};
+use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -29,7 +27,7 @@ impl Detector for LargeTransfer {
             Severity::Medium,
             r,
             format!("{} moved {} bytes in one request ({})", r.account_id, r.bytes_transferred, r.action),
-            json!({"bytes": r.bytes_transferred, "threshold": self.threshold, "object_key": r.object_key, "principal_arn": r.principal_arn}),
+            details!({"bytes": r.bytes_transferred, "threshold": self.threshold, "object_key": r.object_key, "principal_arn": r.principal_arn}),
         ));
     }
 }

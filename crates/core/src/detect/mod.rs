@@ -27,6 +27,7 @@ use std::sync::Arc;
 use chrono::Weekday;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::cloudtrail::AccessRecord;
 use crate::grant::Registry;
@@ -58,9 +59,71 @@ pub struct Alert {
     pub account_id: String,
     /// One line for humans.
     pub summary: String,
-    /// Structured details.
-    pub details: Value,
+    /// Structured details (a JSON object).
+    pub details: Details,
 }
+
+/// An alert's structured details: a JSON object written once, when the alert is raised, from
+/// borrowed fields of the record (no intermediate map; ~20 % of records raise an alert).
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct Details(Box<RawValue>);
+
+impl Details {
+    /// The JSON text.
+    #[must_use]
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The details as a JSON value (for callers that inspect them).
+    #[must_use]
+    pub fn value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    pub(crate) fn new(fields: &impl Serialize) -> Self {
+        // Only strings, numbers, booleans and options go in, which always serialize.
+        Details(
+            serde_json::value::to_raw_value(fields).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        )
+    }
+}
+
+impl PartialEq for Details {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+/// `(name, value)` pairs serialized as one JSON object (see [`details!`]).
+pub(crate) struct Fields<T>(pub(crate) T);
+
+macro_rules! impl_fields {
+    ($n:literal; $($i:tt $t:ident),+) => {
+        impl<$($t: Serialize),+> Serialize for Fields<($((&'static str, $t),)+)> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap as _;
+                let mut m = s.serialize_map(Some($n))?;
+                $(m.serialize_entry((self.0).$i.0, &(self.0).$i.1)?;)+
+                m.end()
+            }
+        }
+    };
+}
+impl_fields!(1; 0 A);
+impl_fields!(2; 0 A, 1 B);
+impl_fields!(3; 0 A, 1 B, 2 C);
+impl_fields!(4; 0 A, 1 B, 2 C, 3 D);
+impl_fields!(5; 0 A, 1 B, 2 C, 3 D, 4 E);
+
+/// Alert details as a JSON object: `details!({"key": value, ...})`, values by reference.
+macro_rules! details {
+    ({$($k:literal : $v:expr),+ $(,)?}) => {
+        $crate::detect::Details::new(&$crate::detect::Fields(($(($k, &$v),)+)))
+    };
+}
+pub(crate) use details;
 
 fn default_true() -> bool {
     true
@@ -405,7 +468,7 @@ fn alert(
     severity: Severity,
     r: &AccessRecord,
     summary: String,
-    details: Value,
+    details: Details,
 ) -> Alert {
     Alert {
         detector,

@@ -1,9 +1,8 @@
 //! `off-hours`: S3 object access outside business hours (in the configured time zone and days).
 
 use chrono::{Datelike, Timelike, Weekday};
-use serde_json::json;
 
-use super::{Alert, Detector, Severity, alert, is_service};
+use super::{Alert, Detector, Severity, alert, details, is_service};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -55,7 +54,7 @@ impl Detector for OffHours {
             Severity::Low,
             r,
             format!("{} {} at {} {:02}:{:02} local time ({})", r.account_id, r.action, local.weekday(), local.hour(), local.minute(), self.tz),
-            json!({"local_time": local.to_rfc3339(), "time_zone": self.tz.name(), "object_key": r.object_key}),
+            details!({"local_time": local.to_rfc3339(), "time_zone": self.tz.name(), "object_key": r.object_key}),
         ));
     }
 }

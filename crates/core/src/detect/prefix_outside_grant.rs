@@ -1,9 +1,7 @@
 //! `prefix-outside-grant`: a registered account touching an object outside its granted prefixes,
 //! or writing under a read grant (attempts count too: a denied probe is still a signal).
 
-use serde_json::json;
-
-use super::{Alert, Detector, Known, S3_WRITE_EVENTS, Severity, alert};
+use super::{Alert, Detector, Known, S3_WRITE_EVENTS, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -26,15 +24,19 @@ impl Detector for PrefixOutsideGrant {
     }
     fn observe(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) {
         let Some(key) = &r.object_key else { return };
-        if !self.known.on_shared_bucket(r) || !self.known.registry.knows(&r.account_id) {
+        if !self.known.on_shared_bucket(r) {
             return;
         }
+        // An account without grants is unknown-account's job.
+        let Some(grants) = self.known.registry.account(&r.account_id) else {
+            return;
+        };
         let Some(at) = r.time() else { return };
         let write = S3_WRITE_EVENTS.contains(&r.event_name.as_ref());
-        if self.known.registry.allows(&r.account_id, key, write, at) {
+        if grants.allows(key, write, at) {
             return;
         }
-        let what = if write && self.known.registry.allows(&r.account_id, key, false, at) {
+        let what = if write && grants.allows(key, false, at) {
             "wrote under a read-only grant"
         } else {
             "accessed a key outside its granted prefixes (or after expiry)"
@@ -44,7 +46,7 @@ impl Detector for PrefixOutsideGrant {
             if r.success_status { Severity::High } else { Severity::Medium },
             r,
             format!("account {} {what}: {} {key}", r.account_id, r.action),
-            json!({"object_key": key, "action": r.action, "write": write, "success": r.success_status, "principal_arn": r.principal_arn}),
+            details!({"object_key": key, "action": r.action, "write": write, "success": r.success_status, "principal_arn": r.principal_arn}),
         ));
     }
 }

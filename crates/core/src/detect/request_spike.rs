@@ -1,9 +1,7 @@
 //! `request-spike`: more than N S3 requests in a window per account (default 1,000 / 5 minutes).
 
-use serde_json::json;
-
 use super::window::RateWindow;
-use super::{Alert, Detector, Severity, alert, is_service};
+use super::{Alert, Detector, Severity, alert, details, is_service};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -43,7 +41,7 @@ impl Detector for RequestSpike {
                     "{} made more than {} S3 requests in {} s",
                     r.account_id, self.threshold, self.secs
                 ),
-                json!({"requests": n, "threshold": self.threshold, "window_seconds": self.secs}),
+                details!({"requests": n, "threshold": self.threshold, "window_seconds": self.secs}),
             ));
         }
     }

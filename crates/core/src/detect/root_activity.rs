@@ -1,8 +1,6 @@
 //! `root-activity`: any call made with the root user's credentials.
 
-use serde_json::json;
-
-use super::{Alert, Detector, Severity, alert};
+use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -21,7 +19,7 @@ impl Detector for RootActivity {
             Severity::High,
             r,
             format!("root user of {} called {}", r.account_id, r.action),
-            json!({"action": r.action, "source_ip": r.source_ip, "mfa": r.mfa, "success": r.success_status}),
+            details!({"action": r.action, "source_ip": r.source_ip, "mfa": r.mfa, "success": r.success_status}),
         ));
     }
 }

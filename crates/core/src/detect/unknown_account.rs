@@ -1,8 +1,6 @@
 //! `unknown-account`: an S3 call on the shared bucket by an account that holds no grant.
 
-use serde_json::json;
-
-use super::{Alert, Detector, Known, Severity, alert, is_service};
+use super::{Alert, Detector, Known, Severity, alert, details, is_service};
 use crate::cloudtrail::AccessRecord;
 
 #[derive(Debug)]
@@ -39,7 +37,7 @@ impl Detector for UnknownAccount {
             Severity::High,
             r,
             format!("account {} is not in the registry but called {} on the shared bucket", r.account_id, r.action),
-            json!({"principal_arn": r.principal_arn, "action": r.action, "object_key": r.object_key, "source_ip": r.source_ip, "success": r.success_status}),
+            details!({"principal_arn": r.principal_arn, "action": r.action, "object_key": r.object_key, "source_ip": r.source_ip, "success": r.success_status}),
         ));
     }
 }
