@@ -230,7 +230,13 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         .as_deref()
         .ok_or_else(|| err("eventTime is missing"))?;
     let (timestamp, epoch_ms) = match cloudtrail_time(raw_time) {
-        Some(ms) => (format!("{}.000Z", &raw_time[..19]), ms),
+        Some(ms) => {
+            // `YYYY-MM-DDTHH:MM:SS` + `.000Z`, without the formatting machinery.
+            let mut t = String::with_capacity(24);
+            t.push_str(raw_time.get(..19).unwrap_or(raw_time));
+            t.push_str(".000Z");
+            (t, ms)
+        }
         None => {
             let time: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_time)
                 .map(|t| t.with_timezone(&Utc))
@@ -243,9 +249,13 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
     };
     let event_source = r.event_source.unwrap_or_default();
     let event_name = r.event_name.unwrap_or_default();
-    let service = event_source
-        .split_once('.')
-        .map_or(event_source.as_ref(), |(s, _)| s);
+    let service = if event_source == "s3.amazonaws.com" {
+        "s3"
+    } else {
+        event_source
+            .split_once('.')
+            .map_or(event_source.as_ref(), |(s, _)| s)
+    };
     let action = if service.is_empty() {
         event_name.clone()
     } else if let Some(known) = s3_object_action(service, &event_name) {
