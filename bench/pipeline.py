@@ -3,9 +3,11 @@
 
 This is the approach spec 000 assumed for the Lambdas: json.loads, dict access, running sums for
 windows. It is written to be honest, not slow: same inputs, same normalisation, the same twelve
-detectors with the same thresholds and bounded per-account bucket rings.
+detectors with the same thresholds and bounded per-account bucket rings, and the same output —
+alerts with the same severity, summary and details (bench/run.sh checks the two outputs are
+identical line for line), and the same per-account summary.
 
-usage: pipeline.py GRANTS_FILE PATH...   (alerts as JSON lines on stdout, a count on stderr)
+usage: pipeline.py GRANTS_FILE PATH...   (alerts as JSON lines on stdout, a summary on stderr)
 """
 import gzip
 import json
@@ -123,6 +125,8 @@ def normalise(r):
         "event_id": r.get("eventID") or "synthetic", "event_source": src, "event_name": name,
         "bucket": bucket, "error_code": r.get("errorCode"),
         "identity_type": u.get("type") or "Unknown",
+        "time": t,
+        "mfa": ((u.get("sessionContext") or {}).get("attributes") or {}).get("mfaAuthenticated") == "true",
     }
 
 
@@ -137,12 +141,17 @@ def main():
             files.append(p)
     spikes, fails, egress = Window(1000, 300), Window(10, 300), Window(100 * 2**30, 3600)
     out = sys.stdout
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     n = alerts = 0
+    summary = {}
+    tf = lambda b: "true" if b else "false"
 
-    def emit(det, rec, summary):
+    def emit(det, severity, rec, text, details):
         nonlocal alerts
         alerts += 1
-        out.write(json.dumps({"detector": det, "event_id": rec["event_id"], "account_id": rec["account_id"], "summary": summary}) + "\n")
+        summary.setdefault(rec["account_id"], [0, 0, 0, 0])[3] += 1
+        out.write(dumps({"detector": det, "severity": severity, "event_id": rec["event_id"],
+                         "account_id": rec["account_id"], "summary": text, "details": details}) + "\n")
 
     for f in sorted(files):
         for raw in records_of(f):
@@ -150,41 +159,80 @@ def main():
                 continue
             r = normalise(raw)
             n += 1
-            acct, src, name = r["account_id"], r["event_source"], r["event_name"]
+            acct, src, name, action = r["account_id"], r["event_source"], r["event_name"], r["action"]
+            s = summary.setdefault(acct, [0, 0, 0, 0])
+            s[0] += 1
+            s[1] += r["bytes_transferred"]
+            s[2] += not r["success_status"]
             service = r["identity_type"] == "AWSService" or acct == "unknown"
             on_bucket = src == "s3.amazonaws.com" and (bucket is None or r["bucket"] == bucket)
             known = acct in trusted or acct in grants
+            ok = r["success_status"]
             if on_bucket and not service and not known:
-                emit("unknown-account", r, "unknown account")
+                emit("unknown-account", "high", r,
+                     f"account {acct} is not in the registry but called {action} on the shared bucket",
+                     {"principal_arn": r["principal_arn"], "action": action, "object_key": r["object_key"],
+                      "source_ip": r["source_ip"], "success": ok})
             key = r["object_key"]
             if key and on_bucket and acct in grants:
                 write = name in S3_WRITES
-                ok = any(r["epoch"] < exp and (not write or rw) and any(key.startswith(p) for p in prefixes)
-                         for prefixes, rw, exp in grants[acct])
-                if not ok:
-                    emit("prefix-outside-grant", r, "outside grant")
-            if r["success_status"] and (src, name) in POLICY:
-                emit("policy-change", r, "policy change")
+                allows = lambda w: any(r["epoch"] < exp and (not w or rw) and any(key.startswith(p) for p in prefixes)
+                                       for prefixes, rw, exp in grants[acct])
+                if not allows(write):
+                    what = ("wrote under a read-only grant" if write and allows(False)
+                            else "accessed a key outside its granted prefixes (or after expiry)")
+                    emit("prefix-outside-grant", "high" if ok else "medium", r, f"account {acct} {what}: {action} {key}",
+                         {"object_key": key, "action": action, "write": write, "success": ok,
+                          "principal_arn": r["principal_arn"]})
+            if ok and (src, name) in POLICY:
+                emit("policy-change", "high", r, f"{action} by {r['principal_arn']}",
+                     {"action": action, "principal_arn": r["principal_arn"], "bucket": r["bucket"],
+                      "source_ip": r["source_ip"]})
             if src == "kms.amazonaws.com" and name in KEY_LOSS:
-                emit("key-loss", r, "key loss")
+                emit("key-loss", "critical" if ok else "high", r,
+                     f"{action} by {r['principal_arn']} (attempted: {tf(not ok)})",
+                     {"action": action, "principal_arn": r["principal_arn"], "success": ok})
             if src == "kms.amazonaws.com" and name in KMS_USE and not service and not known:
-                emit("kms-unexpected-account", r, "kms use")
+                emit("kms-unexpected-account", "high", r, f"account {acct} used the key ({action}) but holds no grant",
+                     {"action": action, "principal_arn": r["principal_arn"], "success": ok, "source_ip": r["source_ip"]})
             if r["bytes_transferred"] >= 2**30:
-                emit("large-transfer", r, "large transfer")
+                emit("large-transfer", "medium", r, f"{acct} moved {r['bytes_transferred']} bytes in one request ({action})",
+                     {"bytes": r["bytes_transferred"], "threshold": 2**30, "object_key": key,
+                      "principal_arn": r["principal_arn"]})
             if src == "s3.amazonaws.com" and key and not service and (bucket is None or r["bucket"] == bucket):
                 if r["weekday"] >= 5 or not (9 <= r["hour"] < 18):
-                    emit("off-hours", r, "off hours")
-            if src == "s3.amazonaws.com" and not service and spikes.add(acct, r["epoch"], 1):
-                emit("request-spike", r, "spike")
-            if r["error_code"] in DENIED and fails.add(acct, r["epoch"], 1):
-                emit("failed-auth", r, "failed auth")
-            if r["bytes_out"] and egress.add(acct, r["epoch"], r["bytes_out"]):
-                emit("egress-spike", r, "egress")
+                    t = r["time"]
+                    emit("off-hours", "low", r,
+                         f"{acct} {action} at {t.strftime('%a')} {t.hour:02}:{t.minute:02} local time (UTC)",
+                         {"local_time": t.isoformat(), "time_zone": "UTC", "object_key": key})
+            if src == "s3.amazonaws.com" and not service:
+                total = spikes.add(acct, r["epoch"], 1)
+                if total:
+                    emit("request-spike", "high", r, f"{acct} made more than 1000 S3 requests in 300 s",
+                         {"requests": total, "threshold": 1000, "window_seconds": 300})
+            if r["error_code"] in DENIED:
+                total = fails.add(acct, r["epoch"], 1)
+                if total:
+                    emit("failed-auth", "high", r,
+                         f"{acct} had more than 10 denied calls in 300 s (last: {action} {r['error_code']})",
+                         {"failures": total, "threshold": 10, "window_seconds": 300, "last_error": r["error_code"]})
+            if r["bytes_out"]:
+                total = egress.add(acct, r["epoch"], r["bytes_out"])
+                if total:
+                    emit("egress-spike", "high", r, f"{acct} downloaded more than {100 * 2**30} bytes in 3600 s",
+                         {"bytes": total, "threshold": 100 * 2**30, "window_seconds": 3600})
             if src == "cloudtrail.amazonaws.com" and name in TAMPER:
-                emit("audit-tampering", r, "tampering")
+                emit("audit-tampering", "critical", r, f"{action} by {r['principal_arn']} (success: {tf(ok)})",
+                     {"action": action, "principal_arn": r["principal_arn"], "source_ip": r["source_ip"], "success": ok})
             if r["identity_type"] == "Root":
-                emit("root-activity", r, "root")
-    print(f"{n} records, {alerts} alerts", file=sys.stderr)
+                emit("root-activity", "high", r, f"root user of {acct} called {action}",
+                     {"action": action, "source_ip": r["source_ip"], "mfa": r["mfa"], "success": ok})
+    err = sys.stderr
+    err.write(f"{'account':<14} {'records':>9} {'bytes':>15} {'failed':>7} {'alerts':>7}\n")
+    for acct in sorted(summary):
+        c = summary[acct]
+        err.write(f"{acct:<14} {c[0]:>9} {c[1]:>15} {c[2]:>7} {c[3]:>7}\n")
+    err.write(f"{len(files)} file(s) read, {n} record(s), {alerts} alert(s)\n")
 
 
 if __name__ == "__main__":

@@ -273,6 +273,23 @@ fn decide(
     evaluate(set, &req).decision
 }
 
+/// One element of a record list: a record (with or without an `eventID`, its object in
+/// `requestParameters` or only in `resources[]`), or a value that is not a record.
+fn cloudtrail_item() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => (any::<bool>(), 0u32..1000, "[a-z0-9/]{0,12}", any::<bool>()).prop_map(|(with_id, n, key, in_resources)| {
+            let id = if with_id { format!(r#""eventID":"id-{n}","#) } else { String::new() };
+            let object = if in_resources {
+                format!(r#""resources":[{{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::b/{key}"}}]"#)
+            } else {
+                format!(r#""requestParameters":{{"bucketName":"b","key":"{key}"}}"#)
+            };
+            format!(r#"{{{id}"eventTime":"2026-11-22T10:{:02}:00Z","eventName":"GetObject","requestID":"r{n}",{object}}}"#, n % 60)
+        }),
+        1 => proptest::sample::select(vec!["5", "null", "\"text\"", "true"]).prop_map(str::to_owned),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -353,6 +370,39 @@ proptest! {
         let _ = Policy::parse(&s);
         let out = warden_core::policy::simulate::simulate_line(&s);
         prop_assert!(out.get("error").is_some() || out.get("decision").is_some());
+    }
+
+    /// The streamed reader agrees with reading each record alone: a log file, a JSON array and
+    /// JSON Lines of the same elements give the same records, in order, at their positions,
+    /// with the same IDs (`eventID`, or the synthetic one from the record's own text, so a
+    /// record re-delivered in another shape keeps its ID); non-objects are reported, not read.
+    #[test]
+    fn streamed_shapes_agree_with_single_records(items in proptest::collection::vec(cloudtrail_item(), 1..8)) {
+        use warden_core::cloudtrail::parse_bytes;
+        let expected: Vec<(usize, String, _)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.starts_with('{'))
+            .map(|(n, i)| {
+                let one = parse_bytes("one", i.as_bytes());
+                (n, one.records[0].event_id.to_string(), one.records[0].record.clone())
+            })
+            .collect();
+        let shapes = [
+            format!("{{\"Records\":[{}]}}", items.join(",")),
+            format!("[{}]", items.join(",")),
+            items.join("\n"),
+        ];
+        for (k, text) in shapes.iter().enumerate() {
+            let o = parse_bytes("t", text.as_bytes());
+            let got: Vec<(usize, String, _)> = o
+                .records
+                .iter()
+                .map(|p| (p.index, p.event_id.to_string(), p.record.clone()))
+                .collect();
+            prop_assert_eq!(&got, &expected, "shape {}: {}", k, text);
+            prop_assert_eq!(o.errors.is_empty(), expected.len() == items.len(), "shape {}: {:?}", k, o.errors);
+        }
     }
 
     #[test]

@@ -259,6 +259,43 @@ mod tests {
     }
 
     #[test]
+    fn a_record_that_cannot_be_read_loses_only_itself() {
+        // Valid JSON, but a field given twice: the records after it are still read.
+        let dup = r#"{"eventID":"d","eventName":"GetObject","eventName":"PutObject"}"#;
+        let other = REC.replace("\"e1\"", "\"e2\"");
+        let log = format!(r#"{{"Records":[{REC},{dup},{other}]}}"#);
+        let o = parse_bytes("dup.json", log.as_bytes());
+        let ids: Vec<_> = o.records.iter().map(|p| p.event_id.to_string()).collect();
+        assert_eq!(ids, ["e1", "e2"]);
+        assert_eq!(o.records[1].index, 2);
+        assert_eq!(o.errors.len(), 1);
+        assert!(
+            o.errors[0]
+                .to_string()
+                .starts_with("dup.json record 1: not a CloudTrail record"),
+            "{}",
+            o.errors[0]
+        );
+        // JSON Lines whose first line is not a record: that line is named, the rest are read.
+        let jsonl = format!("5\n{REC}\nnull\n{other}\n");
+        let o = parse_bytes("x.jsonl", jsonl.as_bytes());
+        assert_eq!(o.records.len(), 2, "{:?}", o.errors);
+        assert_eq!(o.records[1].index, 3);
+        let names: Vec<_> = o.errors.iter().map(|e| e.source_name.clone()).collect();
+        assert_eq!(names, ["x.jsonl line 1", "x.jsonl line 3"]);
+        // A lone number is not CloudTrail.
+        let o = parse_bytes("n", b"5");
+        assert!(
+            o.records.is_empty()
+                && o.errors[0]
+                    .message
+                    .starts_with("invalid JSON: invalid type"),
+            "{:?}",
+            o.errors
+        );
+    }
+
+    #[test]
     fn records_stream_in_order_and_json_lines_of_logs_are_read_once() {
         let other = REC.replace("\"e1\"", "\"e2\"");
         let log = format!(r#"{{"Records":[{REC},{other}]}}"#);

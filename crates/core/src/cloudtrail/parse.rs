@@ -322,43 +322,72 @@ impl<'a> Sink<'a, '_> {
     pub(super) fn read_all(&mut self, text: &'a str) {
         let mut de = serde_json::Deserializer::from_str(text);
         let first = TopSeed(self).deserialize(&mut de);
-        let trailing = match &first {
-            Ok(_) => de.end().err(),
-            Err(_) => None,
-        };
-        let (Some(trailing), Some(shape)) = (trailing, first.as_ref().ok().cloned()) else {
-            if let Err((index, message)) = self.finish(first, text, 0) {
-                self.error(index, message);
+        match first {
+            Ok(shape) => match de.end() {
+                Ok(()) => {
+                    if let Err((index, message)) = self.finish(Ok(shape), text, 0) {
+                        self.error(index, message);
+                    }
+                }
+                // More after the first value: JSON Lines (or junk after a document).
+                Err(trailing) => self.json_lines(text, Some(shape), &trailing),
+            },
+            // The first value is not a document Warden reads (a number, a string…): JSON Lines
+            // whose first line is not a record, or a file that is not CloudTrail at all.
+            Err(e) if !self.in_list && e.classify() == serde_json::error::Category::Data => {
+                self.json_lines(text, None, &e);
             }
-            return;
-        };
-        // More after the first value: JSON Lines, when that value was exactly the first line.
+            Err(e) => {
+                if let Err((index, message)) = self.finish(Err(e), text, 0) {
+                    self.error(index, message);
+                }
+            }
+        }
+    }
+
+    /// JSON Lines, when the first non-empty line is a JSON value on its own and another line
+    /// follows; `first` is that line's shape when the whole-input read already took it apart
+    /// (its records have been handed on). Otherwise the input is one broken document.
+    fn json_lines(&mut self, text: &'a str, first: Option<Shape<'a>>, err: &serde_json::Error) {
         let mut lines = text
             .lines()
             .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
+            .filter(|(_, l)| !l.trim().is_empty())
+            .peekable();
         let first_line = lines
             .next()
             .filter(|(_, l)| serde_json::from_str::<IgnoredAny>(l).is_ok());
-        let Some((n0, line0)) = first_line else {
+        let (Some((n0, line0)), true) = (first_line, first.is_some() || lines.peek().is_some())
+        else {
             self.flush_pending(text);
             self.cursor = 0;
-            self.error(None, format!("invalid JSON: {trailing}"));
+            self.in_list = false;
+            self.error(None, format!("invalid JSON: {err}"));
             return;
         };
-        if let Err((_, message)) = self.finish(Ok(shape), line0, n0) {
-            self.line_error(n0, message);
+        match first {
+            Some(shape) => {
+                if let Err((_, message)) = self.finish(Ok(shape), line0, n0) {
+                    self.line_error(n0, message);
+                }
+            }
+            None => self.line(line0, n0),
         }
         for (n, line) in lines {
-            self.line = Some(n);
-            let envelope = line.contains("\"detail-type\"") || line.contains("\"Records\"");
-            if !envelope && line.trim_start().starts_with('{') {
-                self.record(line, n);
-            } else if let Err((_, message)) = self.value(line, n) {
-                self.line_error(n, message);
-            }
-            self.line = None;
+            self.line(line, n);
         }
+    }
+
+    /// One line of JSON Lines: a record, an envelope or a whole log file.
+    fn line(&mut self, line: &'a str, n: usize) {
+        self.line = Some(n);
+        let envelope = line.contains("\"detail-type\"") || line.contains("\"Records\"");
+        if !envelope && line.trim_start().starts_with('{') {
+            self.record(line, n);
+        } else if let Err((_, message)) = self.value(line, n) {
+            self.line_error(n, message);
+        }
+        self.line = None;
     }
 
     fn line_error(&mut self, n: usize, message: String) {
@@ -387,11 +416,25 @@ impl<'a> Sink<'a, '_> {
         text: &'a str,
         index: usize,
     ) -> Result<(), Problem> {
-        let broken_at = self.line.unwrap_or(self.cursor);
+        let position_at = self.cursor;
+        let broken_at = self.line.unwrap_or(position_at);
         let in_list = std::mem::take(&mut self.in_list);
         self.flush_pending(text);
         self.cursor = 0;
         match shape {
+            // A record that is valid JSON but cannot be read (a duplicated field): the list is
+            // still sound, so the records from that one on are read one by one from their raw
+            // text, and only the bad one is lost.
+            Err(e) if in_list && e.classify() == serde_json::error::Category::Data => {
+                let mut raws = Vec::new();
+                let mut de = serde_json::Deserializer::from_str(text);
+                let _ = de.deserialize_any(RawListVisitor(&mut raws));
+                for (position, raw) in raws.iter().enumerate().skip(position_at) {
+                    let index = self.line.unwrap_or(position);
+                    self.record(raw, index);
+                }
+                Ok(())
+            }
             // The records before the break were read; name the one where the syntax broke.
             Err(e) if in_list => Err((Some(broken_at), format!("invalid JSON: {e}"))),
             Err(e) => Err((None, format!("invalid JSON: {e}"))),
