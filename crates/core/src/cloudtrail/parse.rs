@@ -9,7 +9,7 @@ use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::record::{LenientItem, Txt};
+use super::record::{Key, LenientItem, Txt};
 use super::{CloudTrailRecord, ParseError, Parsed};
 
 /// Where records go as they are read, and what else the input held.
@@ -161,28 +161,6 @@ impl<'a> DeserializeSeed<'a> for TopSeed<'_, 'a, '_> {
     type Value = Shape<'a>;
     fn deserialize<D: de::Deserializer<'a>>(self, d: D) -> Result<Shape<'a>, D::Error> {
         d.deserialize_any(self)
-    }
-}
-
-/// A map key, borrowed when it has no escapes.
-struct Key<'a>(Txt<'a>);
-
-impl<'a> de::Deserialize<'a> for Key<'a> {
-    fn deserialize<D: de::Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'a> Visitor<'a> for V {
-            type Value = Key<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'a str) -> Result<Key<'a>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'a>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
@@ -416,25 +394,11 @@ impl<'a> Sink<'a, '_> {
         text: &'a str,
         index: usize,
     ) -> Result<(), Problem> {
-        let position_at = self.cursor;
-        let broken_at = self.line.unwrap_or(position_at);
+        let broken_at = self.line.unwrap_or(self.cursor);
         let in_list = std::mem::take(&mut self.in_list);
         self.flush_pending(text);
         self.cursor = 0;
         match shape {
-            // A record that is valid JSON but cannot be read (a duplicated field): the list is
-            // still sound, so the records from that one on are read one by one from their raw
-            // text, and only the bad one is lost.
-            Err(e) if in_list && e.classify() == serde_json::error::Category::Data => {
-                let mut raws = Vec::new();
-                let mut de = serde_json::Deserializer::from_str(text);
-                let _ = de.deserialize_any(RawListVisitor(&mut raws));
-                for (position, raw) in raws.iter().enumerate().skip(position_at) {
-                    let index = self.line.unwrap_or(position);
-                    self.record(raw, index);
-                }
-                Ok(())
-            }
             // The records before the break were read; name the one where the syntax broke.
             Err(e) if in_list => Err((Some(broken_at), format!("invalid JSON: {e}"))),
             Err(e) => Err((None, format!("invalid JSON: {e}"))),

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 // Lenient readers are visitors, not detours through `serde_json::Value`: the common case
@@ -219,81 +219,61 @@ fn lenient_list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// `userIdentity.sessionContext.sessionIssuer`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionIssuer<'a> {
     /// The role or user ARN.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub arn: Option<Txt<'a>>,
     /// Its account.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub account_id: Option<Txt<'a>>,
 }
 
 /// `userIdentity.sessionContext`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionContext<'a> {
     /// Who issued the session.
-    #[serde(borrow, deserialize_with = "lenient")]
     pub session_issuer: Option<SessionIssuer<'a>>,
     /// `attributes.mfaAuthenticated`, `creationDate`.
-    #[serde(borrow, deserialize_with = "lenient")]
     pub attributes: Option<SessionAttributes<'a>>,
 }
 
 /// `userIdentity.sessionContext.attributes`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionAttributes<'a> {
     /// `"true"`/`"false"`.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub mfa_authenticated: Option<Txt<'a>>,
 }
 
 /// `userIdentity`: every type (IAMUser, AssumedRole, Root, AWSService, AWSAccount,
 /// FederatedUser, IdentityCenterUser, Unknown, …) reads into the same shape.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserIdentity<'a> {
     /// The identity type.
-    #[serde(rename = "type", borrow, deserialize_with = "lenient_string")]
     pub kind: Option<Txt<'a>>,
     /// Principal ARN.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub arn: Option<Txt<'a>>,
     /// Principal's account.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub account_id: Option<Txt<'a>>,
     /// The service that made the call on the principal's behalf.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub invoked_by: Option<Txt<'a>>,
     /// Session details for temporary credentials.
-    #[serde(borrow, deserialize_with = "lenient")]
     pub session_context: Option<SessionContext<'a>>,
 }
 
 /// The parts of `requestParameters` Warden reads.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestParameters<'a> {
     /// S3 bucket.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub bucket_name: Option<Txt<'a>>,
     /// S3 object key.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub key: Option<Txt<'a>>,
 }
 
 /// `additionalEventData` (S3 data events carry bytes transferred here).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AdditionalEventData {
     /// Bytes uploaded.
-    #[serde(deserialize_with = "lenient_u64")]
     pub bytes_transferred_in: Option<u64>,
     /// Bytes downloaded.
-    #[serde(deserialize_with = "lenient_u64")]
     pub bytes_transferred_out: Option<u64>,
 }
 
@@ -333,69 +313,251 @@ impl RawResources<'_> {
     }
 }
 
-fn raw_resources<'de: 'a, 'a, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<RawResources<'a>>, D::Error> {
-    let raw = <Option<&'de serde_json::value::RawValue>>::deserialize(d)?;
-    Ok(raw.map(|r| RawResources(Cow::Borrowed(r.get()))))
-}
-
 /// One CloudTrail record.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CloudTrailRecord<'a> {
     /// Who.
-    #[serde(borrow, deserialize_with = "lenient")]
     pub user_identity: Option<UserIdentity<'a>>,
     /// When (UTC, ISO 8601).
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub event_time: Option<Txt<'a>>,
     /// e.g. `s3.amazonaws.com`.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub event_source: Option<Txt<'a>>,
     /// e.g. `GetObject`.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub event_name: Option<Txt<'a>>,
     /// Region.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub aws_region: Option<Txt<'a>>,
     /// Caller IP (v4 or v6) or a service name such as `s3.amazonaws.com`.
-    #[serde(
-        rename = "sourceIPAddress",
-        alias = "sourceIpAddress",
-        borrow,
-        deserialize_with = "lenient_string"
-    )]
     pub source_ip_address: Option<Txt<'a>>,
     /// User agent.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub user_agent: Option<Txt<'a>>,
     /// Error code when the call failed.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub error_code: Option<Txt<'a>>,
     /// Request parameters Warden reads.
-    #[serde(borrow, deserialize_with = "lenient")]
     pub request_parameters: Option<RequestParameters<'a>>,
     /// Additional data (bytes transferred).
-    #[serde(deserialize_with = "lenient")]
     pub additional_event_data: Option<AdditionalEventData>,
     /// Resources touched, as raw JSON (read with [`RawResources::list`] only when needed).
-    #[serde(borrow, deserialize_with = "raw_resources")]
     pub resources: Option<RawResources<'a>>,
     /// Unique event ID (the idempotency key).
-    #[serde(
-        rename = "eventID",
-        alias = "eventId",
-        borrow,
-        deserialize_with = "lenient_string"
-    )]
     pub event_id: Option<Txt<'a>>,
     /// Account that received the event.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub recipient_account_id: Option<Txt<'a>>,
     /// VPC endpoint used.
-    #[serde(borrow, deserialize_with = "lenient_string")]
     pub vpc_endpoint_id: Option<Txt<'a>>,
+}
+
+// The record's readers are written by hand rather than derived: nested objects are filled in
+// place (no moves of half-built records up through the parser), each key is matched once, and a
+// repeated key overwrites the earlier value instead of failing the whole record. Every value is
+// read leniently: a string where an object belongs, or an object where a string belongs, reads
+// as absent.
+
+/// A map key, borrowed when it has no escapes.
+pub(super) struct Key<'a>(pub(super) Txt<'a>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An object read field by field into an existing value.
+trait Fill<'de> {
+    /// Read the value of `key` when it is one of this object's fields (`Ok(false)`: not one).
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
+}
+
+/// Fills `Option<T>` from an object (creating it); any other value leaves it as it is.
+struct FillSeed<'r, T>(&'r mut Option<T>);
+
+impl<'de, T: Fill<'de> + Default> DeserializeSeed<'de> for FillSeed<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Fill<'de> + Default> Visitor<'de> for FillSeed<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let target = self.0.get_or_insert_with(T::default);
+        while let Some(Key(key)) = map.next_key()? {
+            if !target.field(&key, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        drain_seq(seq)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+struct TextSeed;
+
+impl<'de> DeserializeSeed<'de> for TextSeed {
+    type Value = Option<Txt<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(StringVisitor)
+    }
+}
+
+/// A string field (numbers and booleans as text, anything else as absent).
+fn text<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Option<Txt<'de>>, A::Error> {
+    map.next_value_seed(TextSeed)
+}
+
+struct BytesSeed;
+
+impl<'de> DeserializeSeed<'de> for BytesSeed {
+    type Value = Option<u64>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        lenient_u64(d)
+    }
+}
+
+impl<'de: 'a, 'a> Fill<'de> for SessionIssuer<'a> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "arn" => self.arn = text(map)?,
+            "accountId" => self.account_id = text(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de: 'a, 'a> Fill<'de> for SessionAttributes<'a> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "mfaAuthenticated" => self.mfa_authenticated = text(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de: 'a, 'a> Fill<'de> for SessionContext<'a> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "sessionIssuer" => map.next_value_seed(FillSeed(&mut self.session_issuer))?,
+            "attributes" => map.next_value_seed(FillSeed(&mut self.attributes))?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de: 'a, 'a> Fill<'de> for UserIdentity<'a> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "type" => self.kind = text(map)?,
+            "arn" => self.arn = text(map)?,
+            "accountId" => self.account_id = text(map)?,
+            "invokedBy" => self.invoked_by = text(map)?,
+            "sessionContext" => map.next_value_seed(FillSeed(&mut self.session_context))?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de: 'a, 'a> Fill<'de> for RequestParameters<'a> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "bucketName" => self.bucket_name = text(map)?,
+            "key" => self.key = text(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de> Fill<'de> for AdditionalEventData {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "bytesTransferredIn" => self.bytes_transferred_in = map.next_value_seed(BytesSeed)?,
+            "bytesTransferredOut" => self.bytes_transferred_out = map.next_value_seed(BytesSeed)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<'de: 'a, 'a> Fill<'de> for CloudTrailRecord<'a> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "userIdentity" => map.next_value_seed(FillSeed(&mut self.user_identity))?,
+            "eventTime" => self.event_time = text(map)?,
+            "eventSource" => self.event_source = text(map)?,
+            "eventName" => self.event_name = text(map)?,
+            "awsRegion" => self.aws_region = text(map)?,
+            "sourceIPAddress" | "sourceIpAddress" => self.source_ip_address = text(map)?,
+            "userAgent" => self.user_agent = text(map)?,
+            "errorCode" => self.error_code = text(map)?,
+            "requestParameters" => map.next_value_seed(FillSeed(&mut self.request_parameters))?,
+            "additionalEventData" => {
+                map.next_value_seed(FillSeed(&mut self.additional_event_data))?;
+            }
+            // Kept raw: skipped now (a scan), read only when needed.
+            "resources" => {
+                self.resources = map
+                    .next_value::<Option<&'de serde_json::value::RawValue>>()?
+                    .map(|r| RawResources(Cow::Borrowed(r.get())));
+            }
+            "eventID" | "eventId" => self.event_id = text(map)?,
+            "recipientAccountId" => self.recipient_account_id = text(map)?,
+            "vpcEndpointId" => self.vpc_endpoint_id = text(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// A record is a JSON object; any other value is an error (lists drop such elements first).
+impl<'de: 'a, 'a> Deserialize<'de> for CloudTrailRecord<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut record = None;
+        d.deserialize_map(FillSeed(&mut record))?;
+        Ok(record.unwrap_or_default())
+    }
 }
 
 fn own(t: Option<Txt<'_>>) -> Option<Txt<'static>> {
