@@ -2,8 +2,9 @@
 # Side by side, in one run: Warden's Rust replay vs a straightforward Python implementation of the
 # same parse + normalise + detectors, on the same synthetic CloudTrail files, one core each.
 # Prints records/s, the speed-up and peak memory for two sizes (memory must stay flat in N), and
-# checks both sides wrote the same alerts, byte for byte. Each side runs REPEAT times (default 3)
-# and its best time counts: this machine is shared and a single run can be 15 % off.
+# checks both sides wrote the same alerts, byte for byte. The two run alternately, REPEAT times
+# each (default 3), and each side's best time counts: this machine is shared, and its speed drifts
+# by up to a third over minutes.
 # usage: bench/run.sh [N_SMALL] [N_LARGE]      (REPEAT=5 bench/run.sh for steadier figures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,20 +17,33 @@ grants=fixtures/grants/consumers-20.json
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-measure() { # measure <label> <records> <command...>: best wall time of $repeat runs, peak RSS
-  local label=$1 n=$2; shift 2
-  python3 - "$label" "$n" "$repeat" "$work/alerts-$label-$n.jsonl" "$@" <<'PY'
-import resource, subprocess, sys, time
-label, n, repeat, out, cmd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
-best = float("inf")
+# measure <records> <logs dir>: Rust and Python alternately, $repeat times each (so both meet the
+# same moments of this shared machine), best wall time and peak RSS of each.
+measure() {
+  local n=$1 logs=$2
+  python3 - "$n" "$repeat" "$work" "$warden" "$grants" "$logs" <<'PY'
+import os, subprocess, sys, time
+n, repeat, work, warden, grants, logs = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:]
+cmds = {
+    "rust": [warden, "audit", "replay", logs, "--grants", grants],
+    "python": [sys.executable, "bench/pipeline.py", grants, logs],
+}
+best = {k: float("inf") for k in cmds}
+rss = {k: 0.0 for k in cmds}
 for _ in range(repeat):
-    t = time.perf_counter()
-    with open(out, "w") as alerts:
-        subprocess.run(["taskset", "-c", "0"] + cmd, stdout=alerts, stderr=subprocess.DEVNULL, check=True)
-    best = min(best, time.perf_counter() - t)
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"{label:<8} {n:>8} records  {best:7.2f} s  {n / best:>10,.0f} records/s  peak RSS {rss:7.1f} MB  (best of {repeat})")
-print(f"RESULT {label} {n} {n / best:.0f} {rss:.1f}", file=sys.stderr)
+    for label, cmd in cmds.items():
+        with open(os.path.join(work, f"alerts-{label}-{n}.jsonl"), "w") as alerts:
+            t = time.perf_counter()
+            child = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=alerts, stderr=subprocess.DEVNULL)
+            _, status, usage = os.wait4(child.pid, 0)
+            dt = time.perf_counter() - t
+        if status != 0:
+            sys.exit(f"{label} failed with status {status}")
+        best[label] = min(best[label], dt)
+        rss[label] = max(rss[label], usage.ru_maxrss / 1024)
+for label in cmds:
+    print(f"{label:<8} {n:>8} records  {best[label]:7.2f} s  {n / best[label]:>10,.0f} records/s  peak RSS {rss[label]:7.1f} MB  (best of {repeat})")
+    print(f"RESULT {label} {n} {n / best[label]:.0f} {rss[label]:.1f}", file=sys.stderr)
 PY
 }
 
@@ -55,8 +69,7 @@ for n in "$small" "$large"; do
   "$warden" dev gen-cloudtrail --records "$n" --seed 7 --out-dir "$work/logs-$n" 2>/dev/null
   size=$(du -sm "$work/logs-$n" | cut -f1)
   echo "== $n synthetic S3 data events, ${size} MB of CloudTrail log files"
-  measure rust "$n" "$warden" audit replay "$work/logs-$n" --grants "$grants" 2>>"$work/results"
-  measure python "$n" python3 bench/pipeline.py "$grants" "$work/logs-$n" 2>>"$work/results"
+  measure "$n" "$work/logs-$n" 2>>"$work/results"
 done
 python3 - "$work/results" "$work" <<'PY'
 import collections, filecmp, glob, json, os, sys
