@@ -9,7 +9,7 @@ use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::record::{Key, LenientItem, Txt};
+use super::record::{Fill as _, Key, LenientItem, Txt};
 use super::{CloudTrailRecord, ParseError, Parsed};
 
 /// Where records go as they are read, and what else the input held.
@@ -135,7 +135,8 @@ fn synthetic_id(raw: &str) -> String {
 }
 
 /// What a top-level JSON value turned out to be.
-#[derive(Clone)]
+// Returned once per value and never stored: a record inline costs a copy, a box an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Shape<'a> {
     /// `{"Records": [...]}` or `[...]`: its records were streamed while reading.
     List,
@@ -148,8 +149,8 @@ pub(super) enum Shape<'a> {
     Digest,
     /// An SNS notification (CloudTrail's "a log file was delivered" message).
     Sns,
-    /// One bare record.
-    Record,
+    /// One bare record, read in the same pass.
+    Record(CloudTrailRecord<'a>),
     /// None of these.
     Unknown,
 }
@@ -174,7 +175,10 @@ impl<'a> Visitor<'a> for TopSeed<'_, 'a, '_> {
     }
     fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Shape<'a>, A::Error> {
         let (mut list, mut detail, mut detail_type) = (false, None, None);
-        let (mut digest, mut sns, mut record) = (false, false, false);
+        let (mut digest, mut sns) = (false, false);
+        // A bare record is read in this same pass: any of its fields makes the value a record
+        // (unless it turns out to be a log file or an envelope, which take precedence).
+        let (mut record, mut record_like) = (CloudTrailRecord::default(), false);
         while let Some(Key(key)) = map.next_key()? {
             match &*key {
                 "Records" => list |= map.next_value_seed(ListSeed(&mut *self.0))?,
@@ -183,11 +187,15 @@ impl<'a> Visitor<'a> for TopSeed<'_, 'a, '_> {
                     detail_type = map.next_value::<LenientText<'a>>()?.0;
                 }
                 other => {
+                    if record.field(other, &mut map)? {
+                        record_like = true;
+                        continue;
+                    }
                     map.next_value::<IgnoredAny>()?;
                     match other {
                         "digestStartTime" => digest = true,
                         "Type" => sns = true,
-                        "eventVersion" | "eventName" => record = true,
+                        "eventVersion" => record_like = true,
                         _ => {}
                     }
                 }
@@ -204,8 +212,8 @@ impl<'a> Visitor<'a> for TopSeed<'_, 'a, '_> {
             Shape::Digest
         } else if sns {
             Shape::Sns
-        } else if record {
-            Shape::Record
+        } else if record_like {
+            Shape::Record(record)
         } else {
             Shape::Unknown
         })
@@ -356,13 +364,10 @@ impl<'a> Sink<'a, '_> {
         }
     }
 
-    /// One line of JSON Lines: a record, an envelope or a whole log file.
+    /// One line of JSON Lines: a record, an envelope or a whole log file, read in one pass.
     fn line(&mut self, line: &'a str, n: usize) {
         self.line = Some(n);
-        let envelope = line.contains("\"detail-type\"") || line.contains("\"Records\"");
-        if !envelope && line.trim_start().starts_with('{') {
-            self.record(line, n);
-        } else if let Err((_, message)) = self.value(line, n) {
+        if let Err((_, message)) = self.value(line, n) {
             self.line_error(n, message);
         }
         self.line = None;
@@ -424,8 +429,12 @@ impl<'a> Sink<'a, '_> {
                 None,
                 "an SNS notification (log-delivery message), not CloudTrail records".into(),
             )),
-            Ok(Shape::Record) => {
-                self.record(text, index);
+            Ok(Shape::Record(record)) => {
+                let id = match record.event_id.clone().filter(|id| !id.is_empty()) {
+                    Some(id) => id,
+                    None => Cow::Owned(synthetic_id(text)),
+                };
+                self.emit(index, record, id);
                 Ok(())
             }
             Ok(Shape::Unknown) => Err((

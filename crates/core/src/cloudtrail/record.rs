@@ -375,7 +375,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 }
 
 /// An object read field by field into an existing value.
-trait Fill<'de> {
+pub(super) trait Fill<'de> {
     /// Read the value of `key` when it is one of this object's fields (`Ok(false)`: not one).
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
 }
