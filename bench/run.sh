@@ -47,18 +47,32 @@ for label in cmds:
 PY
 }
 
-# Same work on both sides: on the hand-written detector cases (one record per detector rule),
-# the alerts must be identical, byte for byte.
+# Same work on both sides: on the hand-written detector cases (every detector, true and false
+# cases, bursts expanded as the Rust fixture test does), the alerts must be identical, byte for byte.
 python3 -c '
-import json, sys
+import copy, datetime, json, sys
 for line in open(sys.argv[1]):
-    if line.strip():
-        print(json.dumps(json.loads(line)["record"]))
+    if not line.strip():
+        continue
+    case = json.loads(line)
+    if "repeat" not in case:
+        print(json.dumps(case["record"]))
+        continue
+    start = datetime.datetime.fromisoformat(case["record"]["eventTime"].replace("Z", "+00:00"))
+    for i in range(case["repeat"]):
+        r = copy.deepcopy(case["record"])
+        at = start + datetime.timedelta(seconds=int(i * case["every_seconds"]))
+        r["eventTime"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        r["eventID"] = r["eventID"] + "-" + str(i)
+        print(json.dumps(r))
 ' fixtures/cloudtrail/detector-cases.jsonl >"$work/cases.jsonl"
 "$warden" audit replay "$work/cases.jsonl" --grants "$grants" >"$work/cases-rust.jsonl" 2>/dev/null
 python3 bench/pipeline.py "$grants" "$work/cases.jsonl" >"$work/cases-python.jsonl" 2>/dev/null
 if cmp -s "$work/cases-rust.jsonl" "$work/cases-python.jsonl"; then
-  echo "detector cases: rust and python wrote the same $(wc -l <"$work/cases-rust.jsonl") alerts"
+  echo "detector cases: rust and python wrote the same $(wc -l <"$work/cases-rust.jsonl") alerts ($(python3 -c '
+import collections, json, sys
+print(", ".join(f"{d} {n}" for d, n in sorted(collections.Counter(json.loads(l)["detector"] for l in open(sys.argv[1])).items())))
+' "$work/cases-rust.jsonl"))"
 else
   echo "detector cases: rust and python alerts DIFFER" >&2
   diff "$work/cases-rust.jsonl" "$work/cases-python.jsonl" | head -20 >&2
