@@ -3,7 +3,7 @@
 use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
-const EVENTS: [&str; 9] = [
+pub(super) const EVENTS: [&str; 9] = [
     "StopLogging",
     "DeleteTrail",
     "UpdateTrail",

@@ -4,7 +4,7 @@
 use super::{Alert, Detector, Severity, alert, details};
 use crate::cloudtrail::AccessRecord;
 
-const EVENTS: [&str; 3] = [
+pub(super) const EVENTS: [&str; 3] = [
     "DisableKey",
     "ScheduleKeyDeletion",
     "DeleteImportedKeyMaterial",

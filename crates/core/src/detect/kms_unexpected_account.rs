@@ -4,7 +4,7 @@
 use super::{Alert, Detector, Known, Severity, alert, details, is_service};
 use crate::cloudtrail::AccessRecord;
 
-const USE_EVENTS: [&str; 9] = [
+pub(super) const USE_EVENTS: [&str; 9] = [
     "Decrypt",
     "Encrypt",
     "GenerateDataKey",

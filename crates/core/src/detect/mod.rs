@@ -523,6 +523,58 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests {
+    /// Every event type a detector lists has a case in the fixtures that must raise it, so a
+    /// name added to a list without a case fails here.
+    #[test]
+    fn every_listed_event_type_has_a_fixture() {
+        let cases = include_str!("../../../../fixtures/cloudtrail/detector-cases.jsonl");
+        let firing: Vec<(String, String, String)> = cases
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .flat_map(|c| {
+                let (s, n) = (
+                    c["record"]["eventSource"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    c["record"]["eventName"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+                c["expect"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| (d.as_str().unwrap().to_owned(), s.clone(), n.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let has =
+            |d: &str, s: &str, n: &str| firing.iter().any(|f| f.0 == d && f.1 == s && f.2 == n);
+        for (s, n) in policy_change::POLICY_EVENTS {
+            assert!(has("policy-change", s, n), "no fixture for {s} {n}");
+        }
+        for n in key_loss::EVENTS {
+            assert!(
+                has("key-loss", "kms.amazonaws.com", n),
+                "no fixture for {n}"
+            );
+        }
+        for n in kms_unexpected_account::USE_EVENTS {
+            assert!(
+                has("kms-unexpected-account", "kms.amazonaws.com", n),
+                "no fixture for {n}"
+            );
+        }
+        for n in audit_tampering::EVENTS {
+            assert!(
+                has("audit-tampering", "cloudtrail.amazonaws.com", n),
+                "no fixture for {n}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
