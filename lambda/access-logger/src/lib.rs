@@ -258,6 +258,23 @@ mod tests {
         }
     }
 
+    /// One message per account (`m1`, `m2`…), each a read of `analytics/a` (events `e1`, `e2`…).
+    fn reads_by(accounts: &[&str]) -> SqsEvent {
+        SqsEvent {
+            records: accounts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let n = i + 1;
+                    msg(
+                        &format!("m{n}"),
+                        envelope(&format!("e{n}"), a, "analytics/a", "2026-11-23T10:00:00Z"),
+                    )
+                })
+                .collect(),
+        }
+    }
+
     #[tokio::test]
     async fn writes_records_alerts_and_metrics() {
         let (audit, notes, metrics) = (
@@ -265,18 +282,7 @@ mod tests {
             FakeNotifier::default(),
             FakeMetrics::default(),
         );
-        let event = SqsEvent {
-            records: vec![
-                msg(
-                    "m1",
-                    envelope("e1", "210000000000", "analytics/a", "2026-11-23T10:00:00Z"),
-                ),
-                msg(
-                    "m2",
-                    envelope("e2", "999988887777", "analytics/a", "2026-11-23T10:00:00Z"),
-                ),
-            ],
-        };
+        let event = reads_by(&["210000000000", "999988887777"]);
         let r = handle(
             &audit,
             &notes,
@@ -326,18 +332,7 @@ mod tests {
     #[tokio::test]
     async fn an_alert_that_is_not_published_fails_only_its_message() {
         let audit = FakeAudit::default();
-        let event = SqsEvent {
-            records: vec![
-                msg(
-                    "m1",
-                    envelope("e1", "999988887777", "analytics/a", "2026-11-23T10:00:00Z"),
-                ),
-                msg(
-                    "m2",
-                    envelope("e2", "999911112222", "analytics/a", "2026-11-23T10:00:00Z"),
-                ),
-            ],
-        };
+        let event = reads_by(&["999988887777", "999911112222"]);
         let r = handle(
             &audit,
             &RefusingNotifier("999911112222"),

@@ -171,6 +171,20 @@ pub fn parse_text<'a>(source: &str, text: &'a str) -> ParseOutcome<'a> {
 mod tests {
     use super::*;
 
+    /// The first error, as printed, starts with `prefix` (names the file, the record or line).
+    fn assert_first_error(o: &ParseOutcome<'_>, prefix: &str) {
+        let first = o
+            .errors
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            first.starts_with(prefix),
+            "{first:?} does not start with {prefix:?}; all: {:?}",
+            o.errors
+        );
+    }
+
     const REC: &str = r#"{"eventVersion":"1.09","eventTime":"2026-11-22T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/s","accountId":"210000000000"},"requestParameters":{"bucketName":"b","key":"analytics/a.csv"},"additionalEventData":{"bytesTransferredOut":1024}}"#;
 
     #[test]
@@ -206,7 +220,7 @@ mod tests {
         let gz = enc.finish().unwrap();
         assert_eq!(parse_bytes("x.json.gz", &gz).records.len(), 1);
         let e = parse_bytes("bad.gz", &[0x1f, 0x8b, 0, 1, 2]);
-        assert!(e.errors[0].to_string().starts_with("bad.gz: invalid gzip"));
+        assert_first_error(&e, "bad.gz: invalid gzip");
     }
 
     #[test]
@@ -215,29 +229,11 @@ mod tests {
         let o = parse_bytes("f.json", log.as_bytes());
         assert_eq!(o.records.len(), 2);
         assert_eq!(o.errors.len(), 1);
-        assert!(
-            o.errors[0]
-                .to_string()
-                .starts_with("f.json record 1: not a CloudTrail record"),
-            "{}",
-            o.errors[0]
-        );
+        assert_first_error(&o, "f.json record 1: not a CloudTrail record");
         let o = parse_bytes("bad.json", b"{\"Records\": [ {");
-        assert!(
-            o.errors[0]
-                .to_string()
-                .starts_with("bad.json record 0: invalid JSON"),
-            "{}",
-            o.errors[0]
-        );
+        assert_first_error(&o, "bad.json record 0: invalid JSON");
         let o = parse_bytes("bad.json", b"{\"Records\" 5");
-        assert!(
-            o.errors[0]
-                .to_string()
-                .starts_with("bad.json: invalid JSON"),
-            "{}",
-            o.errors[0]
-        );
+        assert_first_error(&o, "bad.json: invalid JSON");
         let o = parse_bytes("sns", br#"{"Type":"Notification","Message":"x"}"#);
         assert!(o.errors[0].message.contains("SNS"));
         assert!(!parse_bytes("empty", b"  ").errors.is_empty());
@@ -249,13 +245,7 @@ mod tests {
         let o = parse_bytes("cut.json", log.as_bytes());
         assert_eq!(o.records.len(), 2);
         assert_eq!(o.errors.len(), 1);
-        assert!(
-            o.errors[0]
-                .to_string()
-                .starts_with("cut.json record 2: invalid JSON"),
-            "{}",
-            o.errors[0]
-        );
+        assert_first_error(&o, "cut.json record 2: invalid JSON");
     }
 
     #[test]
@@ -307,13 +297,7 @@ mod tests {
         let o = parse_bytes("junk.jsonl", junk.as_bytes());
         assert_eq!(o.records.len(), 2);
         assert_eq!(o.errors.len(), 1);
-        assert!(
-            o.errors[0]
-                .to_string()
-                .starts_with("junk.jsonl line 2: invalid JSON"),
-            "{}",
-            o.errors[0]
-        );
+        assert_first_error(&o, "junk.jsonl line 2: invalid JSON");
         // Junk on the same line as the document is a broken file.
         let o = parse_bytes("same-line", format!("{log} x").as_bytes());
         assert!(

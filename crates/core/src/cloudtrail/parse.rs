@@ -9,7 +9,7 @@ use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::record::{Fill as _, Key, LenientItem, Txt};
+use super::record::{Fill as _, Key, LenientItem, Txt, text};
 use super::{CloudTrailRecord, ParseError, Parsed};
 
 /// Where records go as they are read, and what else the input held.
@@ -55,6 +55,12 @@ impl<'a, 'f> Sink<'a, 'f> {
         });
     }
 
+    /// Hand on a record that was the whole of `raw`: its ID is its `eventID` or a hash of `raw`.
+    fn emit_whole(&mut self, index: usize, record: CloudTrailRecord<'a>, raw: &str) {
+        let id = own_id(&record).unwrap_or_else(|| Cow::Owned(synthetic_id(raw)));
+        self.emit(index, record, id);
+    }
+
     fn error(&mut self, index: Option<usize>, message: String) {
         self.errors.push(ParseError {
             source_name: self.source.to_owned(),
@@ -73,7 +79,7 @@ impl<'a, 'f> Sink<'a, 'f> {
                 Some(index),
                 "not a CloudTrail record: expected a JSON object".into(),
             ),
-            Some(record) => match record.event_id.clone().filter(|id| !id.is_empty()) {
+            Some(record) => match own_id(&record) {
                 Some(id) if self.pending.is_empty() => self.emit(index, record, id),
                 _ => self.pending.push((position, index, record)),
             },
@@ -92,13 +98,12 @@ impl<'a, 'f> Sink<'a, 'f> {
         let mut de = serde_json::Deserializer::from_str(text);
         let _ = de.deserialize_any(RawListVisitor(&mut raws));
         for (position, index, record) in std::mem::take(&mut self.pending) {
-            let id = match record.event_id.clone().filter(|id| !id.is_empty()) {
-                Some(id) => id,
-                None => Cow::Owned(raws.get(position).map_or_else(
+            let id = own_id(&record).unwrap_or_else(|| {
+                Cow::Owned(raws.get(position).map_or_else(
                     || format!("synthetic-index-{position}"),
                     |raw| synthetic_id(raw),
-                )),
-            };
+                ))
+            });
             self.emit(index, record, id);
         }
     }
@@ -106,16 +111,15 @@ impl<'a, 'f> Sink<'a, 'f> {
     /// A value that is one record (a bare record, an envelope's `detail`, a JSON Lines line).
     pub(super) fn record(&mut self, raw: &'a str, index: usize) {
         match serde_json::from_str::<CloudTrailRecord>(raw) {
-            Ok(record) => {
-                let id = match record.event_id.clone().filter(|id| !id.is_empty()) {
-                    Some(id) => id,
-                    None => Cow::Owned(synthetic_id(raw)),
-                };
-                self.emit(index, record, id);
-            }
+            Ok(record) => self.emit_whole(index, record, raw),
             Err(e) => self.error(Some(index), format!("not a CloudTrail record: {e}")),
         }
     }
+}
+
+/// The record's own `eventID`, when it has a non-empty one.
+fn own_id<'a>(record: &CloudTrailRecord<'a>) -> Option<Txt<'a>> {
+    record.event_id.clone().filter(|id| !id.is_empty())
 }
 
 /// FNV-1a: a stable, dependency-free hash for synthetic event IDs.
@@ -184,7 +188,7 @@ impl<'a> Visitor<'a> for TopSeed<'_, 'a, '_> {
                 "Records" => list |= map.next_value_seed(ListSeed(&mut *self.0))?,
                 "detail" => detail = Some(map.next_value::<&'a RawValue>()?),
                 "detail-type" => {
-                    detail_type = map.next_value::<LenientText<'a>>()?.0;
+                    detail_type = text(&mut map)?;
                 }
                 other => {
                     if record.field(other, &mut map)? {
@@ -217,19 +221,6 @@ impl<'a> Visitor<'a> for TopSeed<'_, 'a, '_> {
         } else {
             Shape::Unknown
         })
-    }
-}
-
-/// A string-ish value read leniently (see the record's readers).
-struct LenientText<'a>(Option<Txt<'a>>);
-
-impl<'a> de::Deserialize<'a> for LenientText<'a> {
-    fn deserialize<D: de::Deserializer<'a>>(d: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct W<'a>(
-            #[serde(borrow, deserialize_with = "super::record::lenient_string")] Option<Txt<'a>>,
-        );
-        W::deserialize(d).map(|w| LenientText(w.0))
     }
 }
 
@@ -430,11 +421,7 @@ impl<'a> Sink<'a, '_> {
                 "an SNS notification (log-delivery message), not CloudTrail records".into(),
             )),
             Ok(Shape::Record(record)) => {
-                let id = match record.event_id.clone().filter(|id| !id.is_empty()) {
-                    Some(id) => id,
-                    None => Cow::Owned(synthetic_id(text)),
-                };
-                self.emit(index, record, id);
+                self.emit_whole(index, record, text);
                 Ok(())
             }
             Ok(Shape::Unknown) => Err((

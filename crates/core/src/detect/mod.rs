@@ -26,7 +26,6 @@ use std::sync::Arc;
 
 use chrono::Weekday;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::cloudtrail::AccessRecord;
@@ -74,12 +73,6 @@ impl Details {
     #[must_use]
     pub fn get(&self) -> &str {
         self.0.get()
-    }
-
-    /// The details as a JSON value (for callers that inspect them).
-    #[must_use]
-    pub fn value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
     }
 
     pub(crate) fn new(fields: &impl Serialize) -> Self {
@@ -530,7 +523,7 @@ mod tests {
         let cases = include_str!("../../../../fixtures/cloudtrail/detector-cases.jsonl");
         let firing: Vec<(String, String, String)> = cases
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .flat_map(|c| {
                 let (s, n) = (
                     c["record"]["eventSource"]
