@@ -20,7 +20,7 @@ for dir in fixtures/terraform/*/; do
   out=$("$tfcheck" check "${args[@]}" "$dir" 2>&1)
   rc=$?
   set -e
-  if [ "$rc" -eq 1 ] && grep -q -- "$want" <<<"$out"; then
+  if [ "$rc" -eq 1 ] && grep -qF -- "$want" <<<"$out"; then
     echo "  caught: $(basename "$dir") ($want)"
   else
     echo "  MISSED: $(basename "$dir"): wanted exit 1 with \"$want\", got exit $rc:"

@@ -1,5 +1,6 @@
 # The Warden API: REST, IAM (SigV4) authorization on every method, a resource policy limiting
-# callers to the consumer roles and api_allowed_cidrs. POST /credentials → access-validator
+# callers to the consumer roles (and, when set, to api_allowed_cidrs on a REGIONAL endpoint or to
+# api_vpc_endpoint_ids on a PRIVATE one). POST /credentials → access-validator
 # (always: API Gateway's verified caller identity is what stops one account asking for another's
 # credentials). With the self-service portal: POST /requests → access-request and
 # POST /approvals → approval-processor (approver decisions with the workflow's task token).
@@ -18,14 +19,27 @@ resource "aws_api_gateway_rest_api" "portal" {
   name        = "${local.name}-portal"
   description = "Warden API: credentials (and self-service requests when enabled)"
   endpoint_configuration {
-    types = ["REGIONAL"]
+    types            = [var.api_endpoint_type]
+    vpc_endpoint_ids = var.api_endpoint_type == "PRIVATE" ? var.api_vpc_endpoint_ids : null
   }
 
   lifecycle {
     create_before_destroy = true
+
+    precondition {
+      condition     = var.api_endpoint_type == "REGIONAL" || length(var.api_vpc_endpoint_ids) > 0
+      error_message = "api_endpoint_type = \"PRIVATE\" needs api_vpc_endpoint_ids: a private API is reachable only through interface VPC endpoints."
+    }
+    precondition {
+      condition     = var.api_endpoint_type == "REGIONAL" || length(var.api_allowed_cidrs) == 0
+      error_message = "api_allowed_cidrs applies to a REGIONAL API only; a PRIVATE API is limited by api_vpc_endpoint_ids (aws:SourceVpce)."
+    }
   }
 }
 
+# A REGIONAL endpoint sees the caller's public address in aws:SourceIp, so only public ranges can
+# ever match; a PRIVATE endpoint is reached through VPC endpoints, identified by aws:SourceVpce.
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-examples.html
 data "aws_iam_policy_document" "portal" {
   statement {
     sid       = "AllowIamCallersFromAllowedNetworks"
@@ -35,10 +49,21 @@ data "aws_iam_policy_document" "portal" {
       type        = "AWS"
       identifiers = concat(["arn:${local.partition}:iam::${local.account_id}:root"], values(local.consumer_role_arns))
     }
-    condition {
-      test     = "IpAddress"
-      variable = "aws:SourceIp"
-      values   = var.api_allowed_cidrs
+    dynamic "condition" {
+      for_each = length(var.api_allowed_cidrs) > 0 ? [1] : []
+      content {
+        test     = "IpAddress"
+        variable = "aws:SourceIp"
+        values   = var.api_allowed_cidrs
+      }
+    }
+    dynamic "condition" {
+      for_each = var.api_endpoint_type == "PRIVATE" ? [1] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceVpce"
+        values   = var.api_vpc_endpoint_ids
+      }
     }
   }
 }
@@ -101,7 +126,9 @@ resource "aws_api_gateway_deployment" "portal" {
       [for k, r in aws_api_gateway_resource.route : r.id],
       [for k, m in aws_api_gateway_method.route : m.id],
       [for k, i in aws_api_gateway_integration.route : i.id],
-      data.aws_iam_policy_document.portal.json,
+      # The applied resource policy, not only its document: a policy change takes effect only with
+      # a new deployment, and this also orders the deployment after the policy.
+      aws_api_gateway_rest_api_policy.portal.policy,
     ]))
   }
 
@@ -114,6 +141,43 @@ resource "aws_cloudwatch_log_group" "portal" {
   name              = "/aws/apigateway/${local.name}-portal"
   retention_in_days = var.log_retention_days
   kms_key_id        = aws_kms_key.data.arn
+}
+
+# Stage execution logging (logging_level) and access logging write to CloudWatch Logs through ONE
+# role per account and Region, set in API Gateway's account settings; without it, creating the
+# stage settings fails ("CloudWatch Logs role ARN must be set in account settings to enable
+# logging"). Optional: an account may already have it (the setting is account-wide).
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+data "aws_iam_policy_document" "apigateway_logs_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+    # As in AWS's set-up page: no aws:SourceAccount condition, which that page does not show API
+    # Gateway sending when it assumes this role (a condition on an absent key would refuse it).
+  }
+}
+
+resource "aws_iam_role" "apigateway_logs" {
+  count              = var.create_api_gateway_account_role ? 1 : 0
+  name               = "${local.name}-apigateway-cloudwatch"
+  description        = "API Gateway writes execution and access logs of this account's APIs to CloudWatch Logs."
+  assume_role_policy = data.aws_iam_policy_document.apigateway_logs_trust.json
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_logs" {
+  count      = var.create_api_gateway_account_role ? 1 : 0
+  role       = aws_iam_role.apigateway_logs[0].name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count               = var.create_api_gateway_account_role ? 1 : 0
+  cloudwatch_role_arn = aws_iam_role.apigateway_logs[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.apigateway_logs]
 }
 
 resource "aws_api_gateway_stage" "portal" {
@@ -133,6 +197,8 @@ resource "aws_api_gateway_stage" "portal" {
       time      = "$context.requestTime"
     })
   }
+
+  depends_on = [aws_api_gateway_account.this]
 }
 
 resource "aws_api_gateway_method_settings" "portal" {
@@ -140,6 +206,8 @@ resource "aws_api_gateway_method_settings" "portal" {
   rest_api_id = aws_api_gateway_rest_api.portal.id
   stage_name  = aws_api_gateway_stage.portal.stage_name
   method_path = "*/*"
+
+  depends_on = [aws_api_gateway_account.this]
 
   settings {
     metrics_enabled        = true

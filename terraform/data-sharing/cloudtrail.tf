@@ -7,7 +7,7 @@ resource "aws_cloudtrail" "this" {
   #checkov:skip=CKV_AWS_252:Per-file delivery notifications are not needed; events reach EventBridge directly.
   #checkov:skip=CKV2_AWS_10:Live analysis runs on EventBridge events (access-logger); CloudWatch Logs delivery would duplicate it.
   name                          = local.trail_name
-  s3_bucket_name                = aws_s3_bucket.audit.id
+  s3_bucket_name                = module.audit_bucket.id
   s3_key_prefix                 = "cloudtrail"
   is_multi_region_trail         = true
   is_organization_trail         = var.use_organization_trail
@@ -35,9 +35,9 @@ resource "aws_cloudtrail" "this" {
     }
     field_selector {
       field       = "resources.ARN"
-      starts_with = ["${aws_s3_bucket.shared.arn}/"]
+      starts_with = ["${module.shared_bucket.arn}/"]
     }
   }
 
-  depends_on = [aws_s3_bucket_policy.audit]
+  depends_on = [module.audit_bucket]
 }

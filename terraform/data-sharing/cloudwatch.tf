@@ -12,15 +12,41 @@ locals {
     }
   }
 
-  dead_letter_queues = {
-    cloudtrail-events   = aws_sqs_queue.cloudtrail_events_dlq.name
-    access-validator    = "${local.function_names.access_validator}-dlq"
-    access-logger       = "${local.function_names.access_logger}-dlq"
-    governance-check    = "${local.function_names.governance_check}-dlq"
-    expiration-enforcer = "${local.function_names.expiration_enforcer}-dlq"
-    cost-reporter       = "${local.function_names.cost_reporter}-dlq"
-    policy-reconciler   = "${local.function_names.policy_reconciler}-dlq"
-  }
+  # Every dead-letter queue: the audit pipeline's and each function's (modules/lambda-function),
+  # taken from the modules so a function added later cannot be left without its alarm.
+  dead_letter_queues = merge(
+    { cloudtrail-events = aws_sqs_queue.cloudtrail_events_dlq.name },
+    { for k, m in local.function_modules : k => m.dlq_name },
+  )
+
+  function_modules = merge(
+    {
+      access-validator    = module.access_validator
+      access-logger       = module.access_logger
+      governance-check    = module.governance_check
+      expiration-enforcer = module.expiration_enforcer
+      cost-reporter       = module.cost_reporter
+      policy-reconciler   = module.policy_reconciler
+    },
+    var.enable_self_service_portal ? {
+      access-request     = module.access_request[0]
+      approval-processor = module.approval_processor[0]
+    } : {},
+  )
+
+  # Every EventBridge rule of the primary region: a target that cannot be reached (a key policy
+  # that refuses EventBridge, a deleted queue, a missing invoke permission) shows only as
+  # FailedInvocations; nothing else reports it.
+  # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+  event_rules = merge(
+    { for k, r in aws_cloudwatch_event_rule.security : k => r.name },
+    {
+      cloudtrail-to-logger = aws_cloudwatch_event_rule.cloudtrail_to_logger.name
+      governance-daily     = aws_cloudwatch_event_rule.governance_daily.name
+      expiration-hourly    = aws_cloudwatch_event_rule.expiration_hourly.name
+      cost-monthly         = aws_cloudwatch_event_rule.cost_monthly.name
+    },
+  )
 }
 
 resource "aws_cloudwatch_metric_alarm" "account" {
@@ -61,6 +87,22 @@ resource "aws_cloudwatch_metric_alarm" "logger_errors" {
   namespace           = "AWS/Lambda"
   metric_name         = "Errors"
   dimensions          = { FunctionName = module.access_logger.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "event_rule_failures" {
+  for_each            = local.event_rules
+  alarm_name          = "${local.name}-rule-failures-${each.key}"
+  alarm_description   = "EventBridge could not deliver events of rule ${each.value} to its target (permissions, key policy, missing target): alerts or audit records are being lost."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

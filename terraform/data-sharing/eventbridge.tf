@@ -43,6 +43,7 @@ locals {
   security_rules = {
     unknown-account = {
       description = "S3 calls on the shared bucket from accounts not in the registry."
+      read_only   = true
       pattern = {
         "detail-type" = ["AWS API Call via CloudTrail"]
         detail = {
@@ -54,6 +55,7 @@ locals {
     }
     policy-change = {
       description = "Bucket policy, ACL, encryption, versioning, public access block, IAM role/policy and key policy changes."
+      read_only   = false
       pattern = {
         "detail-type" = ["AWS API Call via CloudTrail"]
         "$or" = [
@@ -65,6 +67,7 @@ locals {
     }
     large-transfer = {
       description = "A single request moving more than large_transfer_bytes."
+      read_only   = true
       pattern = {
         "detail-type" = ["AWS API Call via CloudTrail"]
         detail = {
@@ -75,6 +78,7 @@ locals {
     }
     kms-unexpected-account = {
       description = "The data key used by an account that is not in the registry."
+      read_only   = true
       pattern = {
         "detail-type" = ["AWS API Call via CloudTrail"]
         detail = {
@@ -87,10 +91,15 @@ locals {
   }
 }
 
+# Rules matching read-only management events (KMS Decrypt/GenerateDataKey, S3 Get*/List* bucket
+# calls) must be in state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS, or EventBridge never
+# delivers those events to them.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html
 resource "aws_cloudwatch_event_rule" "security" {
   for_each      = local.security_rules
   name          = "${local.name}-${each.key}"
   description   = each.value.description
+  state         = each.value.read_only ? "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" : "ENABLED"
   event_pattern = jsonencode(each.value.pattern)
 }
 
@@ -108,4 +117,71 @@ resource "aws_cloudwatch_event_target" "security" {
     }
     input_template = "\"[${each.key}] <event> by <arn> (account <account>) at <time>\""
   }
+}
+
+# --- IAM events from us-east-1 --------------------------------------------------------------
+# IAM is a global service: EventBridge receives its CloudTrail events only in us-east-1. When the
+# stack runs elsewhere, a rule there forwards IAM changes to this Region's default bus, where the
+# policy-change rule and the access-logger see them like any other event.
+# https://www.repost.aws/knowledge-center/eventbridge-rule-triggers-iam-single-region
+
+locals {
+  forward_iam_events = var.region != "us-east-1"
+}
+
+resource "aws_cloudwatch_event_rule" "iam_forward" {
+  #tfcheck:skip=failed-invocations-alarm:The rule lives in us-east-1, where this stack has no alert topic (alarm actions must be in the alarm's Region); its FailedInvocations are on the access-patterns dashboard.
+  count       = local.forward_iam_events ? 1 : 0
+  provider    = aws.us_east_1
+  name        = "${local.name}-iam-to-${var.region}"
+  description = "IAM changes (recorded in us-east-1 only) forwarded to the Warden stack in ${var.region}."
+  event_pattern = jsonencode({
+    source        = ["aws.iam"]
+    "detail-type" = ["AWS API Call via CloudTrail"]
+    detail        = { eventSource = ["iam.amazonaws.com"], readOnly = [false] }
+  })
+}
+
+data "aws_iam_policy_document" "iam_forward_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "iam_forward" {
+  count              = local.forward_iam_events ? 1 : 0
+  name               = "${local.name}-iam-events-forward"
+  assume_role_policy = data.aws_iam_policy_document.iam_forward_trust.json
+}
+
+data "aws_iam_policy_document" "iam_forward" {
+  statement {
+    sid       = "PutOnPrimaryBus"
+    actions   = ["events:PutEvents"]
+    resources = ["arn:${local.partition}:events:${var.region}:${local.account_id}:event-bus/default"]
+  }
+}
+
+resource "aws_iam_role_policy" "iam_forward" {
+  count  = local.forward_iam_events ? 1 : 0
+  name   = "put-events-${var.region}"
+  role   = aws_iam_role.iam_forward[0].id
+  policy = data.aws_iam_policy_document.iam_forward.json
+}
+
+resource "aws_cloudwatch_event_target" "iam_forward" {
+  count    = local.forward_iam_events ? 1 : 0
+  provider = aws.us_east_1
+  rule     = aws_cloudwatch_event_rule.iam_forward[0].name
+  arn      = "arn:${local.partition}:events:${var.region}:${local.account_id}:event-bus/default"
+  role_arn = aws_iam_role.iam_forward[0].arn
 }

@@ -77,6 +77,28 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # Storage Lens encrypts its export to the audit bucket with this key, as its service principal.
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/storage_lens_encrypt_permissions.html
+  statement {
+    sid       = "StorageLensEncryptsExports"
+    actions   = ["kms:GenerateDataKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["storage-lens.s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceArn"
+      values   = [local.storage_lens_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
   statement {
     sid       = "CloudWatchLogsEncryptsLogGroups"
     actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
@@ -92,18 +114,42 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # EventBridge delivering to the encrypted queue, and EventBridge and CloudWatch alarms publishing to
+  # the encrypted topics, call KMS as their service principal. Those calls carry the queue's or
+  # topic's ARN in the encryption context (aws:sqs:arn, aws:sns:topicArn), which SQS and SNS set;
+  # the docs' key policies for these deliveries show no aws:SourceAccount/aws:SourceArn, and a
+  # condition on a key that is absent denies every delivery, silently. Scoped by the encryption
+  # context to this stack's queues and topics instead (ARNs built from names: referencing the queue
+  # and topic resources here would be a cycle, since they are encrypted with this key).
+  # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+  # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
   statement {
-    sid       = "ServicesUseKeyForQueuesAndTopics"
+    sid       = "EventBridgeDeliversToEncryptedQueues"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:sqs:arn"
+      values   = ["arn:${local.partition}:sqs:${var.region}:${local.account_id}:${local.name}-*"]
+    }
+  }
+
+  statement {
+    sid       = "ServicesPublishToEncryptedTopics"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com", "sns.amazonaws.com", "states.amazonaws.com"]
+      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
     }
     condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = ["arn:${local.partition}:sns:${var.region}:${local.account_id}:${local.name}-*"]
     }
   }
 }

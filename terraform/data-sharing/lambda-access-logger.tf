@@ -22,15 +22,21 @@ resource "aws_sqs_queue" "cloudtrail_events" {
   })
 }
 
+# KMS Decrypt/GenerateDataKey (and S3 Get*/List* bucket calls) are read-only management events,
+# which EventBridge delivers only to rules in state ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS;
+# in the default state the KMS branch would match nothing. IAM and CloudTrail read-only calls are
+# not wanted here, so that branch says readOnly = false.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html
 resource "aws_cloudwatch_event_rule" "cloudtrail_to_logger" {
   name        = "${local.name}-cloudtrail-to-logger"
-  description = "Every CloudTrail event on the shared bucket and the key, for the access-logger."
+  description = "Every CloudTrail event on the shared bucket and the key, and IAM/CloudTrail changes, for the access-logger."
+  state       = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
   event_pattern = jsonencode({
     "detail-type" = ["AWS API Call via CloudTrail"]
     "$or" = [
-      { detail = { eventSource = ["s3.amazonaws.com"], requestParameters = { bucketName = [aws_s3_bucket.shared.id] } } },
+      { detail = { eventSource = ["s3.amazonaws.com"], requestParameters = { bucketName = [module.shared_bucket.id] } } },
       { detail = { eventSource = ["kms.amazonaws.com"], resources = { ARN = [aws_kms_key.data.arn] } } },
-      { detail = { eventSource = ["iam.amazonaws.com", "cloudtrail.amazonaws.com"] } },
+      { detail = { eventSource = ["iam.amazonaws.com", "cloudtrail.amazonaws.com"], readOnly = [false] } },
     ]
   })
 }
@@ -92,7 +98,7 @@ module "access_logger" {
   policy_json          = data.aws_iam_policy_document.access_logger.json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = var.lambda_reserved_concurrency
+  reserved_concurrency = lookup(var.reserved_concurrency, "access-logger", null)
   timeout_seconds      = 60
   tags                 = local.tags
   environment = {
@@ -112,4 +118,19 @@ resource "aws_lambda_event_source_mapping" "access_logger" {
   batch_size                         = 100
   maximum_batching_window_in_seconds = 5
   function_response_types            = ["ReportBatchItemFailures"]
+
+  # Without a cap, Lambda scales pollers past the function's concurrency; throttled invocations
+  # return their messages to the queue, each return counts towards maxReceiveCount, and healthy
+  # batches end in the DLQ. With maximum_concurrency Lambda stops polling instead.
+  # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+  scaling_config {
+    maximum_concurrency = var.access_logger_max_concurrency
+  }
+
+  lifecycle {
+    precondition {
+      condition     = lookup(var.reserved_concurrency, "access-logger", null) == null || lookup(var.reserved_concurrency, "access-logger", 0) >= var.access_logger_max_concurrency
+      error_message = "reserved_concurrency[\"access-logger\"] must be at least access_logger_max_concurrency, or the mapping invokes into a throttle."
+    }
+  }
 }

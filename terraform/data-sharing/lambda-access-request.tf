@@ -24,7 +24,7 @@ module "access_request" {
   policy_json          = data.aws_iam_policy_document.access_request[0].json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = var.lambda_reserved_concurrency
+  reserved_concurrency = lookup(var.reserved_concurrency, "access-request", null)
   timeout_seconds      = 10
   tags                 = local.tags
   environment = {

@@ -39,14 +39,14 @@ module "access_validator" {
   policy_json          = data.aws_iam_policy_document.access_validator.json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = var.lambda_reserved_concurrency
+  reserved_concurrency = lookup(var.reserved_concurrency, "access-validator", null)
   timeout_seconds      = 10
   tags                 = local.tags
   environment = {
     WARDEN_ENVIRONMENT  = var.environment
     REGISTRY_TABLE      = aws_dynamodb_table.access_control.name
     AUDIT_TABLE         = aws_dynamodb_table.audit_logs.name
-    SHARED_BUCKET       = aws_s3_bucket.shared.id
+    SHARED_BUCKET       = module.shared_bucket.id
     KMS_KEY_ARN         = aws_kms_key.data.arn
     CONSUMER_ROLE_NAME  = var.consumer_role_name
     MAX_SESSION_SECONDS = tostring(var.max_session_seconds)

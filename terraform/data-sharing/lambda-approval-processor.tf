@@ -26,7 +26,7 @@ module "approval_processor" {
   policy_json          = data.aws_iam_policy_document.approval_processor[0].json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = var.lambda_reserved_concurrency
+  reserved_concurrency = lookup(var.reserved_concurrency, "approval-processor", null)
   timeout_seconds      = 30
   tags                 = local.tags
   environment = {

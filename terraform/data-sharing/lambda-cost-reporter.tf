@@ -15,7 +15,7 @@ data "aws_iam_policy_document" "cost_reporter" {
   statement {
     sid       = "WriteReports"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.audit.arn}/cost-reports/*"]
+    resources = ["${module.audit_bucket.arn}/cost-reports/*"]
   }
   statement {
     sid       = "Summarise"
@@ -32,14 +32,14 @@ module "cost_reporter" {
   policy_json          = data.aws_iam_policy_document.cost_reporter.json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = 1
+  reserved_concurrency = lookup(var.reserved_concurrency, "cost-reporter", null)
   timeout_seconds      = 600
   tags                 = local.tags
   environment = {
     WARDEN_ENVIRONMENT = var.environment
     AUDIT_TABLE        = aws_dynamodb_table.audit_logs.name
     REGISTRY_TABLE     = aws_dynamodb_table.access_control.name
-    AUDIT_BUCKET       = aws_s3_bucket.audit.id
+    AUDIT_BUCKET       = module.audit_bucket.id
     REPORT_PREFIX      = "cost-reports/"
     PRICE_TABLE = jsonencode({
       per_gb_transfer_usd   = var.price_per_gb_transfer_usd

@@ -49,7 +49,7 @@ module "expiration_enforcer" {
   policy_json          = data.aws_iam_policy_document.expiration_enforcer.json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = 1
+  reserved_concurrency = lookup(var.reserved_concurrency, "expiration-enforcer", null)
   timeout_seconds      = 300
   tags                 = local.tags
   environment = {

@@ -11,7 +11,7 @@ data "aws_iam_policy_document" "governance_check" {
   statement {
     sid       = "ReadLivePolicies"
     actions   = ["s3:GetBucketPolicy"]
-    resources = [aws_s3_bucket.shared.arn]
+    resources = [module.shared_bucket.arn]
   }
   statement {
     sid       = "ReadKeyAndGrants"
@@ -48,13 +48,13 @@ module "governance_check" {
   policy_json          = data.aws_iam_policy_document.governance_check.json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = 1
+  reserved_concurrency = lookup(var.reserved_concurrency, "governance-check", null)
   timeout_seconds      = 300
   tags                 = local.tags
   environment = {
     WARDEN_ENVIRONMENT       = var.environment
     REGISTRY_TABLE           = aws_dynamodb_table.access_control.name
-    SHARED_BUCKET            = aws_s3_bucket.shared.id
+    SHARED_BUCKET            = module.shared_bucket.id
     KMS_KEY_ARN              = aws_kms_key.data.arn
     BASELINE_PARAMETER       = aws_ssm_parameter.bucket_baseline.name
     CONSUMER_ROLES_PARAMETER = aws_ssm_parameter.consumer_roles.name

@@ -17,7 +17,7 @@ data "aws_iam_policy_document" "policy_reconciler" {
   statement {
     sid       = "ApplyBucketPolicy"
     actions   = ["s3:GetBucketPolicy", "s3:PutBucketPolicy"]
-    resources = [aws_s3_bucket.shared.arn]
+    resources = [module.shared_bucket.arn]
   }
   statement {
     sid       = "ApplyKmsGrants"
@@ -44,13 +44,13 @@ module "policy_reconciler" {
   policy_json          = data.aws_iam_policy_document.policy_reconciler.json
   kms_key_arn          = aws_kms_key.data.arn
   log_retention_days   = var.log_retention_days
-  reserved_concurrency = 1
+  reserved_concurrency = lookup(var.reserved_concurrency, "policy-reconciler", null)
   timeout_seconds      = 120
   tags                 = local.tags
   environment = {
     WARDEN_ENVIRONMENT = var.environment
     REGISTRY_TABLE     = aws_dynamodb_table.access_control.name
-    SHARED_BUCKET      = aws_s3_bucket.shared.id
+    SHARED_BUCKET      = module.shared_bucket.id
     KMS_KEY_ARN        = aws_kms_key.data.arn
     BASELINE_PARAMETER = aws_ssm_parameter.bucket_baseline.name
     CONSUMER_ROLE_NAME = var.consumer_role_name

@@ -51,9 +51,9 @@ resource "aws_cloudwatch_dashboard" "access" {
         properties = {
           title = "Shared bucket", region = var.region, period = 300, stat = "Sum"
           metrics = [
-            ["AWS/S3", "GetRequests", "BucketName", aws_s3_bucket.shared.id, "FilterId", aws_s3_bucket_metric.shared.name],
-            ["AWS/S3", "BytesDownloaded", "BucketName", aws_s3_bucket.shared.id, "FilterId", aws_s3_bucket_metric.shared.name, { yAxis = "right" }],
-            ["AWS/S3", "4xxErrors", "BucketName", aws_s3_bucket.shared.id, "FilterId", aws_s3_bucket_metric.shared.name],
+            ["AWS/S3", "GetRequests", "BucketName", module.shared_bucket.id, "FilterId", aws_s3_bucket_metric.shared.name],
+            ["AWS/S3", "BytesDownloaded", "BucketName", module.shared_bucket.id, "FilterId", aws_s3_bucket_metric.shared.name, { yAxis = "right" }],
+            ["AWS/S3", "4xxErrors", "BucketName", module.shared_bucket.id, "FilterId", aws_s3_bucket_metric.shared.name],
           ]
         }
       },

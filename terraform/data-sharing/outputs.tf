@@ -1,16 +1,16 @@
 output "shared_bucket_name" {
   description = "Name of the shared data bucket."
-  value       = aws_s3_bucket.shared.id
+  value       = module.shared_bucket.id
 }
 
 output "shared_bucket_arn" {
   description = "ARN of the shared data bucket."
-  value       = aws_s3_bucket.shared.arn
+  value       = module.shared_bucket.arn
 }
 
 output "audit_bucket_name" {
   description = "Bucket with CloudTrail logs (cloudtrail/), S3 access logs (s3-access-logs/) and cost reports (cost-reports/)."
-  value       = aws_s3_bucket.audit.id
+  value       = module.audit_bucket.id
 }
 
 output "kms_key_arn" {

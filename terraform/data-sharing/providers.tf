@@ -18,3 +18,14 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# us-east-1, where IAM (a global service) delivers its CloudTrail events to EventBridge; used only
+# to forward them to this stack's Region when `region` is another one (eventbridge.tf).
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -13,7 +13,7 @@ data "aws_iam_policy_document" "bucket_baseline" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.shared.arn, "${aws_s3_bucket.shared.arn}/*"]
+    resources = [module.shared_bucket.arn, "${module.shared_bucket.arn}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -29,7 +29,7 @@ data "aws_iam_policy_document" "bucket_baseline" {
     sid       = "DenyUploadsWithoutSseKms"
     effect    = "Deny"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.shared.arn}/*"]
+    resources = ["${module.shared_bucket.arn}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -45,7 +45,7 @@ data "aws_iam_policy_document" "bucket_baseline" {
     sid       = "DenyUploadsWithOtherKmsKey"
     effect    = "Deny"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.shared.arn}/*"]
+    resources = ["${module.shared_bucket.arn}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -67,7 +67,8 @@ resource "aws_ssm_parameter" "bucket_baseline" {
 }
 
 resource "aws_lambda_invocation" "reconcile_on_apply" {
-  function_name = module.policy_reconciler.function_name
+  # `ready`, not `function_name`: known only once the function's role policies are in force.
+  function_name = module.policy_reconciler.ready
   input = jsonencode({
     source        = "terraform"
     reason        = "apply"

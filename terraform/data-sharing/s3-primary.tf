@@ -1,86 +1,45 @@
-# The shared bucket: versioned, SSE-KMS with bucket keys (so the KMS encryption context is the
-# bucket ARN), all public access blocked, lifecycle to Intelligent-Tiering and Glacier, access logs
-# to the audit bucket, EventBridge notifications on, optional DR replication.
+# The shared bucket (modules/secure-bucket): versioned, SSE-KMS with bucket keys (so the KMS
+# encryption context is the bucket ARN), all public access blocked, lifecycle to
+# Intelligent-Tiering and Glacier, server access logs to the access-log bucket (s3-audit.tf),
+# EventBridge notifications on, optional DR replication.
 
-resource "aws_s3_bucket" "shared" {
+module "shared_bucket" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is optional (enable_replication); see aws_s3_bucket_replication_configuration.shared.
-  bucket        = local.shared_bucket_name
-  force_destroy = false
+  source      = "../modules/secure-bucket"
+  bucket_name = local.shared_bucket_name
+  kms_key_arn = aws_kms_key.data.arn
+  lifecycle_rules = [{
+    id = "tiering"
+    transitions = [
+      { days = var.intelligent_tiering_days, storage_class = "INTELLIGENT_TIERING" },
+      { days = var.glacier_days, storage_class = "GLACIER" },
+    ]
+    noncurrent_expiration_days = var.noncurrent_version_expiration_days
+  }]
+  # The policy-reconciler is the one writer of this bucket's policy (s3-bucket-policy.tf).
+  manage_policy     = false
+  access_log_bucket = module.access_log_bucket.id
+  access_log_prefix = "${local.shared_bucket_name}/"
+  tags              = local.tags
 }
 
-resource "aws_s3_bucket_versioning" "shared" {
-  bucket = aws_s3_bucket.shared.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "shared" {
-  bucket = aws_s3_bucket.shared.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.data.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "shared" {
-  bucket                  = aws_s3_bucket.shared.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "shared" {
-  bucket = aws_s3_bucket.shared.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "shared" {
-  bucket = aws_s3_bucket.shared.id
-
-  rule {
-    id     = "tiering"
-    status = "Enabled"
-    filter {}
-
-    transition {
-      days          = var.intelligent_tiering_days
-      storage_class = "INTELLIGENT_TIERING"
-    }
-    transition {
-      days          = var.glacier_days
-      storage_class = "GLACIER"
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+# Cross-variable rules (a variable's validation cannot read another variable before Terraform 1.9).
+resource "terraform_data" "input_checks" {
+  lifecycle {
+    precondition {
+      condition     = var.glacier_days > var.intelligent_tiering_days
+      error_message = "glacier_days (${var.glacier_days}) must be greater than intelligent_tiering_days (${var.intelligent_tiering_days}): objects move to Intelligent-Tiering first, then to Glacier."
     }
   }
-
-  depends_on = [aws_s3_bucket_versioning.shared]
-}
-
-resource "aws_s3_bucket_logging" "shared" {
-  bucket        = aws_s3_bucket.shared.id
-  target_bucket = aws_s3_bucket.audit.id
-  target_prefix = "s3-access-logs/${local.shared_bucket_name}/"
 }
 
 resource "aws_s3_bucket_notification" "shared" {
-  bucket      = aws_s3_bucket.shared.id
+  bucket      = module.shared_bucket.id
   eventbridge = true
 }
 
 resource "aws_s3_bucket_metric" "shared" {
-  bucket = aws_s3_bucket.shared.id
+  bucket = module.shared_bucket.id
   name   = "EntireBucket"
 }
 
@@ -96,63 +55,20 @@ resource "aws_kms_key" "replica" {
   deletion_window_in_days = 30
 }
 
-resource "aws_s3_bucket" "replica" {
+module "replica_bucket" {
   #checkov:skip=CKV_AWS_144:This is the replica.
   #checkov:skip=CKV2_AWS_62:Objects arrive by replication; events are raised on the source bucket.
   #checkov:skip=CKV_AWS_18:Access to the replica is recorded by CloudTrail data events when it is promoted.
-  count         = var.enable_replication ? 1 : 0
-  provider      = aws.replica
-  bucket        = "${local.shared_bucket_name}-dr"
-  force_destroy = false
-}
-
-resource "aws_s3_bucket_versioning" "replica" {
-  count    = var.enable_replication ? 1 : 0
-  provider = aws.replica
-  bucket   = aws_s3_bucket.replica[0].id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
-  count    = var.enable_replication ? 1 : 0
-  provider = aws.replica
-  bucket   = aws_s3_bucket.replica[0].id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.replica[0].arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "replica" {
-  count                   = var.enable_replication ? 1 : 0
-  provider                = aws.replica
-  bucket                  = aws_s3_bucket.replica[0].id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "replica" {
-  count    = var.enable_replication ? 1 : 0
-  provider = aws.replica
-  bucket   = aws_s3_bucket.replica[0].id
-  rule {
-    id     = "expire-noncurrent"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
+  count       = var.enable_replication ? 1 : 0
+  source      = "../modules/secure-bucket"
+  providers   = { aws = aws.replica }
+  bucket_name = "${local.shared_bucket_name}-dr"
+  kms_key_arn = aws_kms_key.replica[0].arn
+  lifecycle_rules = [{
+    id                         = "expire-noncurrent"
+    noncurrent_expiration_days = var.noncurrent_version_expiration_days
+  }]
+  tags = local.tags
 }
 
 data "aws_iam_policy_document" "replication_trust" {
@@ -180,15 +96,15 @@ data "aws_iam_policy_document" "replication" {
   count = var.enable_replication ? 1 : 0
   statement {
     actions   = ["s3:GetReplicationConfiguration", "s3:ListBucket"]
-    resources = [aws_s3_bucket.shared.arn]
+    resources = [module.shared_bucket.arn]
   }
   statement {
     actions   = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging"]
-    resources = ["${aws_s3_bucket.shared.arn}/*"]
+    resources = ["${module.shared_bucket.arn}/*"]
   }
   statement {
     actions   = ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
-    resources = ["${aws_s3_bucket.replica[0].arn}/*"]
+    resources = ["${module.replica_bucket[0].arn}/*"]
   }
   statement {
     actions   = ["kms:Decrypt"]
@@ -209,7 +125,7 @@ resource "aws_iam_role_policy" "replication" {
 
 resource "aws_s3_bucket_replication_configuration" "shared" {
   count  = var.enable_replication ? 1 : 0
-  bucket = aws_s3_bucket.shared.id
+  bucket = module.shared_bucket.id
   role   = aws_iam_role.replication[0].arn
 
   rule {
@@ -225,12 +141,12 @@ resource "aws_s3_bucket_replication_configuration" "shared" {
       }
     }
     destination {
-      bucket = aws_s3_bucket.replica[0].arn
+      bucket = module.replica_bucket[0].arn
       encryption_configuration {
         replica_kms_key_id = aws_kms_key.replica[0].arn
       }
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.shared, aws_s3_bucket_versioning.replica]
+  depends_on = [module.shared_bucket, module.replica_bucket]
 }

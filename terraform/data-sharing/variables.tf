@@ -143,7 +143,7 @@ variable "intelligent_tiering_days" {
 }
 
 variable "glacier_days" {
-  description = "Days after which objects move to Glacier Flexible Retrieval (must exceed intelligent_tiering_days)."
+  description = "Days after which objects move to Glacier Flexible Retrieval (must exceed intelligent_tiering_days; checked by a precondition on the lifecycle configuration)."
   type        = number
   default     = 90
 
@@ -246,13 +246,17 @@ variable "alert_emails" {
 }
 
 variable "large_transfer_bytes" {
-  description = "Bytes in one request that count as a large transfer (possible exfiltration)."
+  description = "Bytes in one request that count as a large transfer (possible exfiltration). Used by the EventBridge rule large-transfer (a `numeric` pattern, which EventBridge accepts only for values up to 5.0e9) and by the access-logger's large-transfer detector, with the same value."
   type        = number
   default     = 1073741824
 
   validation {
     condition     = var.large_transfer_bytes >= 1048576
     error_message = "large_transfer_bytes must be at least 1 MiB."
+  }
+  validation {
+    condition     = var.large_transfer_bytes <= 5000000000
+    error_message = "large_transfer_bytes must be at most 5000000000: EventBridge numeric matching accepts values between -5.0e9 and +5.0e9 only. For larger thresholds, rely on the per-account egress alarm (egress_threshold_bytes)."
   }
 }
 
@@ -365,21 +369,66 @@ variable "approval_timeout_hours" {
   }
 }
 
-variable "api_allowed_cidrs" {
-  description = "CIDR blocks allowed to call the self-service API (in addition to IAM auth)."
+variable "api_endpoint_type" {
+  description = "Endpoint type of the Warden API: REGIONAL (reachable from the internet, IAM auth on every method) or PRIVATE (reachable only through the interface VPC endpoints in api_vpc_endpoint_ids)."
+  type        = string
+  default     = "REGIONAL"
+
+  validation {
+    condition     = contains(["REGIONAL", "PRIVATE"], var.api_endpoint_type)
+    error_message = "api_endpoint_type must be REGIONAL or PRIVATE."
+  }
+}
+
+variable "api_vpc_endpoint_ids" {
+  description = "Interface VPC endpoints (execute-api) allowed to reach a PRIVATE API; the resource policy admits calls only through them (aws:SourceVpce). Required when api_endpoint_type = PRIVATE."
   type        = list(string)
-  default     = ["10.0.0.0/8"]
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.api_vpc_endpoint_ids : can(regex("^vpce-[0-9a-f]{8,17}$", e))])
+    error_message = "api_vpc_endpoint_ids must be VPC endpoint IDs such as vpce-0123456789abcdef0."
+  }
+}
+
+variable "api_allowed_cidrs" {
+  description = "Public CIDR blocks allowed to call a REGIONAL API, in addition to IAM auth (aws:SourceIp). Empty (the default) means no IP condition. A REGIONAL endpoint sees callers' public addresses, so private ranges would lock every consumer out: use api_endpoint_type = PRIVATE with api_vpc_endpoint_ids for that."
+  type        = list(string)
+  default     = []
 
   validation {
     condition     = alltrue([for c in var.api_allowed_cidrs : can(cidrhost(c, 0))])
-    error_message = "api_allowed_cidrs must be CIDR blocks such as 10.0.0.0/8."
+    error_message = "api_allowed_cidrs must be CIDR blocks such as 203.0.113.0/24."
   }
+  validation {
+    condition = alltrue([for c in var.api_allowed_cidrs : !can(regex(
+      "^(10\\.|127\\.|169\\.254\\.|192\\.168\\.|172\\.(1[6-9]|2[0-9]|3[01])\\.|100\\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\\.|0\\.0\\.0\\.0/)", c
+    ))])
+    error_message = "api_allowed_cidrs must be public ranges: a REGIONAL API sees callers' public source addresses, so private (RFC 1918, loopback, link-local, CGNAT) ranges never match. For private access set api_endpoint_type = \"PRIVATE\" with api_vpc_endpoint_ids."
+  }
+}
+
+variable "create_api_gateway_account_role" {
+  description = "Create the account-level role API Gateway uses to write execution and access logs to CloudWatch Logs (aws_api_gateway_account; one per account and Region). Set false when the account already has one configured: the setting is account-wide and this stack would take it over."
+  type        = bool
+  default     = true
 }
 
 variable "enable_storage_lens" {
   description = "Create an S3 Storage Lens configuration for usage analytics."
   type        = bool
   default     = true
+}
+
+variable "storage_lens_organization_arn" {
+  description = "ARN of the AWS Organization (arn:aws:organizations::<management-account>:organization/o-xxxxxxxxxx) for an organization-level Storage Lens configuration covering every consumer account. Only valid when this stack runs in the management account or a Storage Lens delegated administrator; null (default) makes an account-level configuration for this account's shared bucket."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.storage_lens_organization_arn == null || can(regex("^arn:aws[a-z-]*:organizations::[0-9]{12}:organization/o-[a-z0-9]{10,32}$", var.storage_lens_organization_arn))
+    error_message = "storage_lens_organization_arn must be null or an organization ARN such as arn:aws:organizations::111111111111:organization/o-abcdefghij."
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -392,14 +441,33 @@ variable "lambda_artifacts_dir" {
   default     = "../../target/lambda"
 }
 
-variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrency per function (bounds cost and blast radius)."
-  type        = number
-  default     = 10
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (key = function name without the stack prefix); functions not listed share the account's unreserved pool. Only the policy-reconciler needs a reservation for correctness (1: one writer of the bucket policy at a time). Every reservation comes out of the account's concurrency quota, which may be 10 in a new account, and AWS keeps 100 unreserved."
+  type        = map(number)
+  default     = { policy-reconciler = 1 }
 
   validation {
-    condition     = var.lambda_reserved_concurrency >= 1 && var.lambda_reserved_concurrency <= 1000
-    error_message = "lambda_reserved_concurrency must be between 1 and 1000."
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["access-logger", "access-request", "access-validator", "approval-processor", "cost-reporter", "expiration-enforcer", "governance-check", "policy-reconciler"], k)])
+    error_message = "reserved_concurrency keys must be function names: access-logger, access-request, access-validator, approval-processor, cost-reporter, expiration-enforcer, governance-check, policy-reconciler."
+  }
+  validation {
+    condition     = alltrue([for k, v in var.reserved_concurrency : v >= 1 && v <= 1000 && floor(v) == v])
+    error_message = "reserved_concurrency values must be whole numbers between 1 and 1000."
+  }
+  validation {
+    condition     = lookup(var.reserved_concurrency, "policy-reconciler", 1) == 1
+    error_message = "reserved_concurrency[\"policy-reconciler\"] must be 1: two reconcilers applying renders of different registry reads could re-apply a revoked grant."
+  }
+}
+
+variable "access_logger_max_concurrency" {
+  description = "Most concurrent access-logger invocations the SQS event source mapping starts (scaling_config.maximum_concurrency, 2-1000). Lambda then stops polling instead of invoking into a throttle, so throttled batches never count towards the queue's maxReceiveCount and land in the DLQ. If you reserve concurrency for access-logger, reserve at least this much."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.access_logger_max_concurrency >= 2 && var.access_logger_max_concurrency <= 1000 && floor(var.access_logger_max_concurrency) == var.access_logger_max_concurrency
+    error_message = "access_logger_max_concurrency must be a whole number between 2 and 1000 (the range Lambda accepts for maximum_concurrency)."
   }
 }
 

@@ -2,20 +2,30 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account_id  = data.aws_caller_identity.current.account_id
-  partition   = data.aws_partition.current.partition
-  bucket_arn  = "arn:${local.partition}:s3:::${var.shared_bucket_name}"
-  fn_prefix   = "${var.project_name}-${var.environment}"
-  validator   = "arn:${local.partition}:iam::${var.primary_account_id}:role/${local.fn_prefix}-access-validator"
-  governance  = "arn:${local.partition}:iam::${var.primary_account_id}:role/${local.fn_prefix}-governance-check"
-  read_only   = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectAttributes"]
-  write       = ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-  kms_actions = var.access_level == "read-write" ? ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Encrypt"] : ["kms:Decrypt", "kms:DescribeKey"]
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  bucket_arn = "arn:${local.partition}:s3:::${var.shared_bucket_name}"
+  fn_prefix  = "${var.project_name}-${var.environment}"
+  # The primary account's root: a principal that exists before the primary stack is applied.
+  primary_root = "arn:${local.partition}:iam::${var.primary_account_id}:root"
+  validator    = "arn:${local.partition}:iam::${var.primary_account_id}:role/${local.fn_prefix}-access-validator"
+  governance   = "arn:${local.partition}:iam::${var.primary_account_id}:role/${local.fn_prefix}-governance-check"
+  read_only    = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectAttributes"]
+  write        = ["s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+  kms_actions  = var.access_level == "read-write" ? ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey", "kms:Encrypt"] : ["kms:Decrypt", "kms:DescribeKey"]
 }
 
 # --- Consumer role ---------------------------------------------------------------------------
 # Trusted by this account's principals (external ID, MFA when require_mfa, Warden session tags)
 # and by the primary account's access-validator (external ID), which vends prefix-scoped sessions.
+#
+# This stack is applied BEFORE the primary stack, so the validator and governance roles do not
+# exist yet: IAM rejects a trust policy naming a role ARN that does not exist ("Invalid principal
+# in policy"). The trust therefore names the primary account root, which always exists, and an
+# `aws:PrincipalArn` condition (ArnEquals) narrows it to exactly those roles. Unlike a role ARN
+# principal, the condition also keeps working if the role is deleted and created again.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
 
 data "aws_iam_policy_document" "consumer_trust" {
   statement {
@@ -45,7 +55,26 @@ data "aws_iam_policy_document" "consumer_trust" {
     actions = ["sts:TagSession"]
     principals {
       type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root", local.validator]
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["warden-account", "warden-prefix", "warden-level"]
+    }
+  }
+
+  statement {
+    sid     = "WardenValidatorSessionTags"
+    actions = ["sts:TagSession"]
+    principals {
+      type        = "AWS"
+      identifiers = [local.primary_root]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [local.validator]
     }
     condition {
       test     = "ForAllValues:StringEquals"
@@ -59,7 +88,12 @@ data "aws_iam_policy_document" "consumer_trust" {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "AWS"
-      identifiers = [local.validator]
+      identifiers = [local.primary_root]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [local.validator]
     }
     condition {
       test     = "StringEquals"
@@ -132,7 +166,13 @@ data "aws_iam_policy_document" "governance_trust" {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "AWS"
-      identifiers = [local.governance]
+      identifiers = [local.primary_root]
+    }
+    # The governance-check role does not exist yet when this stack is applied (see above).
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:PrincipalArn"
+      values   = [local.governance]
     }
   }
 }

@@ -28,11 +28,13 @@ pub struct Finding {
 pub struct Module {
     /// `(file, body)` per file.
     pub files: Vec<(String, Body)>,
+    /// The text of each parsed file (for `#tfcheck:skip=` comments), in the order of `files`.
+    pub sources: Vec<String>,
 }
 
 /// Load a module, reporting files that do not parse.
 pub fn load(dir: &Path, findings: &mut Vec<Finding>) -> Module {
-    let mut m = Module { files: Vec::new() };
+    let mut m = Module::default();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -45,9 +47,12 @@ pub fn load(dir: &Path, findings: &mut Vec<Finding>) -> Module {
         let name = p.display().to_string();
         match std::fs::read_to_string(&p)
             .map_err(|e| e.to_string())
-            .and_then(|t| hcl::parse(&t).map_err(|e| e.to_string()))
+            .and_then(|t| hcl::parse(&t).map(|b| (b, t)).map_err(|e| e.to_string()))
         {
-            Ok(body) => m.files.push((name, body)),
+            Ok((body, text)) => {
+                m.files.push((name, body));
+                m.sources.push(text);
+            }
             Err(e) => findings.push(Finding {
                 check: "parse",
                 location: name,
@@ -58,14 +63,14 @@ pub fn load(dir: &Path, findings: &mut Vec<Finding>) -> Module {
     m
 }
 
-fn label(l: &BlockLabel) -> &str {
+pub(crate) fn label(l: &BlockLabel) -> &str {
     match l {
         BlockLabel::String(s) => s,
         BlockLabel::Identifier(i) => i.as_str(),
     }
 }
 
-fn labels(b: &Block) -> Vec<&str> {
+pub(crate) fn labels(b: &Block) -> Vec<&str> {
     b.labels.iter().map(label).collect()
 }
 
@@ -253,6 +258,10 @@ fn check_refs(
                     }
                 }
             }
+            // `moved`, `removed` and `import` hold resource addresses, not references.
+            Structure::Block(b)
+                if in_block.is_empty()
+                    && matches!(b.identifier.as_str(), "moved" | "removed" | "import") => {}
             Structure::Block(b) => {
                 let n = scope.len();
                 if b.identifier.as_str() == "dynamic" {
@@ -445,7 +454,7 @@ fn strsim(a: &str, b: &str) -> usize {
 
 /// Render an expression as JSON for the policy linter: literals as they are, anything computed
 /// as a `${…}` placeholder (which the linter treats as "known at apply time").
-fn to_json(e: &Expression) -> Value {
+pub(crate) fn to_json(e: &Expression) -> Value {
     match e {
         Expression::Null => Value::Null,
         Expression::Bool(b) => Value::Bool(*b),
@@ -477,14 +486,14 @@ fn to_json(e: &Expression) -> Value {
     }
 }
 
-fn attr<'a>(b: &'a Body, k: &str) -> Option<&'a Expression> {
+pub(crate) fn attr<'a>(b: &'a Body, k: &str) -> Option<&'a Expression> {
     b.attributes()
         .find(|a| a.key.as_str() == k)
         .map(|a| &a.expr)
 }
 
 /// `data "aws_iam_policy_document"` → policy JSON.
-fn policy_document_json(body: &Body) -> Value {
+pub(crate) fn policy_document_json(body: &Body) -> Value {
     let mut statements = Vec::new();
     let mut stmt_bodies: Vec<&Body> = body
         .blocks()
@@ -700,6 +709,9 @@ pub fn check_module(m: &Module, schema: Option<&Schema>) -> Report {
             }
         }
     }
+    r.findings.extend(crate::aws_rules::check(m));
+    r.findings
+        .extend(crate::aws_rules::failed_invocation_alarms(m));
     r.findings.sort();
     r
 }
@@ -716,6 +728,7 @@ mod tests {
     fn module(src: &str) -> Module {
         Module {
             files: vec![("main.tf".into(), hcl::parse(src).unwrap())],
+            sources: vec![src.to_owned()],
         }
     }
 

@@ -9,6 +9,7 @@
 //! the AWS provider schema check, the reference check, the policy linter (warden-core) and
 //! checkov. Exit 0 when clean, 1 with findings, 2 when a check could not run.
 
+mod aws_rules;
 mod check;
 mod schema;
 
@@ -233,6 +234,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut total = 0usize;
             let mut could_not_run = false;
+            // Cross-stack: a directory with an APPLY-ORDER file lists its stacks in apply order.
+            for d in &dirs {
+                if let Ok(text) = std::fs::read_to_string(d.join("APPLY-ORDER")) {
+                    let order: Vec<String> = text
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(str::to_owned)
+                        .collect();
+                    let findings = aws_rules::apply_order(d, &order);
+                    for f in &findings {
+                        println!("[{}] {}: {}", f.check, f.location, f.message);
+                    }
+                    eprintln!(
+                        "{}: apply order {} checked, {} finding(s)",
+                        d.display(),
+                        order.join(" → "),
+                        findings.len()
+                    );
+                    total += findings.len();
+                }
+            }
             for dir in &modules {
                 let mut findings = Vec::new();
                 let m = check::load(dir, &mut findings);

@@ -8,11 +8,12 @@ terraform {
     aws = {
       source = "hashicorp/aws"
     }
+    time = {
+      source = "hashicorp/time"
+    }
   }
 }
 
-data "aws_partition" "current" {}
-data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -67,10 +68,14 @@ data "aws_iam_policy_document" "runtime" {
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [var.kms_key_arn]
   }
+  # X-Ray's write actions support no resource-level permissions: "*" is the only resource that
+  # matches them (the AWS-managed AWSXRayDaemonWriteAccess policy does the same). A narrower ARN
+  # silently matches nothing and tracing data is refused.
+  # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSXRayDaemonWriteAccess.html
   statement {
     sid       = "Tracing"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-    resources = ["arn:${data.aws_partition.current.partition}:xray:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:*"]
+    resources = ["*"]
   }
 }
 
@@ -99,7 +104,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash               = filebase64sha256(var.zip_path)
   timeout                        = var.timeout_seconds
   memory_size                    = var.memory_mb
-  reserved_concurrent_executions = var.reserved_concurrency
+  reserved_concurrent_executions = coalesce(var.reserved_concurrency, -1)
   kms_key_arn                    = var.kms_key_arn
   tags                           = var.tags
 
@@ -120,7 +125,22 @@ resource "aws_lambda_function" "this" {
     log_group  = aws_cloudwatch_log_group.this.name
   }
 
-  depends_on = [aws_iam_role_policy.runtime]
+  # Every policy of the role exists before the function: an invocation right after create (the
+  # apply-time reconcile) must not run with half its permissions.
+  depends_on = [aws_iam_role_policy.runtime, aws_iam_role_policy.function]
+}
+
+# IAM is eventually consistent: a role policy just written may not be in force everywhere for a
+# few seconds. `ready` (outputs.tf) waits this long after the role policies change, so whatever
+# invokes the function during the same apply sees it with its whole policy.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+resource "time_sleep" "iam_propagation" {
+  create_duration = "15s"
+  triggers = {
+    runtime      = sha256(aws_iam_role_policy.runtime.policy)
+    function     = sha256(aws_iam_role_policy.function.policy)
+    function_arn = aws_lambda_function.this.arn
+  }
 }
 
 resource "aws_lambda_function_event_invoke_config" "this" {

@@ -52,13 +52,13 @@ variable "memory_mb" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions."
+  description = "Reserved concurrent executions, or null for none (the function shares the account's unreserved pool). Reserve only where correctness needs it: every reservation comes out of an account quota that may be as low as 10 in a new account."
   type        = number
-  default     = 10
+  default     = null
 
   validation {
-    condition     = var.reserved_concurrency >= 1
-    error_message = "reserved_concurrency must be at least 1."
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 1 && var.reserved_concurrency <= 1000, false)
+    error_message = "reserved_concurrency must be null (unreserved) or between 1 and 1000."
   }
 }
 
@@ -71,6 +71,11 @@ variable "log_retention_days" {
   description = "Retention of the function's log group."
   type        = number
   default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (…, 90, 180, 365, 400, …)."
+  }
 }
 
 variable "tags" {
