@@ -8,14 +8,28 @@ resource "aws_sns_topic" "alerts" {
   kms_master_key_id = aws_kms_key.data.arn
 }
 
+# EventBridge publishes to SNS only if the topic policy's statement for it has no Condition block
+# ("You can't use Condition blocks in Amazon SNS topic policies for EventBridge"); a condition there
+# drops every alert. CloudWatch alarms support aws:SourceAccount and keep it.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html
 data "aws_iam_policy_document" "alerts_topic" {
   statement {
-    sid       = "EventBridgeAndCloudWatchPublish"
+    sid       = "EventBridgePublish"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.alerts.arn]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"

@@ -6,7 +6,7 @@ resource "aws_cloudwatch_dashboard" "access" {
   dashboard_body = jsonencode({
     start          = "-P1D"
     periodOverride = "auto"
-    widgets = [
+    widgets = concat([
       {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
@@ -57,6 +57,20 @@ resource "aws_cloudwatch_dashboard" "access" {
           ]
         }
       },
-    ]
+      {
+        type = "metric", x = 0, y = 18, width = 12, height = 6
+        properties = {
+          title   = "EventBridge deliveries that failed (alarmed per rule)", region = var.region, stat = "Sum", period = 300
+          metrics = [[{ expression = "SEARCH('{AWS/Events,RuleName} MetricName=\"FailedInvocations\" ${local.name}', 'Sum', 300)", id = "failed" }]]
+        }
+      },
+      ], local.forward_iam_events ? [{
+        type = "metric", x = 12, y = 18, width = 12, height = 6
+        properties = {
+          # The IAM forwarding rule lives in us-east-1, where the stack has no alert topic to alarm to.
+          title   = "IAM events forwarded from us-east-1: failures", region = "us-east-1", stat = "Sum", period = 300
+          metrics = [["AWS/Events", "FailedInvocations", "RuleName", aws_cloudwatch_event_rule.iam_forward[0].name]]
+        }
+    }] : [])
   })
 }

@@ -90,6 +90,17 @@ variable "lifecycle_multipart_expiration_days" {
   }
 }
 
+variable "batch_report_expiration_days" {
+  description = "Days after which S3 Batch Replication manifests and completion reports expire in the reports bucket."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.batch_report_expiration_days >= 30 && var.batch_report_expiration_days <= 3650
+    error_message = "batch_report_expiration_days must be between 30 and 3650."
+  }
+}
+
 ################################################################################
 # Data sources
 ################################################################################
@@ -112,6 +123,32 @@ locals {
   trail_name          = "retail-s3-audit-trail"
   trail_arn           = "arn:aws:cloudtrail:${local.source_region}:${local.account_id}:trail/${local.trail_name}"
   replication_rule_id = "replicate-everything"
+
+  # Batch Replication (existing objects): manifests and completion reports go to their own bucket.
+  batch_reports_bucket_name = "retail-s3-batch-reports-${local.account_id}-${local.source_region}"
+  batch_reports_prefix      = "batch-replication"
+
+  # Topic ARNs are built from the names, not read from the topics: the source key's policy needs
+  # them and the topics need the key (a reference would be a cycle).
+  topic_names = {
+    critical = "retail-s3-critical-alerts"
+    warning  = "retail-s3-warning-alerts"
+    info     = "retail-s3-info-alerts"
+  }
+  topic_arns = { for k, n in local.topic_names : k => "arn:aws:sns:${local.source_region}:${local.account_id}:${n}" }
+
+  # Which AWS service publishes to which topic (topic and key policies grant exactly this).
+  events_topics     = ["critical", "info"]    # EventBridge rules
+  cloudwatch_topics = ["critical", "warning"] # CloudWatch alarms (all named retail-*)
+  s3_topics         = ["critical", "warning"] # S3 replication event notifications
+
+  # eu-west-1 rules. Names are literals so the alarm-forwarding rule can match the alarms that
+  # watch it without a reference cycle.
+  replica_rule_names = {
+    replica_security_events = "retail-s3-replica-security-events"
+    replica_alarm_forward   = "retail-s3-replica-alarm-forward"
+  }
+  replica_alarm_names = { for k, n in local.replica_rule_names : k => "${n}-failed-invocations" }
 
   common_tags = {
     Project            = var.project_name
@@ -198,18 +235,77 @@ data "aws_iam_policy_document" "source_key" {
     }
   }
 
+  # AWS services publishing to the encrypted topics. SNS makes the KMS calls with the topic ARN as
+  # encryption context (kms:EncryptionContext:aws:sns:topicArn), so every grant is bound to the
+  # topics that service publishes to. The SNS guide, "Enable compatibility between event sources
+  # from AWS services and encrypted topics"
+  # (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html), says: "Adding the
+  # aws:SourceAccount, aws:SourceArn, and aws:SourceOrgID to a AWS KMS policy is not supported for
+  # EventBridge-to-encrypted topics" -- so EventBridge gets the encryption-context condition only;
+  # a source condition there would make every EventBridge delivery fail (FailedInvocations).
   statement {
-    sid       = "ServicesPublishToEncryptedTopics"
+    sid       = "EventBridgePublishesToEncryptedTopics"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com", "s3.amazonaws.com"]
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [for k in local.events_topics : local.topic_arns[k]]
+    }
+  }
+
+  # For the other sources the same page says to add aws:SourceAccount and aws:SourceArn.
+  statement {
+    sid       = "CloudWatchAlarmsPublishToEncryptedTopics"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:aws:cloudwatch:${local.source_region}:${local.account_id}:alarm:retail-*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [for k in local.cloudwatch_topics : local.topic_arns[k]]
+    }
+  }
+
+  statement {
+    sid       = "S3NotificationsPublishToEncryptedTopics"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:aws:s3:::${local.source_bucket_name}"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = [for k in local.s3_topics : local.topic_arns[k]]
     }
   }
 
@@ -323,17 +419,18 @@ resource "aws_kms_alias" "replica" {
 # IAM replication role
 ################################################################################
 
+# The trust policy AWS documents for the replication role names the S3 service principal and
+# nothing else ("Setting up permissions for live replication",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html).
+# No aws:SourceAccount condition: the page does not show S3 supplying it on this AssumeRole, and a
+# missing key would stop replication silently. Only principals of this account holding
+# iam:PassRole can attach the role to a replication configuration.
 data "aws_iam_policy_document" "replication_trust" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["s3.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }
@@ -401,6 +498,86 @@ resource "aws_iam_role_policy" "replication" {
   name     = "retail-s3-replication"
   role     = aws_iam_role.replication.id
   policy   = data.aws_iam_policy_document.replication.json
+}
+
+################################################################################
+# IAM role for S3 Batch Replication (existing objects)
+################################################################################
+
+# Live replication only copies objects written after the configuration exists; existing objects
+# need a one-off S3 Batch Replication job (see README). The job runs as this role; the copying
+# itself still uses the replication role above. Trust and permissions follow "Configuring an IAM
+# role for S3 Batch Replication"
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/s3-batch-replication-policies.html,
+# "Policy if using and storing an Amazon S3 generated manifest") and the Batch Operations trust
+# policy in https://docs.aws.amazon.com/AmazonS3/latest/dev/batch-ops-iam-role-policies.html,
+# which names batchoperations.s3.amazonaws.com with no condition. Whoever runs create-job needs
+# s3:CreateJob and iam:PassRole on this role.
+data "aws_iam_policy_document" "batch_replication_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["batchoperations.s3.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "batch_replication" {
+  provider           = aws.us_east_1
+  name               = "retail-s3-batch-replication-role"
+  description        = "Assumed by S3 Batch Operations to run Batch Replication jobs on the retail source bucket."
+  assume_role_policy = data.aws_iam_policy_document.batch_replication_trust.json
+}
+
+data "aws_iam_policy_document" "batch_replication" {
+  statement {
+    sid       = "InitiateReplicationOfSourceObjects"
+    actions   = ["s3:InitiateReplication"]
+    resources = ["arn:aws:s3:::${local.source_bucket_name}/*"]
+  }
+
+  statement {
+    sid       = "ReadReplicationConfigAndGenerateManifest"
+    actions   = ["s3:GetReplicationConfiguration", "s3:PutInventoryConfiguration"]
+    resources = ["arn:aws:s3:::${local.source_bucket_name}"]
+  }
+
+  statement {
+    sid       = "ReadGeneratedManifest"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["arn:aws:s3:::${local.batch_reports_bucket_name}/${local.batch_reports_prefix}/*"]
+  }
+
+  statement {
+    sid       = "WriteManifestAndCompletionReport"
+    actions   = ["s3:PutObject"]
+    resources = ["arn:aws:s3:::${local.batch_reports_bucket_name}/${local.batch_reports_prefix}/*"]
+  }
+
+  # The reports bucket is SSE-KMS (source key, bucket key on: the encryption context is the bucket ARN).
+  statement {
+    sid       = "UseSourceKeyForReportsBucket"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [aws_kms_key.source.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.source_region}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = ["arn:aws:s3:::${local.batch_reports_bucket_name}", "arn:aws:s3:::${local.batch_reports_bucket_name}/${local.batch_reports_prefix}/*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "batch_replication" {
+  provider = aws.us_east_1
+  name     = "retail-s3-batch-replication"
+  role     = aws_iam_role.batch_replication.id
+  policy   = data.aws_iam_policy_document.batch_replication.json
 }
 
 ################################################################################
@@ -600,6 +777,95 @@ resource "aws_s3_bucket_metric" "replica" {
 }
 
 ################################################################################
+# Batch Replication reports bucket (us-east-1)
+################################################################################
+
+resource "aws_s3_bucket" "batch_reports" {
+  #checkov:skip=CKV_AWS_18:Holds only Batch Operations manifests and completion reports; writes are recorded by the trail's management events and the job itself.
+  #checkov:skip=CKV_AWS_144:Job reports are regenerated by re-running the job; replicating them adds nothing.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes events for job reports; job status comes from s3control describe-job.
+  provider      = aws.us_east_1
+  bucket        = local.batch_reports_bucket_name
+  force_destroy = false
+}
+
+resource "aws_s3_bucket_versioning" "batch_reports" {
+  provider = aws.us_east_1
+  bucket   = aws_s3_bucket.batch_reports.id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "batch_reports" {
+  provider = aws.us_east_1
+  bucket   = aws_s3_bucket.batch_reports.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = aws_kms_key.source.arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "batch_reports" {
+  provider                = aws.us_east_1
+  bucket                  = aws_s3_bucket.batch_reports.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "batch_reports" {
+  provider = aws.us_east_1
+  bucket   = aws_s3_bucket.batch_reports.id
+  rule {
+    id     = "expire-job-reports"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.batch_report_expiration_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.lifecycle_noncurrent_expiration_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = var.lifecycle_multipart_expiration_days
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.batch_reports]
+}
+
+# The Batch Replication role writes here through its identity policy (same account); no service
+# principal delivers to this bucket, so the policy only enforces TLS.
+data "aws_iam_policy_document" "batch_reports_bucket" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.batch_reports.arn, "${aws_s3_bucket.batch_reports.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "batch_reports" {
+  provider = aws.us_east_1
+  bucket   = aws_s3_bucket.batch_reports.id
+  policy   = data.aws_iam_policy_document.batch_reports_bucket.json
+}
+
+################################################################################
 # Replication configuration
 ################################################################################
 
@@ -739,6 +1005,40 @@ resource "aws_cloudwatch_metric_alarm" "errors_5xx" {
 # CloudWatch dashboard
 ################################################################################
 
+locals {
+  # BucketSizeBytes is published per StorageType ("Amazon S3 dimensions in CloudWatch",
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/metrics-dimensions.html). Objects in
+  # INTELLIGENT_TIERING sit in one of five access tiers, archived objects add index/metadata
+  # overhead, and objects that lifecycle has not transitioned (new, or under 128 KiB) stay
+  # StandardStorage. The widget sums all of them per bucket.
+  size_storage_types = {
+    std    = "StandardStorage"
+    fa     = "IntelligentTieringFAStorage"
+    ia     = "IntelligentTieringIAStorage"
+    aia    = "IntelligentTieringAIAStorage"
+    aa     = "IntelligentTieringAAStorage"
+    daa    = "IntelligentTieringDAAStorage"
+    aao    = "IntAAObjectOverhead"
+    aas3o  = "IntAAS3ObjectOverhead"
+    daao   = "IntDAAObjectOverhead"
+    daas3o = "IntDAAS3ObjectOverhead"
+  }
+  size_buckets = {
+    src = { bucket = aws_s3_bucket.source.id, region = local.source_region, label = "source (us-east-1), all storage types" }
+    rep = { bucket = aws_s3_bucket.replica.id, region = local.replica_region, label = "replica (eu-west-1), all storage types" }
+  }
+  # One hidden metric per bucket and storage type, then one visible expression per bucket.
+  # Metric math treats a missing value as 0 in + ("Basic arithmetic functions",
+  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html), so
+  # tiers that hold nothing yet do not blank the total.
+  size_metrics = concat(
+    concat([for b, v in local.size_buckets : [for t, st in local.size_storage_types :
+      ["AWS/S3", "BucketSizeBytes", "BucketName", v.bucket, "StorageType", st, { id = "${b}_${t}", region = v.region, visible = false }]
+    ]]...),
+    [for b, v in local.size_buckets : [{ expression = join(" + ", [for t in keys(local.size_storage_types) : "${b}_${t}"]), id = "${b}_total", label = v.label }]],
+  )
+}
+
 resource "aws_cloudwatch_dashboard" "replication" {
   provider       = aws.us_east_1
   dashboard_name = "retail-s3-replication-dashboard"
@@ -768,17 +1068,16 @@ resource "aws_cloudwatch_dashboard" "replication" {
       {
         type = "metric", x = 0, y = 6, width = 12, height = 6
         properties = {
-          title = "Bucket size (bytes), both regions", stat = "Average", period = 86400
-          metrics = [
-            ["AWS/S3", "BucketSizeBytes", "BucketName", aws_s3_bucket.source.id, "StorageType", "IntelligentTieringFAStorage", { region = local.source_region, label = "source (us-east-1)" }],
-            ["AWS/S3", "BucketSizeBytes", "BucketName", aws_s3_bucket.replica.id, "StorageType", "IntelligentTieringFAStorage", { region = local.replica_region, label = "replica (eu-west-1)" }],
-          ]
+          # "region" is required on every metric widget (Dashboard Body Structure); per-metric
+          # regions then pull the eu-west-1 series into this us-east-1 widget.
+          title   = "Bucket size (bytes), both regions", region = local.source_region, stat = "Average", period = 86400
+          metrics = local.size_metrics
         }
       },
       {
         type = "metric", x = 12, y = 6, width = 12, height = 6
         properties = {
-          title = "Errors, both regions", stat = "Sum", period = 300
+          title = "Errors, both regions", region = local.source_region, stat = "Sum", period = 300
           metrics = [
             ["AWS/S3", "4xxErrors", "BucketName", aws_s3_bucket.source.id, "FilterId", "EntireBucket", { region = local.source_region, label = "source 4xx" }],
             ["AWS/S3", "5xxErrors", "BucketName", aws_s3_bucket.source.id, "FilterId", "EntireBucket", { region = local.source_region, label = "source 5xx" }],
@@ -797,19 +1096,19 @@ resource "aws_cloudwatch_dashboard" "replication" {
 
 resource "aws_sns_topic" "critical" {
   provider          = aws.us_east_1
-  name              = "retail-s3-critical-alerts"
+  name              = local.topic_names.critical
   kms_master_key_id = aws_kms_key.source.arn
 }
 
 resource "aws_sns_topic" "warning" {
   provider          = aws.us_east_1
-  name              = "retail-s3-warning-alerts"
+  name              = local.topic_names.warning
   kms_master_key_id = aws_kms_key.source.arn
 }
 
 resource "aws_sns_topic" "info" {
   provider          = aws.us_east_1
-  name              = "retail-s3-info-alerts"
+  name              = local.topic_names.info
   kms_master_key_id = aws_kms_key.source.arn
 }
 
@@ -820,38 +1119,66 @@ data "aws_iam_policy_document" "topic" {
     info     = aws_sns_topic.info.arn
   }
 
-  statement {
-    sid       = "EventBridgeAndCloudWatchPublish"
-    actions   = ["sns:Publish"]
-    resources = [each.value]
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+  # EventBridge: no Condition block. "You can't use of Condition blocks in Amazon SNS topic
+  # policies for EventBridge" ("Using resource-based policies for Amazon EventBridge",
+  # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html); a
+  # condition here would turn every rule delivery into a FailedInvocation. Scoped to the topic.
+  dynamic "statement" {
+    for_each = contains(local.events_topics, each.key) ? [each.value] : []
+    content {
+      sid       = "EventBridgePublish"
+      actions   = ["sns:Publish"]
+      resources = [statement.value]
+      principals {
+        type        = "Service"
+        identifiers = ["events.amazonaws.com"]
+      }
     }
   }
 
-  statement {
-    sid       = "S3ReplicationNotificationsPublish"
-    actions   = ["sns:Publish"]
-    resources = [each.value]
-    principals {
-      type        = "Service"
-      identifiers = ["s3.amazonaws.com"]
+  dynamic "statement" {
+    for_each = contains(local.cloudwatch_topics, each.key) ? [each.value] : []
+    content {
+      sid       = "CloudWatchAlarmsPublish"
+      actions   = ["sns:Publish"]
+      resources = [statement.value]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudwatch.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+      condition {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = ["arn:aws:cloudwatch:${local.source_region}:${local.account_id}:alarm:retail-*"]
+      }
     }
-    condition {
-      test     = "ArnLike"
-      variable = "aws:SourceArn"
-      values   = ["arn:aws:s3:::${local.source_bucket_name}"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+  }
+
+  dynamic "statement" {
+    for_each = contains(local.s3_topics, each.key) ? [each.value] : []
+    content {
+      sid       = "S3ReplicationNotificationsPublish"
+      actions   = ["sns:Publish"]
+      resources = [statement.value]
+      principals {
+        type        = "Service"
+        identifiers = ["s3.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnLike"
+        variable = "aws:SourceArn"
+        values   = ["arn:aws:s3:::${local.source_bucket_name}"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
     }
   }
 }
@@ -894,18 +1221,19 @@ resource "aws_cloudwatch_log_group" "cloudtrail" {
   kms_key_id        = aws_kms_key.source.arn
 }
 
+# The policy AWS documents for EventBridge writing to CloudWatch Logs has no Condition
+# ("CloudWatch Logs permissions" in
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html); the page
+# does not show aws:SourceAccount on these calls, so the statement is scoped to this log group
+# only instead of by a source condition that could drop every log delivery.
 data "aws_iam_policy_document" "eventbridge_logs" {
   statement {
+    sid       = "TrustEventsToStoreLogEvent"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.eventbridge.arn}:*"]
     principals {
       type        = "Service"
       identifiers = ["events.amazonaws.com", "delivery.logs.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }
@@ -1004,7 +1332,7 @@ resource "aws_cloudwatch_event_target" "security_events_logs" {
 # forward them to the us-east-1 default bus, where the rule above routes them to SNS.
 resource "aws_cloudwatch_event_rule" "replica_security_events" {
   provider    = aws.eu_west_1
-  name        = "retail-s3-replica-security-events"
+  name        = local.replica_rule_names.replica_security_events
   description = "Security changes on the replica bucket, forwarded to us-east-1."
   event_pattern = jsonencode({
     source        = ["aws.s3"]
@@ -1057,6 +1385,115 @@ resource "aws_cloudwatch_event_target" "replica_security_forward" {
   rule     = aws_cloudwatch_event_rule.replica_security_events.name
   arn      = "arn:aws:events:${local.source_region}:${local.account_id}:event-bus/default"
   role_arn = aws_iam_role.events_forward.arn
+}
+
+# Alarms on the eu-west-1 rules live in eu-west-1 (a metric alarm watches its own Region's
+# metrics) and have no SNS action: the topics are in us-east-1. CloudWatch sends every alarm state
+# change to EventBridge ("Acting on alarm changes",
+# https://docs.amazonaws.cn/en_us/AmazonCloudWatch/latest/monitoring/Acting_Alarm_Changes.html),
+# so this rule forwards those state changes to the us-east-1 bus, where
+# retail-s3-replica-alarm-events sends them to the critical topic.
+resource "aws_cloudwatch_event_rule" "replica_alarm_forward" {
+  provider    = aws.eu_west_1
+  name        = local.replica_rule_names.replica_alarm_forward
+  description = "State changes of the eu-west-1 FailedInvocations alarms, forwarded to us-east-1."
+  event_pattern = jsonencode({
+    source        = ["aws.cloudwatch"]
+    "detail-type" = ["CloudWatch Alarm State Change"]
+    detail = {
+      alarmName = values(local.replica_alarm_names)
+      state     = { value = ["ALARM", "OK"] }
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "replica_alarm_forward" {
+  provider = aws.eu_west_1
+  rule     = aws_cloudwatch_event_rule.replica_alarm_forward.name
+  arn      = "arn:aws:events:${local.source_region}:${local.account_id}:event-bus/default"
+  role_arn = aws_iam_role.events_forward.arn
+}
+
+resource "aws_cloudwatch_event_rule" "replica_alarm_events" {
+  provider    = aws.us_east_1
+  name        = "retail-s3-replica-alarm-events"
+  description = "Forwarded eu-west-1 alarm state changes (replica rules failing to deliver) to the critical topic."
+  event_pattern = jsonencode({
+    source        = ["aws.cloudwatch"]
+    "detail-type" = ["CloudWatch Alarm State Change"]
+    region        = [local.replica_region]
+    detail = {
+      alarmName = values(local.replica_alarm_names)
+      state     = { value = ["ALARM", "OK"] }
+    }
+  })
+}
+
+resource "aws_cloudwatch_event_target" "replica_alarm_events_sns" {
+  provider = aws.us_east_1
+  rule     = aws_cloudwatch_event_rule.replica_alarm_events.name
+  arn      = aws_sns_topic.critical.arn
+}
+
+resource "aws_cloudwatch_event_target" "replica_alarm_events_logs" {
+  provider = aws.us_east_1
+  rule     = aws_cloudwatch_event_rule.replica_alarm_events.name
+  arn      = aws_cloudwatch_log_group.eventbridge.arn
+}
+
+################################################################################
+# EventBridge delivery alarms (FailedInvocations, one per rule)
+################################################################################
+
+# "FailedInvocations: The number of invocations that failed permanently ... EventBridge only
+# sends this metric to CloudWatch if it isn't zero" (dimension RuleName on the default bus;
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.md) -- hence Sum > 0 and
+# missing data = not breaching.
+locals {
+  source_region_rules = {
+    object_events        = aws_cloudwatch_event_rule.object_events.name
+    replication_events   = aws_cloudwatch_event_rule.replication_events.name
+    security_events      = aws_cloudwatch_event_rule.security_events.name
+    replica_alarm_events = aws_cloudwatch_event_rule.replica_alarm_events.name
+  }
+  replica_region_rules = {
+    replica_security_events = aws_cloudwatch_event_rule.replica_security_events.name
+    replica_alarm_forward   = aws_cloudwatch_event_rule.replica_alarm_forward.name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "rule_failed_invocations" {
+  for_each            = local.source_region_rules
+  provider            = aws.us_east_1
+  alarm_name          = "${each.value}-failed-invocations"
+  alarm_description   = "EventBridge rule ${each.value} failed to deliver to a target (SNS or CloudWatch Logs); events are being dropped."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.critical.arn]
+  ok_actions          = [aws_sns_topic.critical.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "replica_rule_failed_invocations" {
+  for_each            = local.replica_region_rules
+  provider            = aws.eu_west_1
+  alarm_name          = local.replica_alarm_names[each.key]
+  alarm_description   = "EventBridge rule ${each.value} (eu-west-1) failed to deliver to us-east-1. State changes reach the critical topic via ${local.replica_rule_names.replica_alarm_forward}."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
 }
 
 ################################################################################
@@ -1184,17 +1621,16 @@ resource "aws_s3_bucket_policy" "trail" {
 # CloudTrail IAM role (CloudWatch Logs delivery)
 ################################################################################
 
+# "Confused deputy prevention is not applicable to the role policy for CloudWatch Logs monitoring.
+# The role policy doesn't support the use of aws:SourceArn and aws:SourceAccount."
+# (https://docs.aws.amazon.com/en_us/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html)
+# -- so no source condition on this role's trust either; it would stop CloudWatch Logs delivery.
 data "aws_iam_policy_document" "cloudtrail_trust" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["cloudtrail.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }
@@ -1313,4 +1749,14 @@ output "sns_warning_topic_arn" {
 output "sns_info_topic_arn" {
   description = "ARN of retail-s3-info-alerts (object created/deleted)."
   value       = aws_sns_topic.info.arn
+}
+
+output "batch_replication_role_arn" {
+  description = "ARN of retail-s3-batch-replication-role, the role to pass as --role-arn to the one-off S3 Batch Replication job for existing objects (see README)."
+  value       = aws_iam_role.batch_replication.arn
+}
+
+output "batch_replication_reports_bucket_arn" {
+  description = "ARN of the bucket that receives the Batch Replication job's generated manifest and completion report (prefix batch-replication/)."
+  value       = aws_s3_bucket.batch_reports.arn
 }

@@ -29,7 +29,7 @@ resource "aws_iam_role_policy_attachment" "config" {
 data "aws_iam_policy_document" "config_delivery" {
   statement {
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.trail.arn}/config/AWSLogs/${local.account_id}/Config/*"]
+    resources = ["${local.trail_bucket_arn}/config/AWSLogs/${local.account_id}/Config/*"]
     condition {
       test     = "StringEquals"
       variable = "s3:x-amz-acl"
@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "config_delivery" {
   }
   statement {
     actions   = ["s3:GetBucketAcl"]
-    resources = [aws_s3_bucket.trail.arn]
+    resources = [local.trail_bucket_arn]
   }
   statement {
     actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
@@ -66,7 +66,7 @@ resource "aws_config_configuration_recorder" "this" {
 resource "aws_config_delivery_channel" "this" {
   count          = var.create_config_recorder ? 1 : 0
   name           = "config-delivery-${local.suffix}"
-  s3_bucket_name = aws_s3_bucket.trail.id
+  s3_bucket_name = module.trail_bucket.id
   s3_key_prefix  = "config"
   s3_kms_key_arn = aws_kms_key.primary.arn
 
@@ -74,7 +74,7 @@ resource "aws_config_delivery_channel" "this" {
     delivery_frequency = "TwentyFour_Hours"
   }
 
-  depends_on = [aws_config_configuration_recorder.this, aws_s3_bucket_policy.trail]
+  depends_on = [aws_config_configuration_recorder.this, module.trail_bucket]
 }
 
 resource "aws_config_configuration_recorder_status" "this" {

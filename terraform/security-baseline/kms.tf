@@ -45,18 +45,41 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # EventBridge rules and CloudWatch alarms publishing to the encrypted alert topic: SNS calls KMS
+  # for them with the topic ARN as encryption context, so the grant is scoped to this stack's
+  # topics with kms:EncryptionContext:aws:sns:topicArn. It carries no aws:SourceAccount /
+  # aws:SourceArn: those keys are not supported in the key policy for EventBridge delivery (see
+  # README, Known AWS behaviour), where they would silently drop every notification. The topic
+  # policy (logging.tf) limits CloudWatch to alarms of this account; EventBridge's topic grant
+  # cannot carry a condition either, so for it the topic ARN is the scope.
+  # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
   statement {
-    sid       = "ServicesPublishToEncryptedTopic"
+    sid       = "EventBridgePublishesToEncryptedTopics"
     actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["events.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = local.encrypted_topic_arns
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToEncryptedTopics"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:sns:topicArn"
+      values   = local.encrypted_topic_arns
     }
   }
 

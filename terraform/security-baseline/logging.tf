@@ -1,67 +1,16 @@
 # CloudWatch Logs for all IAM activity (IAM is global: its events are recorded in us-east-1),
 # with 90-day retention, metric filters and alarms; the trail also lands in an encrypted bucket.
 
-resource "aws_s3_bucket" "trail" {
-  #checkov:skip=CKV_AWS_18:This is the audit log bucket; access to it is recorded by the trail's own management events.
-  #checkov:skip=CKV_AWS_144:Audit logs stay in the primary region; log file validation protects their integrity.
-  #checkov:skip=CKV2_AWS_62:The CloudWatch Logs integration is the live feed; nothing consumes delivery notifications.
-  bucket        = "cloudtrail-logs-${local.account_id}-${local.suffix}"
-  force_destroy = true
-}
-
-resource "aws_s3_bucket_versioning" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.primary.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "trail" {
-  bucket                  = aws_s3_bucket.trail.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  rule {
-    id     = "retain-then-expire"
-    status = "Enabled"
-    filter {}
-    transition {
-      days          = 90
-      storage_class = "GLACIER_IR"
-    }
-    expiration {
-      days = 400
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-}
+# The trail and Config bucket, from ../modules/secure-bucket (public access blocked, ACLs
+# disabled, versioned, SSE-KMS with the primary key, TLS-only policy). Its CloudTrail and Config
+# delivery statements are passed in as policy_documents; the bucket ARN is deterministic, so there
+# is no cycle. moved.tf maps the former root-module resources onto the module.
 
 data "aws_iam_policy_document" "trail_bucket" {
   statement {
     sid       = "CloudTrailAclCheck"
     actions   = ["s3:GetBucketAcl"]
-    resources = [aws_s3_bucket.trail.arn]
+    resources = [local.trail_bucket_arn]
     principals {
       type        = "Service"
       identifiers = ["cloudtrail.amazonaws.com"]
@@ -76,7 +25,7 @@ data "aws_iam_policy_document" "trail_bucket" {
   statement {
     sid       = "CloudTrailWrite"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.trail.arn}/AWSLogs/${local.account_id}/*"]
+    resources = ["${local.trail_bucket_arn}/AWSLogs/${local.account_id}/*"]
     principals {
       type        = "Service"
       identifiers = ["cloudtrail.amazonaws.com"]
@@ -96,7 +45,7 @@ data "aws_iam_policy_document" "trail_bucket" {
   statement {
     sid       = "ConfigAclCheck"
     actions   = ["s3:GetBucketAcl", "s3:ListBucket"]
-    resources = [aws_s3_bucket.trail.arn]
+    resources = [local.trail_bucket_arn]
     principals {
       type        = "Service"
       identifiers = ["config.amazonaws.com"]
@@ -111,7 +60,7 @@ data "aws_iam_policy_document" "trail_bucket" {
   statement {
     sid       = "ConfigWrite"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.trail.arn}/config/AWSLogs/${local.account_id}/Config/*"]
+    resources = ["${local.trail_bucket_arn}/config/AWSLogs/${local.account_id}/Config/*"]
     principals {
       type        = "Service"
       identifiers = ["config.amazonaws.com"]
@@ -127,27 +76,24 @@ data "aws_iam_policy_document" "trail_bucket" {
       values   = [local.account_id]
     }
   }
-
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.trail.arn, "${aws_s3_bucket.trail.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
 }
 
-resource "aws_s3_bucket_policy" "trail" {
-  bucket = aws_s3_bucket.trail.id
-  policy = data.aws_iam_policy_document.trail_bucket.json
+module "trail_bucket" {
+  source = "../modules/secure-bucket"
+
+  bucket_name   = local.trail_bucket_name
+  kms_key_arn   = aws_kms_key.primary.arn
+  force_destroy = true
+
+  lifecycle_rules = [{
+    id                         = "retain-then-expire"
+    transitions                = [{ days = 90, storage_class = "GLACIER_IR" }]
+    expiration_days            = 400
+    noncurrent_expiration_days = 30
+  }]
+
+  policy_documents = [data.aws_iam_policy_document.trail_bucket.json]
+  tags             = { Name = local.trail_bucket_name, Purpose = "cloudtrail-and-config-logs" }
 }
 
 resource "aws_cloudwatch_log_group" "iam_activity" {
@@ -193,7 +139,7 @@ resource "aws_iam_role_policy" "trail_logs" {
 resource "aws_cloudtrail" "iam_activity" {
   #checkov:skip=CKV_AWS_252:Per-file delivery notifications would flood the alert topic; metric filters and EventBridge raise alerts.
   name                          = local.trail_name
-  s3_bucket_name                = aws_s3_bucket.trail.id
+  s3_bucket_name                = module.trail_bucket.id
   is_multi_region_trail         = true
   include_global_service_events = true
   enable_log_file_validation    = true
@@ -201,7 +147,7 @@ resource "aws_cloudtrail" "iam_activity" {
   cloud_watch_logs_group_arn    = "${aws_cloudwatch_log_group.iam_activity.arn}:*"
   cloud_watch_logs_role_arn     = aws_iam_role.trail_logs.arn
 
-  depends_on = [aws_s3_bucket_policy.trail, aws_iam_role_policy.trail_logs]
+  depends_on = [module.trail_bucket, aws_iam_role_policy.trail_logs]
 }
 
 # Metric filters on the IAM activity log (CIS AWS Foundations 4.x) and alarms to the topic.
@@ -249,17 +195,32 @@ resource "aws_cloudwatch_metric_alarm" "security" {
 }
 
 resource "aws_sns_topic" "security_alerts" {
-  name              = "security-alerts-${local.suffix}"
+  name              = local.security_alerts_topic_name
   kms_master_key_id = aws_kms_key.primary.arn
 }
 
+# EventBridge gets its own statement without a Condition: AWS does not support Condition blocks in
+# SNS topic policies for EventBridge, and a conditioned grant drops every event it routes here.
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+# CloudWatch alarms keep the confused-deputy guard (alarms of this account only).
 data "aws_iam_policy_document" "security_alerts" {
   statement {
+    sid       = "EventBridgePublishes"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.security_alerts.arn]
     principals {
       type        = "Service"
-      identifiers = ["events.amazonaws.com", "cloudwatch.amazonaws.com"]
+      identifiers = ["events.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsOfThisAccountPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.security_alerts.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"
@@ -282,9 +243,19 @@ resource "aws_sns_topic_subscription" "security_alerts" {
 }
 
 # EventBridge: immediate alerts for what must not wait for a 5-minute alarm period.
+# The root-user branch matches any call by root, read-only ones (Describe*/Get*/List*) included, and
+# EventBridge matches read-only management events only on rules in state
+# ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS:
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail-management.html
+# IAM is a global service whose events reach EventBridge only in us-east-1, which is why
+# primary_region is validated to be us-east-1 (variables.tf):
+# https://repost.aws/knowledge-center/eventbridge-rule-triggers-iam-single-region
+# CloudTrail and KMS calls are regional: this rule sees those of the primary region; the metric
+# filters above (multi-region trail into one log group) cover every region.
 resource "aws_cloudwatch_event_rule" "critical_security" {
   name        = "critical-security-events-${local.suffix}"
   description = "Root activity, trail tampering and key deletion."
+  state       = "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"
   event_pattern = jsonencode({
     "detail-type" = ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"]
     "$or" = [
@@ -298,4 +269,32 @@ resource "aws_cloudwatch_event_rule" "critical_security" {
 resource "aws_cloudwatch_event_target" "critical_security" {
   rule = aws_cloudwatch_event_rule.critical_security.name
   arn  = aws_sns_topic.security_alerts.arn
+}
+
+# A rule whose target cannot be reached (topic policy, KMS key policy, deleted topic) fails
+# silently; FailedInvocations (AWS/Events, dimension RuleName) is the only signal. EventBridge
+# publishes the metric only when it is non-zero, hence notBreaching for missing data:
+# https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-monitoring.html
+# The alarm reaches the topic through CloudWatch's own grants, so it still arrives when
+# EventBridge's do not.
+locals {
+  eventbridge_rules = {
+    critical-security = aws_cloudwatch_event_rule.critical_security.name
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "eventbridge_failed_invocations" {
+  for_each            = local.eventbridge_rules
+  alarm_name          = "eventbridge-failed-invocations-${each.key}-${local.suffix}"
+  alarm_description   = "EventBridge rule ${each.value} could not deliver to its target."
+  namespace           = "AWS/Events"
+  metric_name         = "FailedInvocations"
+  dimensions          = { RuleName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.security_alerts.arn]
 }

@@ -9,13 +9,13 @@ variable "environment_suffix" {
 }
 
 variable "primary_region" {
-  description = "Region of the primary multi-region KMS key, the IAM activity trail and AWS Config."
+  description = "Region of the primary multi-region KMS key, the IAM activity trail, AWS Config and the EventBridge security rule. Must be us-east-1: events of IAM (a global service) reach EventBridge only there, and spec 002 names us-east-1 as primary."
   type        = string
   default     = "us-east-1"
 
   validation {
-    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.primary_region))
-    error_message = "primary_region must be an AWS region name such as us-east-1."
+    condition     = var.primary_region == "us-east-1"
+    error_message = "primary_region must be us-east-1: EventBridge receives events of IAM and other global services only in us-east-1, so the critical-security rule would never fire for them elsewhere (https://repost.aws/knowledge-center/eventbridge-rule-triggers-iam-single-region)."
   }
 }
 

@@ -1,4 +1,5 @@
-# KMS-encrypted S3 state bucket and DynamoDB lock table (spec 002, requirement 6).
+# KMS-encrypted S3 state bucket and DynamoDB lock table (spec 002, requirement 6). Both buckets
+# come from ../modules/secure-bucket; moved.tf maps the former root-module resources onto it.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -7,6 +8,10 @@ locals {
   account_id  = data.aws_caller_identity.current.account_id
   bucket_name = "${var.state_bucket_prefix}-${local.account_id}-${var.environment_suffix}"
   log_bucket  = "${var.state_bucket_prefix}-logs-${local.account_id}-${var.environment_suffix}"
+  # Bucket ARNs are deterministic, so the policies can be written before the buckets exist.
+  state_bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${local.bucket_name}"
+  log_bucket_arn    = "arn:${data.aws_partition.current.partition}:s3:::${local.log_bucket}"
+  access_log_prefix = "state-access/"
   tags = merge(var.tags, {
     Project     = "warden"
     Component   = "state-backend"
@@ -64,128 +69,68 @@ resource "aws_kms_alias" "state" {
 }
 
 # --- Access-log bucket ---------------------------------------------------------------------
+# S3 server access logs of the state bucket. AWS delivers them only to a destination whose default
+# encryption is SSE-S3 (SSE-KMS is not supported) and that has no Object Lock / default retention,
+# and, with ACLs disabled, only if the bucket policy lets logging.s3.amazonaws.com write:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html
 
-resource "aws_s3_bucket" "logs" {
-  #checkov:skip=CKV_AWS_144:Access logs of the state bucket are not replicated; they are reproducible from CloudTrail.
-  #checkov:skip=CKV2_AWS_62:No consumer needs notifications of access-log delivery.
-  #checkov:skip=CKV_AWS_18:This is the access-log bucket itself; logging it into itself would loop.
-  bucket        = local.log_bucket
+data "aws_iam_policy_document" "log_bucket_delivery" {
+  statement {
+    sid       = "S3ServerAccessLogDelivery"
+    actions   = ["s3:PutObject"]
+    resources = ["${local.log_bucket_arn}/${local.access_log_prefix}*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.state_bucket_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+module "log_bucket" {
+  source = "../modules/secure-bucket"
+
+  bucket_name   = local.log_bucket
+  kms_key_arn   = null # SSE-S3: the only default encryption server access log delivery supports
   force_destroy = true
-}
 
-resource "aws_s3_bucket_public_access_block" "logs" {
-  bucket                  = aws_s3_bucket.logs.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
+  lifecycle_rules = [{
+    id                         = "expire-access-logs"
+    expiration_days            = 365
+    noncurrent_expiration_days = 30
+  }]
 
-resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.state.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
-  rule {
-    id     = "expire-access-logs"
-    status = "Enabled"
-    filter {}
-    expiration {
-      days = 365
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = 30
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
+  policy_documents = [data.aws_iam_policy_document.log_bucket_delivery.json]
+  tags             = { Name = local.log_bucket, Purpose = "s3-server-access-logs" }
 }
 
 # --- State bucket --------------------------------------------------------------------------
-
-resource "aws_s3_bucket" "state" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication of state is optional; versioning plus a 90-day noncurrent window is the recovery path, and the backend README says how to add replication.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes state-object events; CloudTrail records every write.
-  bucket        = local.bucket_name
-  force_destroy = true
-}
-
-resource "aws_s3_bucket_versioning" "state" {
-  bucket = aws_s3_bucket.state.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.state.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "state" {
-  bucket                  = aws_s3_bucket.state.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_ownership_controls" "state" {
-  bucket = aws_s3_bucket.state.id
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_logging" "state" {
-  bucket        = aws_s3_bucket.state.id
-  target_bucket = aws_s3_bucket.logs.id
-  target_prefix = "state-access/"
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-  rule {
-    id     = "expire-old-state-versions"
-    status = "Enabled"
-    filter {}
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_retention_days
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-}
+# encrypt = true alone makes the S3 backend ask for SSE with AES256; only kms_key_id makes it use
+# this key. The policy therefore rejects every upload that is not SSE-KMS with exactly this key
+# (StringNotEquals, so a missing header is rejected too), in two statements: conditions inside one
+# statement are ANDed, which would let aws:kms with another key through.
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_multi-value-conditions.html
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#require-sse-kms
+# https://developer.hashicorp.com/terraform/language/backend/s3
 
 data "aws_iam_policy_document" "state_bucket" {
   statement {
-    sid       = "DenyInsecureTransport"
+    sid       = "DenyUploadsNotSseKms"
     effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
+    actions   = ["s3:PutObject"]
+    resources = ["${local.state_bucket_arn}/*"]
 
     principals {
       type        = "*"
@@ -193,9 +138,9 @@ data "aws_iam_policy_document" "state_bucket" {
     }
 
     condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
+      test     = "StringNotEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
     }
   }
 
@@ -203,7 +148,7 @@ data "aws_iam_policy_document" "state_bucket" {
     sid       = "DenyUploadsWithoutStateKey"
     effect    = "Deny"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.state.arn}/*"]
+    resources = ["${local.state_bucket_arn}/*"]
 
     principals {
       type        = "*"
@@ -211,18 +156,29 @@ data "aws_iam_policy_document" "state_bucket" {
     }
 
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [aws_kms_key.state.arn]
     }
   }
 }
 
-resource "aws_s3_bucket_policy" "state" {
-  bucket = aws_s3_bucket.state.id
-  policy = data.aws_iam_policy_document.state_bucket.json
+module "state_bucket" {
+  source = "../modules/secure-bucket"
 
-  depends_on = [aws_s3_bucket_public_access_block.state]
+  bucket_name   = local.bucket_name
+  kms_key_arn   = aws_kms_key.state.arn
+  force_destroy = true
+
+  lifecycle_rules = [{
+    id                         = "expire-old-state-versions"
+    noncurrent_expiration_days = var.noncurrent_version_retention_days
+  }]
+
+  policy_documents  = [data.aws_iam_policy_document.state_bucket.json]
+  access_log_bucket = module.log_bucket.id
+  access_log_prefix = local.access_log_prefix
+  tags              = { Name = local.bucket_name, Purpose = "terraform-state" }
 }
 
 # --- Lock table ----------------------------------------------------------------------------

@@ -13,7 +13,8 @@
 //! | `log-destination` | an S3 server-access-log destination may not have SSE-KMS default encryption or Object Lock default retention |
 //! | `delivery-principal` | a service that delivers to a bucket (CloudTrail, S3 logging, Config, Storage Lens) must be in its bucket policy, and in the key policy of its SSE-KMS key |
 //! | `numeric-range` | EventBridge `numeric` matching accepts values in a documented range only |
-//! | `kms-delivery-conditions` | KMS calls EventBridge/CloudWatch make when delivering to encrypted queues/topics carry no `aws:SourceAccount`/`aws:SourceArn` |
+//! | `kms-delivery-conditions` | KMS calls EventBridge makes when delivering to encrypted queues/topics carry no `aws:SourceAccount`/`aws:SourceArn` |
+//! | `sns-eventbridge-conditions` | an SNS topic policy statement for EventBridge may have no Condition block |
 //! | `failed-invocations-alarm` | a rule whose target fails reports it only in `AWS/Events FailedInvocations`: every rule needs that alarm |
 //! | `deployment-triggers` | an API's resource policy takes effect only with a new deployment: the deployment's triggers must include it |
 //! | `dashboard-region` | every metric widget of a dashboard needs `properties.region` |
@@ -131,6 +132,7 @@ pub struct Facts {
     pub delivery_principals: Deliveries,
     pub server_access_log_destination: Sourced,
     pub kms_delivery_context: KmsContext,
+    pub sns_topic_policy_for_eventbridge: Sourced,
     pub api_gateway_logging_role: Sourced,
     pub api_gateway_deployment: Sourced,
     pub dashboard_metric_region: Sourced,
@@ -847,6 +849,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     log_destinations(facts, &ctx, &docs, &mut out);
     delivery_principals(facts, &ctx, &docs, &mut out);
     kms_delivery_conditions(facts, &ctx, &docs, &mut out);
+    sns_eventbridge_conditions(facts, &ctx, &docs, &mut out);
     deployment_triggers(facts, &ctx, &mut out);
     dashboards(facts, &ctx, &mut out);
     sqs_mappings(facts, &ctx, &mut out);
@@ -1467,6 +1470,33 @@ fn kms_delivery_conditions(facts: &Facts, ctx: &Ctx<'_>, docs: &[Doc], out: &mut
                         "kms-delivery-conditions",
                         k.location(),
                         format!("key policy statement {i} lets {svc} use the key only with `{bad}`, which is not in the request context of the KMS calls it makes to deliver to encrypted queues and topics: every delivery is denied, silently; scope it with {} instead (see {})", kc.use_instead.join(" / "), kc.source),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn sns_eventbridge_conditions(facts: &Facts, ctx: &Ctx<'_>, docs: &[Doc], out: &mut Vec<Finding>) {
+    for t in ctx.resources("aws_sns_topic_policy") {
+        let Some(p) = attr(&t.block.body, "policy") else {
+            continue;
+        };
+        for doc in ctx.docs_of(p, docs, 0) {
+            for (i, st) in statements(&doc).into_iter().enumerate() {
+                let svc = st
+                    .get("Principal")
+                    .and_then(|p| p.get("Service"))
+                    .map(strings)
+                    .unwrap_or_default();
+                if allows(st)
+                    && svc.iter().any(|s| s == "events.amazonaws.com")
+                    && st.contains_key("Condition")
+                {
+                    out.push(finding(
+                        "sns-eventbridge-conditions",
+                        t.location(),
+                        format!("topic policy statement {i} lets events.amazonaws.com publish only under a Condition, which EventBridge does not support on SNS topic policies: every alert it routes here is dropped; give EventBridge its own statement without conditions (see {})", facts.sns_topic_policy_for_eventbridge.source),
                     ));
                 }
             }

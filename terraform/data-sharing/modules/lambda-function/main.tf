@@ -133,7 +133,7 @@ resource "aws_lambda_function" "this" {
 # IAM is eventually consistent: a role policy just written may not be in force everywhere for a
 # few seconds. `ready` (outputs.tf) waits this long after the role policies change, so whatever
 # invokes the function during the same apply sees it with its whole policy.
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency
+# https://github.com/aws/aws-cdk/pull/29871 (IAM changes are eventually consistent)
 resource "time_sleep" "iam_propagation" {
   create_duration = "15s"
   triggers = {
