@@ -103,17 +103,15 @@ resource "aws_cloudwatch_log_group" "iam_activity" {
   kms_key_id        = aws_kms_key.primary.arn
 }
 
+# No aws:SourceAccount/aws:SourceArn condition: CloudTrail's page for this role says "The role
+# policy doesn't support the use of aws:SourceArn and aws:SourceAccount" (delivery would fail).
+# https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-required-policy-for-cloudwatch-logs.html
 data "aws_iam_policy_document" "trail_logs_trust" {
   statement {
     actions = ["sts:AssumeRole"]
     principals {
       type        = "Service"
       identifiers = ["cloudtrail.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }
