@@ -538,7 +538,7 @@ impl Environment {
             "$or": [
                 {"detail": {"eventSource": ["s3.amazonaws.com"], "requestParameters": {"bucketName": [bucket]}}},
                 {"detail": {"eventSource": ["kms.amazonaws.com"], "resources": {"ARN": [key_arn]}}},
-                {"detail": {"eventSource": ["iam.amazonaws.com", "cloudtrail.amazonaws.com"]}}
+                {"detail": {"eventSource": ["iam.amazonaws.com", "cloudtrail.amazonaws.com"], "readOnly": [false]}}
             ]
         });
         b::route_events_to_queue(
