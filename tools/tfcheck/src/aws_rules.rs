@@ -846,7 +846,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     resource_level(facts, &docs, &mut out);
     api_logging_role(facts, &ctx, &mut out);
     event_rules(facts, &ctx, &mut out);
-    log_destinations(facts, &ctx, &docs, &mut out);
+    log_destinations(facts, &ctx, &mut out);
     delivery_principals(facts, &ctx, &docs, &mut out);
     kms_delivery_conditions(facts, &ctx, &docs, &mut out);
     sns_eventbridge_conditions(facts, &ctx, &docs, &mut out);
@@ -1084,7 +1084,7 @@ fn event_rules(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let range = &facts.eventbridge_numeric_range;
     let global = &facts.global_service_events;
     // (rule address, provider region, pattern) per instance, for the IAM-region check.
-    let mut rules: Vec<(String, String, Value, String)> = Vec::new();
+    let mut rules: Vec<(String, String, Value)> = Vec::new();
     for it in ctx.resources("aws_cloudwatch_event_rule") {
         let Some(pe) = attr(&it.block.body, "event_pattern") else {
             continue;
@@ -1177,9 +1177,7 @@ fn event_rules(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     _ => {}
                 }
             }
-            let region = provider_region(ctx, it.block);
-            let target_text = String::new();
-            rules.push((it.address(), region, pattern, target_text));
+            rules.push((it.address(), provider_region(ctx, it.block), pattern));
         }
     }
     // IAM (global) events reach EventBridge in one Region only.
@@ -1197,7 +1195,7 @@ fn event_rules(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             })
         })
     };
-    let forwarded = rules.iter().any(|(addr, region, p, _)| {
+    let forwarded = rules.iter().any(|(addr, region, p)| {
         region == &global.region
             && on_global(p)
             && ctx.resources("aws_cloudwatch_event_target").any(|t| {
@@ -1209,7 +1207,7 @@ fn event_rules(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     })
             })
     });
-    for (addr, region, p, _) in &rules {
+    for (addr, region, p) in &rules {
         if !on_global(p) || region == &global.region || forwarded {
             continue;
         }
@@ -1300,7 +1298,7 @@ fn is_null(ctx: &Ctx<'_>, e: Option<&Expression>) -> bool {
     e.is_none_or(|x| ctx.eval(x, None, 0).is_null())
 }
 
-fn log_destinations(facts: &Facts, ctx: &Ctx<'_>, _docs: &[Doc], out: &mut Vec<Finding>) {
+fn log_destinations(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let src = &facts.server_access_log_destination.source;
     for it in ctx.resources("aws_s3_bucket_logging") {
         let Some(target) = attr(&it.block.body, "target_bucket").and_then(|t| bucket_of(ctx, t))
