@@ -30,11 +30,16 @@ pub struct Module {
     pub files: Vec<(String, Body)>,
     /// The text of each parsed file (for `#tfcheck:skip=` comments), in the order of `files`.
     pub sources: Vec<String>,
+    /// The directory it was loaded from (to resolve local module sources).
+    pub dir: PathBuf,
 }
 
 /// Load a module, reporting files that do not parse.
 pub fn load(dir: &Path, findings: &mut Vec<Finding>) -> Module {
-    let mut m = Module::default();
+    let mut m = Module {
+        dir: dir.to_owned(),
+        ..Module::default()
+    };
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -636,6 +641,124 @@ fn collect_policies(
     }
 }
 
+/// `(address parts, index given after each part)` of a `moved` address such as
+/// `module.b[0].aws_s3_bucket.this[0]`.
+fn address_parts(e: &Expression) -> Option<Vec<(String, bool)>> {
+    let Expression::Traversal(t) = e else {
+        return None;
+    };
+    let Expression::Variable(root) = &t.expr else {
+        return None;
+    };
+    let mut parts = vec![(root.to_string(), false)];
+    for op in &t.operators {
+        match op {
+            TraversalOperator::GetAttr(i) => parts.push((i.to_string(), false)),
+            TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_) => {
+                parts.last_mut()?.1 = true;
+            }
+            _ => return None,
+        }
+    }
+    Some(parts)
+}
+
+fn counted(b: &Block) -> bool {
+    b.body
+        .attributes()
+        .any(|a| matches!(a.key.as_str(), "count" | "for_each"))
+}
+
+fn find_block<'a>(m: &'a Module, kind: &str, want: &[&str]) -> Option<&'a Block> {
+    m.files
+        .iter()
+        .flat_map(|(_, body)| body.blocks())
+        .find(|b| b.identifier.as_str() == kind && labels(b) == want)
+}
+
+/// `moved` blocks: `from` no longer declared (Terraform refuses a move from an object that still
+/// exists), `to` declared here or in the called local module, with an index exactly where the
+/// block has `count`/`for_each` (a wrong `to` silently turns the move into destroy + create).
+fn moved_blocks(m: &Module, d: &Decls, out: &mut Vec<Finding>) {
+    for (file, body) in &m.files {
+        for b in body.blocks().filter(|b| b.identifier.as_str() == "moved") {
+            let loc = |k: &str| format!("{file}: moved.{k}");
+            if let Some(from) = attr(&b.body, "from").and_then(address_parts)
+                && let [(t, _), (n, _)] = from.as_slice()
+                && d.resources.contains(&(t.clone(), n.clone()))
+            {
+                out.push(Finding {
+                    check: "references",
+                    location: loc("from"),
+                    message: format!("{t}.{n} is still declared: a move from an object that still exists is refused"),
+                });
+            }
+            let Some(to) = attr(&b.body, "to").and_then(address_parts) else {
+                continue;
+            };
+            let (target, rest): (&Module, &[(String, bool)]);
+            let child;
+            if to[0].0 == "module" && to.len() >= 2 {
+                let Some(call) = find_block(m, "module", &[to[1].0.as_str()]) else {
+                    out.push(Finding {
+                        check: "references",
+                        location: loc("to"),
+                        message: format!("module.{} is not declared", to[1].0),
+                    });
+                    continue;
+                };
+                if counted(call) != to[1].1 {
+                    out.push(Finding {
+                        check: "references",
+                        location: loc("to"),
+                        message: format!(
+                            "module.{} {} count/for_each, so the address needs {} index",
+                            to[1].0,
+                            if counted(call) { "has" } else { "has no" },
+                            if counted(call) { "an" } else { "no" }
+                        ),
+                    });
+                }
+                let Some(Expression::String(src)) = attr(&call.body, "source") else {
+                    continue;
+                };
+                if !src.starts_with('.') {
+                    continue;
+                }
+                let mut ignored = Vec::new();
+                child = load(&m.dir.join(src), &mut ignored);
+                target = &child;
+                rest = &to[2..];
+            } else {
+                target = m;
+                rest = &to[..];
+            }
+            let [(t, idx), (n, _)] = rest else { continue };
+            let nidx = rest[1].1 || *idx;
+            match find_block(target, "resource", &[t.as_str(), n.as_str()]) {
+                None => out.push(Finding {
+                    check: "references",
+                    location: loc("to"),
+                    message: format!(
+                        "{t}.{n} is not declared in {}: the move would destroy and recreate",
+                        target.dir.display()
+                    ),
+                }),
+                Some(r) if counted(r) != nidx => out.push(Finding {
+                    check: "references",
+                    location: loc("to"),
+                    message: format!(
+                        "{t}.{n} {} count/for_each, so the address needs {} index",
+                        if counted(r) { "has" } else { "has no" },
+                        if counted(r) { "an" } else { "no" }
+                    ),
+                }),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
 /// Result of checking one module.
 #[derive(Debug, Default)]
 pub struct Report {
@@ -652,6 +775,7 @@ pub struct Report {
 pub fn check_module(m: &Module, schema: Option<&Schema>) -> Report {
     let mut r = Report::default();
     let d = declarations(m);
+    moved_blocks(m, &d, &mut r.findings);
     for (file, body) in &m.files {
         let mut scope = Vec::new();
         check_refs(body, "", &mut scope, &d, file, &mut r.findings);
@@ -729,6 +853,7 @@ mod tests {
         Module {
             files: vec![("main.tf".into(), hcl::parse(src).unwrap())],
             sources: vec![src.to_owned()],
+            dir: PathBuf::from("."),
         }
     }
 
