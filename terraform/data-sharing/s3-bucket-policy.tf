@@ -56,6 +56,33 @@ data "aws_iam_policy_document" "bucket_baseline" {
       values   = [aws_kms_key.data.arn]
     }
   }
+
+  # `aws:kms` without a key id: S3 would use the AWS managed key aws/s3 ("If you specify
+  # x-amz-server-side-encryption:aws:kms … but do not provide
+  # x-amz-server-side-encryption-aws-kms-key-id, Amazon S3 uses the AWS managed key (aws/s3)"),
+  # which consumers cannot decrypt and this key's policy does not govern. Only requests that carry
+  # the encryption header are caught, so multipart UploadPart calls (no SSE headers) pass.
+  # https://sdk.amazonaws.com/kotlin/api/latest/s3/aws.sdk.kotlin.services.s3.model/-put-object-request/ssekms-key-id.html
+  statement {
+    sid       = "DenyKmsUploadsWithoutKeyId"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.shared_bucket.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms", "aws:kms:dsse"]
+    }
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["true"]
+    }
+  }
 }
 
 resource "aws_ssm_parameter" "bucket_baseline" {

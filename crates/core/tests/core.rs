@@ -367,7 +367,9 @@ proptest! {
     /// exactly one result object.
     #[test]
     fn parsers_never_panic(s in ".{0,200}") {
-        let _ = Policy::parse(&s);
+        if let Ok(p) = Policy::parse(&s) {
+            let _ = warden_core::policy::lint::lint(&p, &warden_core::policy::lint::LintOptions { audit_role: true, require_mfa: true });
+        }
         let out = warden_core::policy::simulate::simulate_line(&s);
         prop_assert!(out.get("error").is_some() || out.get("decision").is_some());
     }
@@ -709,6 +711,42 @@ mod cloudtrail {
                 o.records.is_empty() && o.errors[0].to_string().starts_with(f),
                 "{f}: {:?}",
                 o.errors
+            );
+        }
+    }
+}
+
+/// Attack (issue 13): a policy whose action has a multi-byte character where the linter used to
+/// slice by bytes (`s3:ABé`, `iam:Puté*`) must be linted, not panic `warden policy lint` or tfcheck.
+#[test]
+fn attack_lint_non_ascii_action_does_not_panic() {
+    use warden_core::policy::lint::{LintOptions, lint};
+    for action in [
+        "s3:ABé",
+        "s3:Gé*",
+        "iam:Puté*",
+        "s3:é",
+        "kms:Décrypt",
+        "s3:Listé",
+        "ä:*",
+    ] {
+        let doc = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+        );
+        let p = Policy::parse(&doc).unwrap();
+        for audit_role in [false, true] {
+            let findings = lint(
+                &p,
+                &LintOptions {
+                    audit_role,
+                    require_mfa: true,
+                },
+            );
+            assert!(
+                findings
+                    .iter()
+                    .any(|f| f.rule == "wildcard-resource" || f.rule == "invalid-policy"),
+                "{action}: {findings:?}"
             );
         }
     }

@@ -120,6 +120,14 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Whether `s` starts with the ASCII `prefix`, ignoring case. Compares bytes: slicing a `&str` at a
+/// byte offset panics inside a multi-byte character (`s3:ABé`), and policies are untrusted input.
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|b| b.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 fn verb(action: &str) -> &str {
     action.split_once(':').map_or(action, |(_, v)| v)
 }
@@ -144,11 +152,12 @@ pub fn is_read_only(action: &str) -> bool {
     let has_wild = lit.len() < v.len();
     READ_ONLY_VERBS.iter().any(|r| {
         if has_wild {
-            lit.len() >= r.len() && lit[..r.len()].eq_ignore_ascii_case(r)
+            starts_with_ci(lit, r)
         } else {
-            v.len() > r.len()
-                && v[..r.len()].eq_ignore_ascii_case(r)
-                && v.as_bytes()[r.len()].is_ascii_uppercase()
+            starts_with_ci(v, r)
+                && v.as_bytes()
+                    .get(r.len())
+                    .is_some_and(u8::is_ascii_uppercase)
                 || v.eq_ignore_ascii_case(r)
         }
     })
@@ -171,9 +180,9 @@ pub fn can_write(action: &str) -> bool {
         let n = w.len().min(lit.len());
         if has_wild {
             // `P*` could be `Put…`; `PutBucket*` is `Put…`.
-            lit[..n].eq_ignore_ascii_case(&w[..n])
+            lit.as_bytes()[..n].eq_ignore_ascii_case(&w.as_bytes()[..n])
         } else {
-            v.len() >= w.len() && v[..w.len()].eq_ignore_ascii_case(w)
+            starts_with_ci(v, w)
         }
     })
 }

@@ -179,8 +179,29 @@ pub fn baseline_statements(s: &RenderSettings) -> Vec<Statement> {
     key.sid = Some("DenyUploadsWithOtherKmsKey".into());
     key.principal = Some(Principal::Any);
     key.action = Some(StrList::of(["s3:PutObject"]));
-    key.resource = Some(StrList::of([objects]));
-    vec![tls, sse, key]
+    key.resource = Some(StrList::of([objects.clone()]));
+
+    // `aws:kms` without a key id makes S3 use the AWS managed key aws/s3, which no consumer in
+    // another account can decrypt and which escapes this key's policy and grants: deny it. The
+    // encryption header is required to be present (StringEquals), so UploadPart requests, which
+    // carry no SSE headers, are not caught.
+    // https://sdk.amazonaws.com/kotlin/api/latest/s3/aws.sdk.kotlin.services.s3.model/-put-object-request/ssekms-key-id.html
+    let mut no_key = Statement::new(Effect::Deny)
+        .with_condition(
+            "StringEquals",
+            "s3:x-amz-server-side-encryption",
+            CondValues::strs(["aws:kms", "aws:kms:dsse"]),
+        )
+        .with_condition(
+            "Null",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            CondValues::strs(["true"]),
+        );
+    no_key.sid = Some("DenyKmsUploadsWithoutKeyId".into());
+    no_key.principal = Some(Principal::Any);
+    no_key.action = Some(StrList::of(["s3:PutObject"]));
+    no_key.resource = Some(StrList::of([objects]));
+    vec![tls, sse, key, no_key]
 }
 
 type GroupKey = (AccessLevel, Timestamp, Vec<String>);
@@ -589,11 +610,11 @@ mod tests {
     #[test]
     fn bucket_policy_packs_and_validates() {
         let r = bucket_policy(&registry(20, true), &settings(), now()).unwrap();
-        // 3 baseline + 2 groups (read, read-write) × 2 statements.
-        assert_eq!(r.policy.statements.len(), 7);
+        // 4 baseline + 2 groups (read, read-write) × 2 statements.
+        assert_eq!(r.policy.statements.len(), 8);
         r.policy.validate(PolicyKind::Resource).unwrap();
         assert!(r.size < BUCKET_POLICY_BUDGET);
-        for st in &r.policy.statements[3..] {
+        for st in &r.policy.statements[4..] {
             assert!(st.condition.as_ref().unwrap().contains_key("DateLessThan"));
         }
     }
@@ -629,6 +650,58 @@ mod tests {
         assert_eq!(k.grants.len(), 20);
         assert!(k.grants[0].operations.contains(&"Decrypt".to_owned()));
         k.key_policy.policy.validate(PolicyKind::Resource).unwrap();
+    }
+
+    /// Attack (issue 13): a writer uploads with `aws:kms` but no key id, so S3 would use the AWS
+    /// managed key aws/s3 (out of this key's policy and grants, unreadable by other accounts).
+    #[test]
+    fn attack_upload_with_aws_kms_and_no_key_id_is_denied() {
+        let s = settings();
+        let reg = registry(4, false);
+        let bucket = CompiledPolicy::new("bucket", &bucket_policy(&reg, &s, now()).unwrap().policy);
+        let any = CompiledPolicy::new("id", &Policy::parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#).unwrap());
+        let set = PolicySet {
+            identity: vec![any],
+            resource: Some(bucket),
+            ..Default::default()
+        };
+        let put = |headers: &[(&str, &str)]| {
+            let mut ctx = Context::new();
+            ctx.set("aws:SecureTransport", "true");
+            ctx.set("aws:CurrentTime", "2026-12-01T00:00:00Z");
+            for (k, v) in headers {
+                ctx.set(k, *v);
+            }
+            let req = Request {
+                caller: Caller::parse("arn:aws:sts::100000000000:assumed-role/warden-consumer/s")
+                    .unwrap(),
+                action: "s3:PutObject".into(),
+                resource: "arn:aws:s3:::warden-shared/team-0/a.csv".into(),
+                resource_account: Some("999999999999".into()),
+                context: ctx,
+            }
+            .with_global_keys();
+            evaluate(&set, &req).decision
+        };
+        let key = s.kms_key_arn.clone();
+        assert_eq!(
+            put(&[("s3:x-amz-server-side-encryption", "aws:kms")]),
+            Decision::ExplicitlyDenied
+        );
+        assert_eq!(
+            put(&[("s3:x-amz-server-side-encryption", "aws:kms:dsse")]),
+            Decision::ExplicitlyDenied
+        );
+        assert_eq!(
+            put(&[
+                ("s3:x-amz-server-side-encryption", "aws:kms"),
+                (
+                    "s3:x-amz-server-side-encryption-aws-kms-key-id",
+                    key.as_str()
+                ),
+            ]),
+            Decision::Allowed
+        );
     }
 
     #[test]
