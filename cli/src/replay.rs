@@ -42,7 +42,18 @@ pub struct ReplayArgs {
     /// Alert output format.
     #[arg(long, value_enum, default_value_t = AlertFormat::Jsonl)]
     pub format: AlertFormat,
+    /// Largest log file read, in bytes (as stored, before decompression; CloudTrail writes files
+    /// of a few MB). Larger files are reported and skipped, not read into memory.
+    #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
+    pub max_file_bytes: u64,
 }
+
+/// Default of `--max-file-bytes`: 1 GiB.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// How deep a directory walk goes (symbolic links are never followed while walking, so this is
+/// only a bound on pathological trees).
+const MAX_DEPTH: usize = 64;
 
 #[derive(Default)]
 struct AccountSummary {
@@ -55,21 +66,38 @@ struct AccountSummary {
 /// Extensions read when walking a directory (files named explicitly are always read).
 const LOG_EXTENSIONS: [&str; 4] = ["json", "jsonl", "ndjson", "gz"];
 
+/// Walk `path`. Paths named on the command line are followed if they are links; links found
+/// while walking are not (a link to a parent directory would recurse without end), and are
+/// reported.
 fn collect(
     path: &Path,
     explicit: bool,
+    depth: usize,
     out: &mut Vec<PathBuf>,
     skipped: &mut usize,
     problems: &mut Vec<String>,
 ) {
-    match fs::metadata(path) {
+    let meta = if explicit {
+        fs::metadata(path)
+    } else {
+        fs::symlink_metadata(path)
+    };
+    match meta {
+        Ok(m) if m.file_type().is_symlink() => problems.push(format!(
+            "{}: symbolic link not followed while walking a directory (name it on the command line to read it)",
+            path.display()
+        )),
+        Ok(m) if m.is_dir() && depth >= MAX_DEPTH => problems.push(format!(
+            "{}: directory deeper than {MAX_DEPTH} levels not read",
+            path.display()
+        )),
         Ok(m) if m.is_dir() => match fs::read_dir(path) {
             Ok(entries) => {
                 let mut children: Vec<PathBuf> =
                     entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
                 children.sort();
                 for c in children {
-                    collect(&c, false, out, skipped, problems);
+                    collect(&c, false, depth + 1, out, skipped, problems);
                 }
             }
             Err(e) => problems.push(format!("{}: cannot list directory: {e}", path.display())),
@@ -215,7 +243,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     let mut problems = Vec::new();
     let mut skipped = 0usize;
     for p in &args.paths {
-        collect(p, true, &mut files, &mut skipped, &mut problems);
+        collect(p, true, 0, &mut files, &mut skipped, &mut problems);
     }
     let records_out = match &args.records_out {
         Some(p) => {
@@ -261,9 +289,22 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     for f in &files {
         let name = f.display().to_string();
         bytes.clear();
-        if let Err(e) = fs::File::open(f).and_then(|mut file| file.read_to_end(&mut bytes)) {
-            problems.push(format!("{name}: cannot read: {e}"));
-            continue;
+        // Read at most one byte past the limit: a file that grows while being read is bounded too.
+        let limit = args.max_file_bytes;
+        match fs::File::open(f)
+            .and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes))
+        {
+            Err(e) => {
+                problems.push(format!("{name}: cannot read: {e}"));
+                continue;
+            }
+            Ok(n) if n as u64 > limit => {
+                problems.push(format!(
+                    "{name}: larger than --max-file-bytes ({limit} bytes): not read (CloudTrail log files are a few MB; raise the limit to read it)"
+                ));
+                continue;
+            }
+            Ok(_) => {}
         }
         // Decompress once and parse borrowing from the buffer: no per-field copies.
         let data = match decompress(&bytes) {

@@ -318,3 +318,50 @@ fn audit_replay_alerts_records_and_exit_codes() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("time_zone"));
 }
+
+/// Attack (issue 13): a directory holding a symbolic link to itself must not make the replay
+/// recurse without end, and a file over `--max-file-bytes` is reported, not read into memory.
+#[cfg(unix)]
+#[test]
+fn attack_replay_symlink_loop_and_oversized_file_are_bounded() {
+    let dir = std::env::temp_dir().join(format!("warden-replay-loop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/cloudtrail/log-file.json.gz"),
+        dir.join("logs/a.json.gz"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("logs/loop")).unwrap();
+    let out = warden(
+        &["audit", "replay", dir.to_str().unwrap(), "--grants", GRANTS],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("loop: symbolic link not followed"),
+        "{stderr}"
+    );
+    // The real file was still read once.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unknown-account"));
+
+    let big = dir.join("logs/a.json.gz");
+    let out = warden(
+        &[
+            "audit",
+            "replay",
+            big.to_str().unwrap(),
+            "--max-file-bytes",
+            "100",
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("larger than --max-file-bytes (100 bytes)"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
