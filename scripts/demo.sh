@@ -158,22 +158,42 @@ json.dump({"requestContext": {"requestId": rid, "identity": {"accountId": acct, 
   r=$(WARDEN_EVENT_FILE="$work/bad-request.json" "$bin/access-request" | tail -1); echo "       $r"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 400 and "prefixes[0]" in r["body"] else 1)' "$r" \
     && ok "a malformed request is refused with the field and the rule" || ko "bad request not refused by name"
+  local_api_event "$work/forever-request.json" 210000000000 arn:aws:sts::210000000000:assumed-role/analyst/alice "demo-forever-$$" \
+    '{"prefixes":["campaigns/2027/"],"access_level":"read","expiration_date":"9999-12-31T00:00:00Z","justification":"we will need this for ever"}'
+  r=$(WARDEN_EVENT_FILE="$work/forever-request.json" "$bin/access-request" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["statusCode"] == 400 and "expiration_date: must be at most max_grant_days (365)" in r["body"] else 1)' "$r" \
+    && ok "an expiry beyond max_grant_days (9999-12-31) is refused, naming the field and the rule" || ko "unbounded expiry accepted"
   sleep 1
   "$bin/warden-local" "$endpoint" inbox "$APPROVER_INBOX_URL" >"$work/approver-mail.jsonl"
   token=$(python3 -c 'import json,sys; print([json.loads(l) for l in open(sys.argv[1])][0]["message"].rsplit("task token: ", 1)[1])' "$work/approver-mail.jsonl" 2>/dev/null)
   python3 -c 'import json,sys; m=json.loads(open(sys.argv[1]).readline()); print("       approver mail: " + m["subject"] + " — " + m["message"].split(" Approve")[0])' "$work/approver-mail.jsonl" 2>/dev/null
   [ -n "$token" ] && ok "the approvers were notified with a task token; the workflow waits (.waitForTaskToken)" || ko "no approval notice"
+  python3 -c 'import json,sys; m=json.loads(open(sys.argv[1]).readline())["message"]; sys.exit(0 if sys.argv[2] in m and "Justification: Q4 attribution study" in m else 1)' "$work/approver-mail.jsonl" "until $until" \
+    && ok "the notice shows what is approved: prefixes, level, expiry, requester and justification" || ko "the notice lacks the expiry or the justification"
+  # Only approver_principal_arns may decide (Terraform: approver_principal_arns; the API's resource
+  # policy admits only them for POST /approvals, and the function checks again).
+  approvers='["arn:aws:iam::111111111111:role/data-owner"]'
+  local_api_event "$work/self-approve.json" 210000000000 arn:aws:sts::210000000000:assumed-role/analyst/alice2 "demo-self-$$" \
+    "{\"task_token\":\"$token\",\"decision\":\"approve\"}"
+  r=$(APPROVER_PRINCIPAL_ARNS="$approvers" WARDEN_EVENT_FILE="$work/self-approve.json" "$bin/approval-processor" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["statusCode"] == 403 else 1)' "$r" \
+    && ok "alice, holding the token under another session name, cannot approve: not an approver" || ko "a non-approver's decision was accepted"
   local_api_event "$work/approve.json" 111111111111 arn:aws:sts::111111111111:assumed-role/data-owner/bob "demo-ap-$$" \
     "{\"task_token\":\"$token\",\"decision\":\"approve\",\"comment\":\"ok for Q4\"}"
-  r=$(WARDEN_EVENT_FILE="$work/approve.json" "$bin/approval-processor" | tail -1); echo "       $r"
+  r=$(APPROVER_PRINCIPAL_ARNS="$approvers" WARDEN_EVENT_FILE="$work/approve.json" "$bin/approval-processor" | tail -1); echo "       $r"
   python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["statusCode"] == 200 else 1)' "$r" && ok "bob approves through POST /approvals (SendTaskSuccess)" || ko "approval"
   execution="${STATE_MACHINE_ARN/:stateMachine:/:execution:}:$request_id"
   "$bin/warden-local" "$endpoint" await-execution "$execution" >"$work/execution.json"
   python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print("       workflow " + e["status"] + ", next task: " + e["output"].get("action", "?")); sys.exit(0 if e["status"] == "SUCCEEDED" and e["output"]["action"] == "apply" else 1)' "$work/execution.json" \
     && ok "the workflow resumed and asks for the grant to be applied" || ko "workflow did not complete"
   python3 -c 'import json,sys; json.dump(json.load(open(sys.argv[1]))["output"], open(sys.argv[2], "w"))' "$work/execution.json" "$work/apply.json"
-  r=$(WARDEN_EVENT_FILE="$work/apply.json" "$bin/approval-processor" | tail -1); echo "       $r"
-  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["state"] == "active" else 1)' "$r" && ok "approval-processor activates the grant in the registry (after the overlap and four-eyes checks)" || ko "grant not activated"
+  # A direct invoke with a forged task (no execution context, wider prefixes) before the real one.
+  python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); t.pop("execution"); t["request"]["prefix_list"]=["finance/"]; json.dump(t, open(sys.argv[2], "w"))' "$work/apply.json" "$work/forged-apply.json"
+  r=$(APPROVER_PRINCIPAL_ARNS="$approvers" WARDEN_EVENT_FILE="$work/forged-apply.json" "$bin/approval-processor" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["state"] == "refused" else 1)' "$r" \
+    && ok "a forged workflow task (direct invoke, no execution context) is refused; the request stays pending" || ko "a forged task was applied"
+  r=$(APPROVER_PRINCIPAL_ARNS="$approvers" WARDEN_EVENT_FILE="$work/apply.json" "$bin/approval-processor" | tail -1); echo "       $r"
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["state"] == "active" and r["allowed_prefixes"] == ["campaigns/2026/"] else 1)' "$r" && ok "approval-processor activates the stored request (after the execution, four-eyes, expiry-cap and overlap checks)" || ko "grant not activated"
   report=$("$bin/policy-reconciler" | tail -1); echo "       $report"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r["policy_applied"] else 1)' "$report" \
     && ok "the reconciler (triggered by the registry stream on AWS) puts campaigns/2026/ into the bucket policy" || ko "new grant not applied"

@@ -66,6 +66,65 @@ data "aws_iam_policy_document" "portal" {
       }
     }
   }
+
+  # POST /approvals: the approvers only (approver_principal_arns), from the same networks. They
+  # may live in another account, so they are named (a cross-account caller needs the resource
+  # policy's allow); everyone else — the account root's delegation above included — is denied
+  # by the explicit Deny, which wins over any allow. aws:PrincipalArn is the role's ARN for an
+  # assumed-role session (not the session's) and the user's ARN for a user:
+  # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-authorization-flow.html
+  dynamic "statement" {
+    for_each = var.enable_self_service_portal && length(var.approver_principal_arns) > 0 ? [1] : []
+    content {
+      sid       = "AllowApproversToDecide"
+      actions   = ["execute-api:Invoke"]
+      resources = ["${aws_api_gateway_rest_api.portal.execution_arn}/*/POST/approvals"]
+      principals {
+        type        = "AWS"
+        identifiers = var.approver_principal_arns
+      }
+      dynamic "condition" {
+        for_each = length(var.api_allowed_cidrs) > 0 ? [1] : []
+        content {
+          test     = "IpAddress"
+          variable = "aws:SourceIp"
+          values   = var.api_allowed_cidrs
+        }
+      }
+      dynamic "condition" {
+        for_each = var.api_endpoint_type == "PRIVATE" ? [1] : []
+        content {
+          test     = "StringEquals"
+          variable = "aws:SourceVpce"
+          values   = var.api_vpc_endpoint_ids
+        }
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.enable_self_service_portal ? [1] : []
+    content {
+      sid       = "DenyApprovalsFromAnyoneElse"
+      effect    = "Deny"
+      actions   = ["execute-api:Invoke"]
+      resources = ["${aws_api_gateway_rest_api.portal.execution_arn}/*/POST/approvals"]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      # No approver configured: nobody may decide.
+      dynamic "condition" {
+        for_each = length(var.approver_principal_arns) > 0 ? [1] : []
+        content {
+          test     = "ArnNotEquals"
+          variable = "aws:PrincipalArn"
+          values   = var.approver_principal_arns
+        }
+      }
+    }
+  }
 }
 
 resource "aws_api_gateway_rest_api_policy" "portal" {
@@ -161,8 +220,12 @@ data "aws_iam_policy_document" "apigateway_logs_trust" {
 }
 
 resource "aws_iam_role" "apigateway_logs" {
-  count              = var.create_api_gateway_account_role ? 1 : 0
-  name               = "${local.name}-apigateway-cloudwatch"
+  count = var.create_api_gateway_account_role ? 1 : 0
+  # One per account and Region (the setting is account-wide), so the name carries no environment:
+  # a second environment in the same account and Region that also tries to create it fails loudly
+  # (EntityAlreadyExists) instead of silently taking the setting over; set
+  # create_api_gateway_account_role = false there.
+  name               = "${var.project_name}-apigateway-cloudwatch-${var.region}"
   description        = "API Gateway writes execution and access logs of this account's APIs to CloudWatch Logs."
   assume_role_policy = data.aws_iam_policy_document.apigateway_logs_trust.json
 }

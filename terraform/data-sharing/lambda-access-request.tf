@@ -1,5 +1,6 @@
-# access-request (self-service portal): validates a request from the API, records it and starts
-# the approval workflow.
+# access-request (self-service portal): validates a request from the API (expiry at most
+# max_grant_days away), records it and starts the approval workflow with an execution named after
+# the recorded request (approval-processor accepts tasks only from that execution).
 
 data "aws_iam_policy_document" "access_request" {
   count = var.enable_self_service_portal ? 1 : 0
@@ -31,5 +32,6 @@ module "access_request" {
     WARDEN_ENVIRONMENT = var.environment
     REGISTRY_TABLE     = aws_dynamodb_table.access_control.name
     STATE_MACHINE_ARN  = aws_sfn_state_machine.approval[0].arn
+    MAX_GRANT_DAYS     = tostring(var.max_grant_days)
   }
 }

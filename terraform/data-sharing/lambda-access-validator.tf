@@ -21,7 +21,7 @@ data "aws_iam_policy_document" "access_validator" {
   }
   statement {
     sid       = "VendCredentials"
-    actions   = ["sts:AssumeRole", "sts:TagSession"]
+    actions   = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
     resources = ["arn:${local.partition}:iam::*:role/${var.consumer_role_name}"]
     condition {
       test     = "StringEquals"

@@ -58,6 +58,8 @@ module "governance_check" {
     KMS_KEY_ARN              = aws_kms_key.data.arn
     BASELINE_PARAMETER       = aws_ssm_parameter.bucket_baseline.name
     CONSUMER_ROLES_PARAMETER = aws_ssm_parameter.consumer_roles.name
+    VALIDATOR_ROLE_ARN       = module.access_validator.role_arn
+    DATA_KEY_ALIAS           = aws_kms_alias.data.name
     CONSUMER_ROLE_NAME       = var.consumer_role_name
     GOVERNANCE_ROLE_NAME     = var.governance_role_name
     ALERT_TOPIC_ARN          = aws_sns_topic.alerts.arn

@@ -409,7 +409,7 @@ variable "api_allowed_cidrs" {
 }
 
 variable "create_api_gateway_account_role" {
-  description = "Create the account-level role API Gateway uses to write execution and access logs to CloudWatch Logs (aws_api_gateway_account; one per account and Region). Set false when the account already has one configured: the setting is account-wide and this stack would take it over."
+  description = "Create the account-level role API Gateway uses to write execution and access logs to CloudWatch Logs (aws_api_gateway_account; one per account and Region). Exactly one stack per account and Region may set it: set false in every other environment of the same account and Region, and where the account already has one configured (the setting is account-wide; destroying the stack that owns it leaves the others without logs)."
   type        = bool
   default     = true
 }
@@ -442,7 +442,7 @@ variable "lambda_artifacts_dir" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency per function (key = function name without the stack prefix); functions not listed share the account's unreserved pool. Only the policy-reconciler needs a reservation for correctness (1: one writer of the bucket policy at a time). Every reservation comes out of the account's concurrency quota, which may be 10 in a new account, and AWS keeps 100 unreserved."
+  description = "Reserved concurrency per function (key = function name without the stack prefix); functions not listed share the account's unreserved pool. Only the policy-reconciler needs a reservation for correctness (1: one writer of the bucket policy at a time). AWS lets you reserve only the unreserved quota minus 100, so this default needs an account concurrency quota of at least 101: new accounts have reduced quotas; ask for the default (1,000) before the first apply, or set {} and accept that concurrent reconciles may briefly apply a stale render."
   type        = map(number)
   default     = { policy-reconciler = 1 }
 
@@ -490,5 +490,39 @@ variable "price_per_1000_requests_usd" {
   validation {
     condition     = var.price_per_1000_requests_usd >= 0
     error_message = "price_per_1000_requests_usd must not be negative."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Approvals (issue 13)
+# ---------------------------------------------------------------------------------------------
+
+variable "approver_principal_arns" {
+  description = "IAM roles and users whose sessions may approve or reject self-service access requests (POST /approvals): the API's resource policy admits only these for that route, and approval-processor refuses decisions from anyone else. A role's sessions all count as that role; a request is never approved from the requesting account, by the requester's own identity or by the same person under another session. The principals must exist when the stack is applied (resource policies reject unknown principals). Required when enable_self_service_portal is true."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.approver_principal_arns : can(regex("^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$", a))])
+    error_message = "approver_principal_arns must be IAM role or user ARNs (arn:aws:iam::<12-digit account>:role/<name> or …:user/<name>); not the account root, an assumed-role session or a wildcard."
+  }
+  validation {
+    condition     = length(distinct(var.approver_principal_arns)) == length(var.approver_principal_arns)
+    error_message = "approver_principal_arns must not list a principal twice."
+  }
+  validation {
+    condition     = length(var.approver_principal_arns) <= 50
+    error_message = "approver_principal_arns takes at most 50 principals (they are listed in the API's resource policy)."
+  }
+}
+
+variable "max_grant_days" {
+  description = "Longest self-service grant, in days: access-request refuses an expiration_date further away than this, and approval-processor refuses to apply one further away than this from the moment it is applied."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.max_grant_days >= 1 && var.max_grant_days <= 3650 && floor(var.max_grant_days) == var.max_grant_days
+    error_message = "max_grant_days must be a whole number of days between 1 and 3650."
   }
 }

@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0, < 7.0"
+      source = "hashicorp/aws"
+      # 5.27: aws_cloudwatch_event_rule `state` (ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS).
+      version = ">= 5.27, < 7.0"
     }
     time = {
       source  = "hashicorp/time"

@@ -25,8 +25,8 @@ variable "state_bucket_prefix" {
   default     = "terraform-state"
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9-]{2,24}$", var.state_bucket_prefix))
-    error_message = "state_bucket_prefix must be 3-25 characters of lowercase letters, digits and hyphens."
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{2,23}$", var.state_bucket_prefix))
+    error_message = "state_bucket_prefix must be 3-24 characters of lowercase letters, digits and hyphens (the log bucket name <prefix>-logs-<account>-<suffix> must fit S3's 63 characters)."
   }
 }
 

@@ -909,6 +909,7 @@ impl warden_core::ports::CredentialVendor for StsVendor {
         session_policy: &str,
         duration_seconds: u32,
         tags: &[(String, String)],
+        source_identity: &str,
     ) -> Result<warden_core::ports::Credentials, PortError> {
         let tags = tags
             .iter()
@@ -924,6 +925,7 @@ impl warden_core::ports::CredentialVendor for StsVendor {
             .policy(session_policy)
             .duration_seconds(i32::try_from(duration_seconds).unwrap_or(3600))
             .set_tags(Some(tags))
+            .source_identity(source_identity)
             .send()
             .await
             .map_err(|e| {
@@ -1022,26 +1024,34 @@ impl warden_core::ports::RoleInspector for IamRoleInspector {
     ) -> Result<warden_core::ports::RoleFacts, PortError> {
         let iam = iam_as(&self.config, governance_role_arn, "warden-governance-check").await?;
         let ierr = |op: &'static str| move |e: String| PortError::new("iam", op, e);
-        match iam.get_role().role_name(role_name).send().await {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_iam::operation::get_role::GetRoleError::is_no_such_entity_exception,
-                ) =>
-            {
-                return Ok(warden_core::ports::RoleFacts {
-                    exists: false,
-                    inline_policies: vec![],
-                    attached_policies: vec![],
-                });
-            }
-            Err(e) => {
-                return Err(ierr("GetRole")(format!(
-                    "{}",
-                    aws_sdk_iam::error::DisplayErrorContext(&e)
-                )));
-            }
-        }
+        // GetRole answers the trust policy (URL-encoded, as every IAM policy document) and the
+        // permissions boundary: governance compares both with what consumer-role/ renders.
+        let (trust_policy, permissions_boundary) =
+            match iam.get_role().role_name(role_name).send().await {
+                Ok(out) => {
+                    let role = out.role();
+                    (
+                        role.and_then(|r| r.assume_role_policy_document())
+                            .map(percent_decode),
+                        role.and_then(|r| r.permissions_boundary())
+                            .and_then(|b| b.permissions_boundary_arn())
+                            .map(str::to_owned),
+                    )
+                }
+                Err(e)
+                    if e.as_service_error().is_some_and(
+                        aws_sdk_iam::operation::get_role::GetRoleError::is_no_such_entity_exception,
+                    ) =>
+                {
+                    return Ok(warden_core::ports::RoleFacts::missing());
+                }
+                Err(e) => {
+                    return Err(ierr("GetRole")(format!(
+                        "{}",
+                        aws_sdk_iam::error::DisplayErrorContext(&e)
+                    )));
+                }
+            };
         let names = iam
             .list_role_policies()
             .role_name(role_name)
@@ -1085,6 +1095,8 @@ impl warden_core::ports::RoleInspector for IamRoleInspector {
                 .iter()
                 .filter_map(|a| a.policy_arn().map(str::to_owned))
                 .collect(),
+            trust_policy,
+            permissions_boundary,
         })
     }
 }

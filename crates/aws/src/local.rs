@@ -380,10 +380,11 @@ fn consumer_trust(account: &str, external_id: Option<&str>) -> String {
 
 /// The approval state machine of `step-functions.tf` for the emulator, which cannot invoke Lambda
 /// functions: its three Lambda tasks are Pass states whose output is the very payload Terraform's
-/// tasks send to approval-processor (`{"action": …, "request": <state>}`).
+/// tasks send to approval-processor (`{"action": …, "request": <state>, "execution":
+/// $$.Execution.Id}`).
 #[must_use]
 pub fn approval_definition(approvals_topic: &str, timeout_seconds: u32) -> String {
-    let task = |action: &str| json!({"Type": "Pass", "Parameters": {"action": action, "request.$": "$"}, "End": true});
+    let task = |action: &str| json!({"Type": "Pass", "Parameters": {"action": action, "request.$": "$", "execution.$": "$$.Execution.Id"}, "End": true});
     json!({
         "Comment": "Access request approval (local): notify approvers, wait for their decision.",
         "StartAt": "NotifyApprovers",
@@ -394,7 +395,7 @@ pub fn approval_definition(approvals_topic: &str, timeout_seconds: u32) -> Strin
                 "TimeoutSeconds": timeout_seconds,
                 "Parameters": {
                     "TopicArn": approvals_topic,
-                    "Message.$": "States.Format('Access request {} from account {} for {} ({}). Approve or reject with task token: {}', $.request_id, $.account_id, $.prefixes, $.access_level, $$.Task.Token)",
+                    "Message.$": "States.Format('Access request {} from account {} for {} ({}) until {}, requested by {}. Justification: {}. Approve or reject with task token: {}', $.request_id, $.account_id, $.prefixes, $.access_level, $.expiration_date, $.requester, $.justification, $$.Task.Token)",
                     "Subject": "Warden access request awaiting approval"
                 },
                 "ResultPath": "$.decision",
@@ -584,6 +585,28 @@ impl Environment {
             ("AUDIT_BUCKET", self.audit_bucket.clone()),
             ("REPORT_PREFIX", "cost-reports/".into()),
             ("CONSUMER_ROLES_PARAMETER", self.roles_parameter.clone()),
+            // What lambda-governance.tf sets: the validator role the consumer trusts may admit and
+            // the data key's alias (no alias exists locally; the local consumer policies name none).
+            (
+                "VALIDATOR_ROLE_ARN",
+                format!(
+                    "arn:{}:iam::{}:role/{}-access-validator",
+                    self.render.partition,
+                    self.render.primary_account,
+                    self.roles_parameter
+                        .trim_start_matches('/')
+                        .trim_end_matches("/consumer-roles")
+                ),
+            ),
+            (
+                "DATA_KEY_ALIAS",
+                format!(
+                    "alias/{}-data",
+                    self.roles_parameter
+                        .trim_start_matches('/')
+                        .trim_end_matches("/consumer-roles")
+                ),
+            ),
             ("MAX_SESSION_SECONDS", "3600".into()),
             (
                 "PRICE_TABLE",

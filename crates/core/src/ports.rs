@@ -227,8 +227,10 @@ pub struct Credentials {
 
 /// STS.
 pub trait CredentialVendor {
-    /// Assume `role_arn` with a session policy, session tags and (when the role requires one) an
-    /// external ID.
+    /// Assume `role_arn` with a session policy, session tags, a source identity (which STS keeps
+    /// on every session chained from this one, so CloudTrail joins each later call back to the
+    /// vending decision) and (when the role requires one) an external ID.
+    #[allow(clippy::too_many_arguments)]
     fn assume(
         &self,
         role_arn: &str,
@@ -237,6 +239,7 @@ pub trait CredentialVendor {
         session_policy: &str,
         duration_seconds: u32,
         tags: &[(String, String)],
+        source_identity: &str,
     ) -> impl Future<Output = Result<Credentials, PortError>> + Send;
 }
 
@@ -249,6 +252,24 @@ pub struct RoleFacts {
     pub inline_policies: Vec<String>,
     /// ARNs of attached managed policies (unexpected for a consumer role).
     pub attached_policies: Vec<String>,
+    /// Its trust policy (`AssumeRolePolicyDocument` of GetRole, decoded JSON).
+    pub trust_policy: Option<String>,
+    /// ARN of its permissions boundary, if one is set (GetRole).
+    pub permissions_boundary: Option<String>,
+}
+
+impl RoleFacts {
+    /// What is known of a role that does not exist.
+    #[must_use]
+    pub fn missing() -> Self {
+        RoleFacts {
+            exists: false,
+            inline_policies: Vec::new(),
+            attached_policies: Vec::new(),
+            trust_policy: None,
+            permissions_boundary: None,
+        }
+    }
 }
 
 /// Reads consumer roles in the consumer accounts.

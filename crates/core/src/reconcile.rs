@@ -2,13 +2,13 @@
 //! grants equal the render of the registry. Pure planning; the Lambda applies the plan through
 //! its ports. Idempotent: a second run over an applied plan plans nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::grant::Registry;
-use crate::policy::model::{Policy, Statement};
+use crate::policy::model::{Effect, Policy, Principal, Statement};
 use crate::policy::render::{self, KmsGrantSpec, RenderError, RenderSettings};
 
 /// A KMS grant as it exists on the key.
@@ -82,6 +82,187 @@ pub fn same_policy(a: &str, b: &str) -> bool {
         (Some(x), Some(y)) => x == y,
         _ => false,
     }
+}
+
+/// One baseline statement the reconciler refuses, and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaselineViolation {
+    /// The statement (`"Sid" (#index)`, `#index`, or the missing Sid).
+    pub statement: String,
+    /// The rule.
+    pub rule: String,
+}
+
+impl std::fmt::Display for BaselineViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "statement {}: {}", self.statement, self.rule)
+    }
+}
+
+/// The baseline handed to the reconciler is not the known baseline: nothing may be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct BaselineRejected {
+    /// Every violation found.
+    pub violations: Vec<BaselineViolation>,
+}
+
+/// Rule: Deny only.
+pub const RULE_DENY: &str =
+    "a baseline statement must have Effect Deny (grants come from the registry only)";
+/// Rule: every principal.
+pub const RULE_EVERYONE: &str =
+    "a baseline statement must apply to every principal: Principal \"*\" and no NotPrincipal";
+/// Rule: each known statement once.
+pub const RULE_ONCE: &str = "each baseline statement may appear only once";
+/// Rule: none missing.
+pub const RULE_PRESENT: &str =
+    "this baseline statement is missing; without it the bucket policy would be weaker";
+
+/// Sids of the baseline statements Terraform owns (`terraform/data-sharing/s3-bucket-policy.tf`,
+/// the same statements as [`render::baseline_statements`]): the only statements the reconciler
+/// accepts from the baseline parameter.
+#[must_use]
+pub fn baseline_sids(settings: &RenderSettings) -> Vec<String> {
+    render::baseline_statements(settings)
+        .into_iter()
+        .filter_map(|st| st.sid)
+        .collect()
+}
+
+fn everyone(p: Option<&Principal>) -> bool {
+    match p {
+        Some(Principal::Any) => true,
+        Some(Principal::Map(m)) => {
+            m.len() == 1
+                && m.get("AWS")
+                    .is_some_and(|v| !v.items.is_empty() && v.items.iter().all(|s| s == "*"))
+        }
+        None => false,
+    }
+}
+
+/// Accept the baseline statements only if they are the known baseline Deny statements
+/// ([`baseline_sids`], each once, `Effect: Deny`, `Principal: "*"`). A Deny for everyone can
+/// only take access away; anything else (an `Allow` for another account, a statement with
+/// another Sid, a Deny narrowed to some principals) would be applied to the shared bucket
+/// without the registry knowing, so it is refused — as is a baseline missing one of its
+/// statements, which would weaken the policy silently.
+///
+/// # Errors
+/// [`BaselineRejected`] listing every statement refused and the rule it breaks.
+pub fn accept_baseline(
+    statements: &[Statement],
+    settings: &RenderSettings,
+) -> Result<(), BaselineRejected> {
+    let known = baseline_sids(settings);
+    let known_rule = format!(
+        "only the baseline Deny statements {} are accepted",
+        known.join(", ")
+    );
+    let mut violations = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    for (i, st) in statements.iter().enumerate() {
+        let label = st.label(i);
+        let mut refuse = |rule: &str| {
+            violations.push(BaselineViolation {
+                statement: label.clone(),
+                rule: rule.to_owned(),
+            });
+        };
+        match st.sid.as_deref() {
+            Some(sid) if known.iter().any(|k| k == sid) => {
+                if !seen.insert(sid) {
+                    refuse(RULE_ONCE);
+                }
+            }
+            _ => refuse(&known_rule),
+        }
+        if st.effect != Effect::Deny {
+            refuse(RULE_DENY);
+        }
+        if !everyone(st.principal.as_ref()) || st.not_principal.is_some() {
+            refuse(RULE_EVERYONE);
+        }
+    }
+    for sid in &known {
+        if !seen.contains(sid.as_str()) {
+            violations.push(BaselineViolation {
+                statement: format!("{sid:?}"),
+                rule: RULE_PRESENT.to_owned(),
+            });
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(BaselineRejected { violations })
+    }
+}
+
+fn sorted<I: IntoIterator<Item = String>>(items: I) -> Vec<String> {
+    let mut v: Vec<String> = items.into_iter().collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn normal_principal(p: &Principal) -> serde_json::Value {
+    match p {
+        Principal::Any => serde_json::json!({"AWS": ["*"]}),
+        Principal::Map(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(sorted(v.items.clone()))))
+                .collect(),
+        ),
+    }
+}
+
+/// A statement in a canonical form that compares by meaning: lists as sorted sets, a single
+/// value equal to a one-element list, `"*"` equal to `{"AWS": "*"}`, actions and condition keys
+/// case-insensitive (as IAM treats them).
+#[must_use]
+pub fn normal_statement(st: &Statement) -> serde_json::Value {
+    let list = |l: &Option<crate::policy::model::StrList>, lower: bool| {
+        l.as_ref().map(|l| {
+            sorted(l.items.iter().map(|s| {
+                if lower {
+                    s.to_ascii_lowercase()
+                } else {
+                    s.clone()
+                }
+            }))
+        })
+    };
+    let condition: Option<BTreeMap<String, BTreeMap<String, Vec<String>>>> =
+        st.condition.as_ref().map(|c| {
+            c.iter()
+                .map(|(op, keys)| {
+                    (
+                        op.clone(),
+                        keys.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.to_ascii_lowercase(),
+                                    sorted(v.items.iter().map(|x| x.as_text())),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+                .collect()
+        });
+    serde_json::json!({
+        "Sid": st.sid,
+        "Effect": st.effect.as_str(),
+        "Principal": st.principal.as_ref().map(normal_principal),
+        "NotPrincipal": st.not_principal.as_ref().map(normal_principal),
+        "Action": list(&st.action, true),
+        "NotAction": list(&st.not_action, true),
+        "Resource": list(&st.resource, false),
+        "NotResource": list(&st.not_resource, false),
+        "Condition": condition,
+    })
 }
 
 /// Plan the changes.
@@ -259,6 +440,82 @@ mod tests {
                 .unwrap()
                 .contains("333333333333")
         );
+    }
+
+    fn baseline_with(extra: &str) -> Vec<Statement> {
+        let mut statements = render::baseline_statements(&settings());
+        statements.extend(Policy::parse(extra).unwrap().statements);
+        statements
+    }
+
+    #[test]
+    fn the_compiled_baseline_is_accepted() {
+        let s = settings();
+        assert_eq!(
+            accept_baseline(&render::baseline_statements(&s), &s),
+            Ok(())
+        );
+        assert!(baseline_sids(&s).contains(&"DenyInsecureTransport".to_owned()));
+    }
+
+    #[test]
+    fn attack_baseline_allow_for_another_account_is_refused() {
+        let s = settings();
+        let statements = baseline_with(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#,
+        );
+        let e = accept_baseline(&statements, &s).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("statement \"PartnerRead\" (#4): only the baseline Deny statements DenyInsecureTransport"),
+            "{text}"
+        );
+        assert!(
+            text.contains(RULE_DENY) && text.contains(RULE_EVERYONE),
+            "{text}"
+        );
+        assert_eq!(e.violations.len(), 3);
+    }
+
+    #[test]
+    fn attack_baseline_statement_disguised_with_a_known_sid_is_refused() {
+        // A known Sid on an Allow, and a known Sid repeated on a Deny narrowed to one principal.
+        let s = settings();
+        let mut statements = render::baseline_statements(&s);
+        statements[0].effect = Effect::Allow;
+        let mut narrowed = render::baseline_statements(&s)[1].clone();
+        narrowed.principal = Some(Principal::aws(["arn:aws:iam::444444444444:root"]));
+        statements.push(narrowed);
+        let e = accept_baseline(&statements, &s).unwrap_err();
+        let rules: Vec<&str> = e.violations.iter().map(|v| v.rule.as_str()).collect();
+        assert_eq!(rules, vec![RULE_DENY, RULE_ONCE, RULE_EVERYONE], "{e}");
+        assert_eq!(e.violations[0].statement, "\"DenyInsecureTransport\" (#0)");
+    }
+
+    #[test]
+    fn attack_baseline_statement_removed_is_refused() {
+        let s = settings();
+        let statements: Vec<Statement> = render::baseline_statements(&s)
+            .into_iter()
+            .filter(|st| st.sid.as_deref() != Some("DenyInsecureTransport"))
+            .collect();
+        let e = accept_baseline(&statements, &s).unwrap_err();
+        assert_eq!(e.violations.len(), 1);
+        assert_eq!(e.violations[0].statement, "\"DenyInsecureTransport\"");
+        assert_eq!(e.violations[0].rule, RULE_PRESENT);
+    }
+
+    #[test]
+    fn statements_compare_by_meaning() {
+        let a = Policy::parse(r#"{"Statement":{"Sid":"X","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":["arn:aws:s3:::b/*","arn:aws:s3:::b"],"Condition":{"StringNotEquals":{"S3:x":["2","1"]}}}}"#).unwrap();
+        let b = Policy::parse(r#"{"Statement":[{"Sid":"X","Effect":"Deny","Principal":{"AWS":["*"]},"Action":["S3:PutObject"],"Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"StringNotEquals":{"s3:x":["1","2"]}}}]}"#).unwrap();
+        assert_eq!(
+            normal_statement(&a.statements[0]),
+            normal_statement(&b.statements[0])
+        );
+        let mut c = b.statements[0].clone();
+        c.resource = Some(crate::policy::model::StrList::of(["arn:aws:s3:::b/*"]));
+        assert_ne!(normal_statement(&a.statements[0]), normal_statement(&c));
     }
 
     #[test]

@@ -49,6 +49,41 @@ pub enum Verdict {
     Deny(String),
 }
 
+/// A session tag value for `s`: `s` itself when STS accepts it (at most 256 characters of letters,
+/// digits, spaces and `_ . : / = + - @`), else `h-` and a 64-bit hash of it. S3 prefixes may hold
+/// `!`, `'`, `(`, `)`, which STS refuses in tag values: a legal prefix must not fail the vending.
+/// <https://docs.aws.amazon.com/STS/latest/APIReference/API_Tag.html>
+#[must_use]
+pub fn session_tag_value(s: &str) -> String {
+    let legal = s.chars().count() <= 256
+        && s.chars().all(|c| {
+            c.is_alphanumeric()
+                || c.is_whitespace()
+                || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+        });
+    if legal {
+        s.to_owned()
+    } else {
+        format!("h-{:016x}", crate::cloudtrail::parse::fnv1a(s.as_bytes()))
+    }
+}
+
+/// The `SourceIdentity` of a vended session: `warden-` and the API request ID, reduced to what
+/// STS accepts (2–64 characters of `[A-Za-z0-9_+=,.@-]`). STS keeps it on every session chained
+/// from this one and CloudTrail records it, so each later call joins back to this decision.
+/// <https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html>
+#[must_use]
+pub fn source_identity(request_id: &str) -> String {
+    let id: String = request_id
+        .chars()
+        .filter(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
+        })
+        .take(57)
+        .collect();
+    format!("warden-{}", if id.is_empty() { "unknown" } else { &id })
+}
+
 /// Decide on a request from `caller_account`.
 ///
 /// # Errors
@@ -108,7 +143,10 @@ pub fn decide(
         render::session_policy(&session_grant, &prefix, settings).map_err(|e| e.to_string())?;
     let tags = vec![
         (SESSION_TAG_KEYS[0].to_owned(), account.to_string()),
-        (SESSION_TAG_KEYS[1].to_owned(), prefix.to_string()),
+        (
+            SESSION_TAG_KEYS[1].to_owned(),
+            session_tag_value(prefix.as_str()),
+        ),
         (SESSION_TAG_KEYS[2].to_owned(), level.as_str().to_owned()),
     ];
     Ok(Verdict::Allow {
@@ -256,5 +294,22 @@ mod tests {
                 .unwrap_err()
                 .starts_with("caller: account_id")
         );
+    }
+
+    /// Attack/failure: a legal S3 prefix with characters STS refuses in tag values (`'`, `(`,
+    /// `)`, `!`) must still vend, with a derived tag value, instead of failing with 502.
+    #[test]
+    fn attack_prefix_with_characters_sts_refuses_in_tags_gets_a_derived_tag() {
+        assert_eq!(session_tag_value("analytics/2026/"), "analytics/2026/");
+        let derived = session_tag_value("it's (q1)!/");
+        assert!(
+            derived.starts_with("h-") && derived.len() == 18,
+            "{derived}"
+        );
+        assert_eq!(derived, session_tag_value("it's (q1)!/"), "stable");
+        assert_ne!(derived, session_tag_value("it's (q2)!/"));
+        assert!(session_tag_value(&"a".repeat(257)).starts_with("h-"));
+        assert_eq!(source_identity("c0ffee-12:34"), "warden-c0ffee-1234");
+        assert!(source_identity(&"x".repeat(100)).len() <= 64);
     }
 }

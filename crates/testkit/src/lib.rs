@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
-use warden_core::grant::Registry;
+use warden_core::grant::{Grant, Registry};
 use warden_core::policy::render::KmsGrantSpec;
 use warden_core::ports::{
-    ConfigStore, GrantRef, GrantStore, KeyGrants, Notifier, PolicyStore, PortError,
+    ConfigStore, GrantRef, GrantStore, KeyGrants, Notifier, PolicyStore, PortError, RequestStore,
+    Workflow,
 };
 use warden_core::reconcile::LiveGrant;
 
@@ -192,5 +193,235 @@ impl Notifier for FakeNotifier {
             .unwrap()
             .push((format!("[{account_id}] {subject}"), message.to_owned()));
         Ok(())
+    }
+}
+
+/// One self-service request in a [`FakeRequests`] registry.
+#[derive(Debug, Clone)]
+pub struct FakeRequest {
+    /// `request-<id>` (the registry's `grant_id`, also the workflow execution's name).
+    pub request_id: String,
+    /// What was asked for, as validated at request time.
+    pub grant: Grant,
+    /// Why.
+    pub justification: String,
+    /// `pending`, then `active`, `rejected` or `expired`.
+    pub state: String,
+    /// Who or what settled it.
+    pub decided_by: Option<String>,
+    /// The workflow execution a task bound the request to (approval-processor's claim).
+    pub task_execution: Option<String>,
+}
+
+/// The registry table as the approval workflow sees it: the grants (a [`FakeGrants`]) plus the
+/// self-service requests, pending or settled. Settling a request `active` adds its grant to the
+/// registry, as the real table's item would then be loaded.
+#[derive(Debug)]
+pub struct FakeRequests {
+    /// Active grants.
+    pub grants: FakeGrants,
+    /// Requests, in the order they were recorded.
+    pub requests: Mutex<Vec<FakeRequest>>,
+}
+
+impl FakeRequests {
+    /// A registry holding these grants and no request.
+    #[must_use]
+    pub fn new(registry: Registry) -> Self {
+        FakeRequests {
+            grants: FakeGrants::new(registry),
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The request `request_id`, if recorded.
+    #[must_use]
+    pub fn request(&self, request_id: &str) -> Option<FakeRequest> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|r| r.request_id == request_id)
+            .cloned()
+    }
+}
+
+impl GrantStore for FakeRequests {
+    async fn load_registry(&self, now: DateTime<Utc>) -> Result<Registry, PortError> {
+        self.grants.load_registry(now).await
+    }
+    async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<GrantRef>, PortError> {
+        self.grants.expired(now).await
+    }
+    async fn accounts(&self) -> Result<Vec<String>, PortError> {
+        self.grants.accounts().await
+    }
+    async fn revoke(&self, grant: &GrantRef, now: DateTime<Utc>) -> Result<bool, PortError> {
+        self.grants.revoke(grant, now).await
+    }
+}
+
+impl RequestStore for FakeRequests {
+    async fn put_pending(
+        &self,
+        request_id: &str,
+        grant: &Grant,
+        justification: &str,
+    ) -> Result<(), PortError> {
+        let mut requests = self.requests.lock().unwrap();
+        // As the table's conditional put: a request ID is used once.
+        if requests
+            .iter()
+            .any(|r| r.request_id == request_id && r.grant.account_id == grant.account_id)
+        {
+            return Err(PortError::new(
+                "dynamodb",
+                "PutItem",
+                "ConditionalCheckFailedException: the request ID is already recorded",
+            ));
+        }
+        requests.push(FakeRequest {
+            request_id: request_id.to_owned(),
+            grant: grant.clone(),
+            justification: justification.to_owned(),
+            state: "pending".to_owned(),
+            decided_by: None,
+            task_execution: None,
+        });
+        Ok(())
+    }
+
+    async fn settle(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        state: &str,
+        by: &str,
+    ) -> Result<bool, PortError> {
+        let mut requests = self.requests.lock().unwrap();
+        let Some(r) = requests
+            .iter_mut()
+            .find(|r| r.request_id == request_id && r.grant.account_id.as_str() == account_id)
+        else {
+            return Ok(false);
+        };
+        if r.state != "pending" {
+            return Ok(false);
+        }
+        r.state = state.to_owned();
+        r.decided_by = Some(by.to_owned());
+        if state == "active" {
+            let mut registry = self.grants.registry.lock().unwrap();
+            if let Ok(current) = registry.as_ref() {
+                let mut all = current.grants().to_vec();
+                all.push(r.grant.clone());
+                if let Ok(next) = Registry::new(all) {
+                    *registry = Ok(next);
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// An answer to a task token: approve (`Ok(output)`) or reject (`Err((error, cause))`).
+pub type TaskAnswer = Result<String, (String, String)>;
+
+/// The approval workflow in memory: started executions and the answers to task tokens. A token
+/// can be answered once (as Step Functions refuses a second answer to a finished task).
+#[derive(Debug, Default)]
+pub struct FakeWorkflow {
+    /// `(execution name, input)` of each start.
+    pub started: Mutex<Vec<(String, String)>>,
+    /// `(task token, outcome)` of each accepted answer.
+    pub answers: Mutex<Vec<(String, TaskAnswer)>>,
+}
+
+impl Workflow for FakeWorkflow {
+    async fn start(&self, name: &str, input: &str) -> Result<(), PortError> {
+        let mut started = self.started.lock().unwrap();
+        if started.iter().any(|(n, _)| n == name) {
+            return Err(PortError::new(
+                "states",
+                "StartExecution",
+                format!("ExecutionAlreadyExists: {name}"),
+            ));
+        }
+        started.push((name.to_owned(), input.to_owned()));
+        Ok(())
+    }
+    async fn answer(
+        &self,
+        task_token: &str,
+        outcome: Result<String, (String, String)>,
+    ) -> Result<(), PortError> {
+        let mut answers = self.answers.lock().unwrap();
+        if answers.iter().any(|(t, _)| t == task_token) {
+            return Err(PortError::new(
+                "states",
+                "SendTaskSuccess",
+                "TaskTimedOut: the task is no longer waiting for this token",
+            ));
+        }
+        answers.push((task_token.to_owned(), outcome));
+        Ok(())
+    }
+}
+
+/// Consumer roles held in memory, by governance role ARN (what governance-check inspects through
+/// it). An unknown governance role answers like STS refusing AssumeRole.
+#[derive(Debug, Default)]
+pub struct FakeRoles {
+    /// Governance role ARN → what the consumer role in that account looks like.
+    pub roles: Mutex<BTreeMap<String, warden_core::ports::RoleFacts>>,
+    /// Governance roles inspected, in order.
+    pub inspected: Mutex<Vec<String>>,
+}
+
+impl FakeRoles {
+    /// Set the consumer role seen through `governance_role`.
+    pub fn put(&self, governance_role: &str, facts: warden_core::ports::RoleFacts) {
+        self.roles
+            .lock()
+            .unwrap()
+            .insert(governance_role.to_owned(), facts);
+    }
+}
+
+impl warden_core::ports::RoleInspector for FakeRoles {
+    async fn inspect(
+        &self,
+        governance_role_arn: &str,
+        _role_name: &str,
+    ) -> Result<warden_core::ports::RoleFacts, PortError> {
+        self.inspected
+            .lock()
+            .unwrap()
+            .push(governance_role_arn.to_owned());
+        self.roles
+            .lock()
+            .unwrap()
+            .get(governance_role_arn)
+            .cloned()
+            .ok_or_else(|| {
+                PortError::new(
+                    "sts",
+                    "AssumeRole",
+                    format!("AccessDenied: {governance_role_arn}"),
+                )
+            })
+    }
+}
+
+/// EMF lines held in memory.
+#[derive(Debug, Default)]
+pub struct FakeMetrics {
+    /// Lines emitted, in order.
+    pub lines: Mutex<Vec<String>>,
+}
+
+impl warden_core::ports::Metrics for FakeMetrics {
+    fn emit(&self, line: &str) {
+        self.lines.lock().unwrap().push(line.to_owned());
     }
 }

@@ -5,8 +5,15 @@
 //! invocation carries no verified identity and is refused — otherwise any consumer could name
 //! another account in the body. The registry decides (warden-core `vend`); on allow, STS assumes
 //! the consumer role with a session policy cut down to the requested prefix and level, session
-//! tags for attribution and at most one hour. Every decision, allow or deny, is written to the
-//! access log.
+//! tags and a source identity for attribution and at most one hour. Every decision, allow or
+//! deny, is written to the access log, and so is an allowed decision whose AssumeRole then failed.
+//!
+//! A principal allowed `lambda:InvokeFunction` could hand the function an API-Gateway-shaped event
+//! naming any account: nothing in an event proves API Gateway sent it. What stops that is IAM —
+//! the function's resource policy admits only the API (`source_arn`), and the README's
+//! permissions-boundary/SCP example denies direct invokes — and the audit trail cannot be
+//! rewritten by it: each record's key carries the Lambda invocation ID, which the caller cannot
+//! choose, so a replayed or forged `requestId` adds a record and never overwrites one.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,36 +42,64 @@ fn response(status: u16, body: Value) -> Value {
     json!({"statusCode": status, "headers": {"content-type": "application/json"}, "body": body.to_string()})
 }
 
+/// Who asked, as API Gateway verified it, and which invocation answered.
+#[derive(Debug, Clone)]
+struct Origin {
+    /// API Gateway's request ID (`requestContext.requestId`), or `direct`.
+    request_id: String,
+    /// Lambda's ID of this invocation: unique, and not chosen by whoever sent the event.
+    invocation_id: String,
+    /// Verified caller account.
+    account: String,
+    /// Verified caller ARN (for an assumed role, the session ARN: role and session name).
+    caller: String,
+    /// Verified principal ID (`AROA…:session`).
+    principal_id: String,
+}
+
+/// The audit key of a decision (`suffix` distinguishes the outcome record of the same request).
+fn audit_key(o: &Origin, suffix: &str) -> String {
+    format!("warden-vend:{}:{}{suffix}", o.request_id, o.invocation_id)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn audit_item(
-    request_id: &str,
-    account: &str,
-    caller: &str,
+    origin: &Origin,
+    suffix: &str,
     prefix: &str,
     allowed: bool,
     reason: Option<&str>,
+    source_identity: Option<&str>,
     now: DateTime<Utc>,
     retention_days: u32,
 ) -> BTreeMap<String, Attr> {
     let s = |v: &str| Attr::S(v.to_owned());
+    let or_unknown = |v: &str| {
+        if v.is_empty() {
+            "unknown".to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
+    let account = origin.account.as_str();
+    let caller = origin.caller.as_str();
     let mut m = BTreeMap::from([
-        (PK.to_owned(), s(&format!("warden-vend:{request_id}"))),
+        (PK.to_owned(), s(&audit_key(origin, suffix))),
+        ("request_id".to_owned(), s(&origin.request_id)),
+        (
+            "invocation_id".to_owned(),
+            s(&or_unknown(&origin.invocation_id)),
+        ),
+        (
+            "principal_id".to_owned(),
+            s(&or_unknown(&origin.principal_id)),
+        ),
         (
             "timestamp".to_owned(),
             s(&now.to_rfc3339_opts(SecondsFormat::Millis, true)),
         ),
-        (
-            "account_id".to_owned(),
-            s(if account.is_empty() {
-                "unknown"
-            } else {
-                account
-            }),
-        ),
-        (
-            "principal_arn".to_owned(),
-            s(if caller.is_empty() { "unknown" } else { caller }),
-        ),
+        ("account_id".to_owned(), s(&or_unknown(account))),
+        ("principal_arn".to_owned(), s(&or_unknown(caller))),
         ("action".to_owned(), s("warden:VendCredentials")),
         ("event_source".to_owned(), s("warden")),
         ("event_name".to_owned(), s("VendCredentials")),
@@ -83,36 +118,42 @@ fn audit_item(
     if let Some(r) = reason {
         m.insert("error_code".to_owned(), s(r));
     }
+    if let Some(si) = source_identity {
+        m.insert("source_identity".to_owned(), s(si));
+    }
     m
 }
 
-/// Handle one API Gateway (REST, proxy) request.
+/// Handle one API Gateway (REST, proxy) request; `invocation_id` is Lambda's ID of this
+/// invocation (`context.request_id`).
 pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
     grants: &G,
     audit: &A,
     sts: &V,
     settings: &Settings,
     event: &Value,
+    invocation_id: &str,
     now: DateTime<Utc>,
 ) -> Value {
     let ctx = &event["requestContext"];
-    let request_id = ctx["requestId"].as_str().unwrap_or("direct").to_owned();
-    let account = ctx["identity"]["accountId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let caller = ctx["identity"]["userArn"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let origin = Origin {
+        request_id: ctx["requestId"].as_str().unwrap_or("direct").to_owned(),
+        invocation_id: invocation_id.to_owned(),
+        account: text(&ctx["identity"]["accountId"]),
+        caller: text(&ctx["identity"]["userArn"]),
+        principal_id: text(&ctx["identity"]["caller"]),
+    };
+    let account = origin.account.clone();
+    let request_id = origin.request_id.clone();
     let record = |allowed: bool, prefix: &str, reason: Option<&str>| {
         audit_item(
-            &request_id,
-            &account,
-            &caller,
+            &origin,
+            "",
             prefix,
             allowed,
             reason,
+            None,
             now,
             settings.retention_days,
         )
@@ -180,9 +221,19 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
             granted_prefix,
             level,
         } => {
+            let source_identity = vend::source_identity(&request_id);
             // Audit before vending: a decision is never handed out unrecorded.
             let audited = audit
-                .write_records(vec![record(true, &req.prefix, None)])
+                .write_records(vec![audit_item(
+                    &origin,
+                    "",
+                    &req.prefix,
+                    true,
+                    None,
+                    Some(&source_identity),
+                    now,
+                    settings.retention_days,
+                )])
                 .await
                 .and_then(WriteOutcome::require_all);
             if let Err(e) = audited {
@@ -205,6 +256,7 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
                     &session_policy,
                     duration_seconds,
                     &tags,
+                    &source_identity,
                 )
                 .await
             {
@@ -214,6 +266,24 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
                 ),
                 Err(e) => {
                     tracing::error!(error = %e, role = %role_arn, "AssumeRole failed");
+                    // The decision record says "allowed"; this one says nothing was handed out.
+                    let outcome = audit_item(
+                        &origin,
+                        ":outcome",
+                        &req.prefix,
+                        false,
+                        Some(&format!("AssumeRole failed, no credentials vended: {e}")),
+                        Some(&source_identity),
+                        now,
+                        settings.retention_days,
+                    );
+                    if let Err(w) = audit
+                        .write_records(vec![outcome])
+                        .await
+                        .and_then(WriteOutcome::require_all)
+                    {
+                        tracing::error!(error = %w, "AssumeRole failure could not be audited");
+                    }
                     response(
                         502,
                         json!({"error": format!("could not assume {role_arn}: check the consumer role exists and trusts the access-validator with the account's external ID")}),
@@ -272,6 +342,7 @@ mod tests {
             &s,
             &settings(),
             &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            "inv-1",
             Utc::now(),
         )
         .await;
@@ -296,6 +367,7 @@ mod tests {
             policy: &str,
             d: u32,
             _t: &[(String, String)],
+            _si: &str,
         ) -> Result<Credentials, PortError> {
             self.0
                 .lock()
@@ -356,6 +428,7 @@ mod tests {
             &s,
             &settings(),
             &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            "inv-1",
             Utc::now(),
         )
         .await;
@@ -378,6 +451,7 @@ mod tests {
             &s,
             &settings(),
             &json!({"prefix": "analytics/"}),
+            "inv-1",
             Utc::now(),
         )
         .await;
@@ -388,6 +462,7 @@ mod tests {
             &s,
             &settings(),
             &api(Some("210000000000"), r#"{"prefix":"finance/"}"#),
+            "inv-1",
             Utc::now(),
         )
         .await;
@@ -407,6 +482,7 @@ mod tests {
                 Some("210000000000"),
                 r#"{"prefix":"analytics/","colour":1}"#,
             ),
+            "inv-1",
             Utc::now(),
         )
         .await;
@@ -414,5 +490,137 @@ mod tests {
         assert!(bad["body"].as_str().unwrap().contains("unknown field"));
         assert!(s.0.lock().unwrap().is_empty(), "nothing vended");
         assert_eq!(a.0.lock().unwrap().len(), 3, "every decision audited");
+    }
+
+    /// An audit table keyed like DynamoDB: a second item with the same key replaces the first.
+    #[derive(Default)]
+    struct KeyedAudit(Mutex<BTreeMap<String, BTreeMap<String, Attr>>>);
+    impl AuditStore for KeyedAudit {
+        async fn write_records(
+            &self,
+            items: Vec<BTreeMap<String, Attr>>,
+        ) -> Result<WriteOutcome, PortError> {
+            let n = items.len();
+            let mut t = self.0.lock().unwrap();
+            for i in items {
+                let Attr::S(k) = &i[PK] else { panic!("key") };
+                t.insert(k.clone(), i);
+            }
+            Ok(WriteOutcome {
+                written: n,
+                failed: vec![],
+            })
+        }
+    }
+
+    /// STS that refuses every AssumeRole (a deleted role, a trust that no longer matches).
+    struct FailingSts;
+    impl CredentialVendor for FailingSts {
+        async fn assume(
+            &self,
+            _r: &str,
+            _s: &str,
+            _e: Option<&str>,
+            _p: &str,
+            _d: u32,
+            _t: &[(String, String)],
+            _si: &str,
+        ) -> Result<Credentials, PortError> {
+            Err(PortError::new(
+                "sts",
+                "AssumeRole",
+                "AccessDenied: not authorized",
+            ))
+        }
+    }
+
+    /// Attack: an insider with lambda:InvokeFunction replays a genuine request's `requestId` in a
+    /// forged event (a denied one, from the same account). The genuine "allowed" record must
+    /// survive: each record's key carries the Lambda invocation ID, which the sender cannot set.
+    #[tokio::test]
+    async fn attack_forged_event_reusing_a_request_id_never_overwrites_the_genuine_record() {
+        let (a, s) = (KeyedAudit::default(), Sts::default());
+        let genuine = handle(
+            &grants(),
+            &a,
+            &s,
+            &settings(),
+            &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            "5f1c1ae0-genuine",
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(genuine["statusCode"], 200, "{genuine}");
+        let forged = handle(
+            &grants(),
+            &a,
+            &s,
+            &settings(),
+            &api(Some("210000000000"), r#"{"prefix":"finance/"}"#),
+            "9b2d7c11-forged",
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(forged["statusCode"], 403);
+        let t = a.0.lock().unwrap();
+        assert_eq!(t.len(), 2, "two records, none overwritten: {:?}", t.keys());
+        let kept = t
+            .values()
+            .find(|r| r["success_status"] == Attr::Bool(true))
+            .expect("the genuine allowed record is still there");
+        assert_eq!(kept["invocation_id"], Attr::S("5f1c1ae0-genuine".into()));
+        assert_eq!(kept["request_id"], Attr::S("req-1".into()));
+    }
+
+    /// Attack/failure: the decision is recorded as allowed, then STS refuses. The trail must also
+    /// say that nothing was handed out, under its own key.
+    #[tokio::test]
+    async fn attack_sts_failure_after_an_allowed_decision_is_recorded_as_not_vended() {
+        let a = KeyedAudit::default();
+        let r = handle(
+            &grants(),
+            &a,
+            &FailingSts,
+            &settings(),
+            &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            "inv-7",
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(r["statusCode"], 502, "{r}");
+        let t = a.0.lock().unwrap();
+        assert_eq!(t.len(), 2, "{:?}", t.keys());
+        let outcome = &t["warden-vend:req-1:inv-7:outcome"];
+        assert_eq!(outcome["success_status"], Attr::Bool(false));
+        let Attr::S(why) = &outcome["error_code"] else {
+            panic!("reason")
+        };
+        assert!(
+            why.contains("AssumeRole failed, no credentials vended"),
+            "{why}"
+        );
+        assert_eq!(
+            t["warden-vend:req-1:inv-7"]["success_status"],
+            Attr::Bool(true)
+        );
+    }
+
+    /// The audit record keeps the session (not only the role) and the source identity the
+    /// session carries, so CloudTrail's later calls join back to this decision and to the person.
+    #[tokio::test]
+    async fn vended_session_is_attributable_to_the_person_and_the_decision() {
+        let a = KeyedAudit::default();
+        let s = Sts::default();
+        let mut event = api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#);
+        event["requestContext"]["identity"]["caller"] = json!("AROAEXAMPLE:alice");
+        handle(&grants(), &a, &s, &settings(), &event, "inv-2", Utc::now()).await;
+        let t = a.0.lock().unwrap();
+        let rec = &t["warden-vend:req-1:inv-2"];
+        assert_eq!(
+            rec["principal_arn"],
+            Attr::S("arn:aws:sts::210000000000:assumed-role/analyst/alice".into())
+        );
+        assert_eq!(rec["principal_id"], Attr::S("AROAEXAMPLE:alice".into()));
+        assert_eq!(rec["source_identity"], Attr::S("warden-req-1".into()));
     }
 }

@@ -74,14 +74,35 @@ async fn main() -> Result<()> {
     if let Some(event) = warden_aws::local::event_from_env()? {
         println!(
             "{}",
-            handle(&grants, &audit, &sts, &settings, &event, Utc::now()).await
+            handle(
+                &grants,
+                &audit,
+                &sts,
+                &settings,
+                &event,
+                &format!(
+                    "local-{}",
+                    Utc::now().timestamp_nanos_opt().unwrap_or_default()
+                ),
+                Utc::now(),
+            )
+            .await
         );
         return Ok(());
     }
     let (grants, audit, sts, settings) = (&grants, &audit, &sts, &settings);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_runtime::Error>(
-            handle(grants, audit, sts, settings, &event.payload, Utc::now()).await,
+            handle(
+                grants,
+                audit,
+                sts,
+                settings,
+                &event.payload,
+                &event.context.request_id,
+                Utc::now(),
+            )
+            .await,
         )
     }))
     .await

@@ -42,6 +42,7 @@ async fn vends_inside_the_grant_and_refuses_outside() {
         &sts,
         &settings,
         &event("sales/2026/"),
+        "inv-1",
         Utc::now(),
     )
     .await;
@@ -54,6 +55,7 @@ async fn vends_inside_the_grant_and_refuses_outside() {
         &sts,
         &settings,
         &event("finance/"),
+        "inv-1",
         Utc::now(),
     )
     .await;

@@ -1,9 +1,11 @@
 //! approval-processor on the local emulator: a request, the approver's decision answered to the
-//! waiting workflow (SendTaskSuccess/Failure), and the workflow's task settling the registry.
+//! waiting workflow (SendTaskSuccess/Failure), and the workflow's task settling the registry —
+//! plus the attacks on that path that the emulator can play: a replayed token, forged task
+//! events, a task from another execution.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use approval_processor::{decide, task};
-use chrono::Utc;
+use approval_processor::{DynamoPendingRequests, Settings, decide, task};
+use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 use warden_aws::local::{
     Environment, EventSourceMapping, await_execution, emulator_from_env, unique,
@@ -11,7 +13,18 @@ use warden_aws::local::{
 use warden_aws::{DynamoGrantStore, SfnWorkflow};
 use warden_core::ports::GrantStore;
 
-async fn request_and_decide(decision: &str, account: &str) -> (Value, DynamoGrantStore) {
+const APPROVER: &str = "arn:aws:sts::111111111111:assumed-role/owner/bob";
+
+struct Run {
+    store: DynamoGrantStore,
+    pending: DynamoPendingRequests,
+    settings: Settings,
+    /// The task payload the workflow's Lambda task hands to approval-processor.
+    payload: Value,
+    mail: String,
+}
+
+async fn request_and_decide(decision: &str, account: &str) -> Run {
     let cfg = emulator_from_env().await.unwrap();
     let grants = format!(
         r#"{{"consumer_accounts":[{{"account_id":"{account}","allowed_prefixes":["sales/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}}]}}"#
@@ -20,13 +33,29 @@ async fn request_and_decide(decision: &str, account: &str) -> (Value, DynamoGran
         .await
         .unwrap();
     let store = DynamoGrantStore::new(&cfg, &env.registry_table);
+    let pending = DynamoPendingRequests::new(&cfg, &env.registry_table);
     let flow = SfnWorkflow::new(&cfg, &env.state_machine_arn);
+    let settings = Settings::from_values(
+        Some(r#"["arn:aws:iam::111111111111:role/owner"]"#),
+        None,
+        &env.state_machine_arn,
+    )
+    .unwrap();
     let rid = unique("r");
+    let until =
+        (Utc::now() + Duration::days(90)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let event = json!({"requestContext": {"requestId": rid, "identity": {"accountId": account,
         "userArn": format!("arn:aws:sts::{account}:assumed-role/analyst/alice")}},
-        "body": json!({"prefixes": ["ml/"], "access_level": "read", "expiration_date": "2029-01-01T00:00:00Z",
+        "body": json!({"prefixes": ["ml/"], "access_level": "read", "expiration_date": until,
             "justification": "model training on the ml exports"}).to_string()});
-    let r = access_request_handle(&store, &flow, &event).await;
+    let r = access_request::handle(
+        &store,
+        &flow,
+        &access_request::Settings::default(),
+        &event,
+        Utc::now(),
+    )
+    .await;
     assert_eq!(r["statusCode"], 202, "{r}");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let inbox = EventSourceMapping::new(&cfg, &env.approver_inbox_url)
@@ -35,42 +64,34 @@ async fn request_and_decide(decision: &str, account: &str) -> (Value, DynamoGran
     let mail = inbox.receive(10).await.unwrap();
     let body: Value =
         serde_json::from_str(mail.event["Records"][0]["body"].as_str().unwrap()).unwrap();
-    let token = body["Message"]
-        .as_str()
-        .unwrap()
-        .rsplit("task token: ")
-        .next()
-        .unwrap()
-        .to_owned();
-    let approver = json!({"requestContext": {"identity": {"userArn": "arn:aws:sts::111111111111:assumed-role/owner/bob"}},
+    let message = body["Message"].as_str().unwrap().to_owned();
+    let token = message.rsplit("task token: ").next().unwrap().to_owned();
+    // The requester holding the token is no approver.
+    let own = json!({"requestContext": {"identity": {"userArn": format!("arn:aws:sts::{account}:assumed-role/analyst/alice2")}},
+        "body": json!({"task_token": token, "decision": "approve"}).to_string()});
+    assert_eq!(decide(&flow, &settings, &own).await["statusCode"], 403);
+    let approver = json!({"requestContext": {"identity": {"userArn": APPROVER}},
         "body": json!({"task_token": token, "decision": decision, "comment": "test"}).to_string()});
-    assert_eq!(decide(&flow, &approver).await["statusCode"], 200);
+    assert_eq!(decide(&flow, &settings, &approver).await["statusCode"], 200);
     // A second answer to the same token: the workflow is no longer waiting. (moto accepts a
     // second SendTaskFailure, so this is checked on approvals only.)
     if decision == "approve" {
-        assert_eq!(decide(&flow, &approver).await["statusCode"], 409);
+        assert_eq!(decide(&flow, &settings, &approver).await["statusCode"], 409);
     }
-    let execution = format!(
-        "{}:request-{rid}",
-        env.state_machine_arn
-            .replace(":stateMachine:", ":execution:")
-    );
+    let execution = settings.execution_arn(&format!("request-{rid}"));
     let (status, output) = await_execution(&cfg, &execution, std::time::Duration::from_secs(30))
         .await
         .unwrap();
     assert_eq!(status, "SUCCEEDED");
-    // What the workflow's Lambda task hands to approval-processor.
     let payload: Value = serde_json::from_str(&output.unwrap()).unwrap();
-    (task(&store, &payload, Utc::now()).await.unwrap(), store)
-}
-
-async fn access_request_handle(
-    store: &DynamoGrantStore,
-    flow: &SfnWorkflow,
-    event: &Value,
-) -> Value {
-    // The same code path the access-request function runs.
-    access_request::handle(store, flow, event, Utc::now()).await
+    assert_eq!(payload["execution"], execution, "{payload}");
+    Run {
+        store,
+        pending,
+        settings,
+        payload,
+        mail: message,
+    }
 }
 
 #[tokio::test]
@@ -78,9 +99,30 @@ async fn approval_activates_the_requested_grant() {
     if emulator_from_env().await.is_none() {
         return;
     }
-    let (out, store) = request_and_decide("approve", "380000000001").await;
+    let run = request_and_decide("approve", "380000000001").await;
+    assert!(
+        run.mail
+            .contains("from account 380000000001 for ml/ (read) until "),
+        "{}",
+        run.mail
+    );
+    assert!(
+        run.mail
+            .contains("Justification: model training on the ml exports."),
+        "{}",
+        run.mail
+    );
+    let out = task(
+        &run.store,
+        &run.pending,
+        &run.settings,
+        &run.payload,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(out["state"], "active", "{out}");
-    let reg = store.load_registry(Utc::now()).await.unwrap();
+    let reg = run.store.load_registry(Utc::now()).await.unwrap();
     assert!(reg.allows("380000000001", "ml/x", false, Utc::now()));
 }
 
@@ -89,8 +131,57 @@ async fn rejection_leaves_the_registry_unchanged() {
     if emulator_from_env().await.is_none() {
         return;
     }
-    let (out, store) = request_and_decide("reject", "380000000002").await;
+    let run = request_and_decide("reject", "380000000002").await;
+    let out = task(
+        &run.store,
+        &run.pending,
+        &run.settings,
+        &run.payload,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(out["state"], "rejected", "{out}");
-    let reg = store.load_registry(Utc::now()).await.unwrap();
+    let reg = run.store.load_registry(Utc::now()).await.unwrap();
     assert!(!reg.allows("380000000002", "ml/x", false, Utc::now()));
+}
+
+async fn apply(run: &Run, payload: &Value) -> Result<Value, warden_core::ports::PortError> {
+    task(&run.store, &run.pending, &run.settings, payload, Utc::now()).await
+}
+
+#[tokio::test]
+async fn attack_forged_task_events_on_the_registry_table_are_refused_or_ignored() {
+    if emulator_from_env().await.is_none() {
+        return;
+    }
+    let run = request_and_decide("approve", "380000000003").await;
+    let now = Utc::now();
+    // A direct invoke: no execution context.
+    let mut direct = run.payload.clone();
+    direct.as_object_mut().unwrap().remove("execution");
+    assert_eq!(apply(&run, &direct).await.unwrap()["state"], "refused");
+    // Another execution's task for this request.
+    let mut other = run.payload.clone();
+    other["execution"] = json!(format!(
+        "{}-other",
+        run.payload["execution"].as_str().unwrap()
+    ));
+    assert_eq!(apply(&run, &other).await.unwrap()["state"], "refused");
+    // The genuine execution, with forged prefixes, level, expiry and requester: the stored
+    // request is what gets applied.
+    let mut forged = run.payload.clone();
+    forged["request"]["prefix_list"] = json!(["sales/", "finance/"]);
+    forged["request"]["access_level"] = json!("read-write");
+    forged["request"]["expiration_date"] = json!("9999-12-31T00:00:00Z");
+    forged["request"]["requester"] = json!("arn:aws:sts::999999999999:assumed-role/x/y");
+    let out = apply(&run, &forged).await.unwrap();
+    assert_eq!(out["state"], "active", "{out}");
+    assert_eq!(out["allowed_prefixes"], json!(["ml/"]));
+    let reg = run.store.load_registry(now).await.unwrap();
+    assert!(reg.allows("380000000003", "ml/x", false, now));
+    assert!(!reg.allows("380000000003", "ml/x", true, now));
+    assert!(!reg.allows("380000000003", "finance/x", false, now));
+    // Replayed once the request is settled: refused.
+    assert_eq!(apply(&run, &run.payload).await.unwrap()["state"], "refused");
 }

@@ -1,16 +1,20 @@
-//! governance-check (daily): the live bucket policy must equal the render of the registry, the
-//! KMS grants must match it, every consumer role must exist with no more than its grant (read
-//! through the read-only governance role in each consumer account), and the registry itself must
-//! be consistent. Any drift → one SNS message listing it, and a `Drift` metric.
+//! governance-check (daily): the live bucket policy must equal the render of the registry on the
+//! baseline compiled into warden-core, the baseline parameter must equal that baseline, the KMS
+//! grants must match, every consumer role — of every account with a grant (declared or
+//! self-service) and every account in the consumer directory — must exist with the trust policy
+//! and permissions boundary `consumer-role/` renders and no more than its grant (decided by the
+//! evaluator, read through the read-only governance role in each consumer account), and the
+//! registry itself must be consistent. Any drift, or any role that could not be inspected → one
+//! SNS message listing it, and `Drift` / `RolesSkipped` metrics.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use warden_core::governance::{self, Drift};
-use warden_core::policy::model::Policy;
+use warden_core::governance::{self, Drift, RoleExpectation};
+use warden_core::grant::AccountId;
 use warden_core::policy::render::RenderSettings;
 use warden_core::ports::{
     ConfigStore, GrantStore, KeyGrants, Metrics, Notifier, PolicyStore, PortError, RoleInspector,
@@ -19,7 +23,8 @@ use warden_core::ports::{
 /// Settings read once at start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// For rendering.
+    /// For rendering; `vending_role_arn` is the access-validator role the consumer roles'
+    /// trust admits (through the primary account root and `aws:PrincipalArn`).
     pub render: RenderSettings,
     /// SSM parameter with Terraform's baseline statements.
     pub baseline_parameter: String,
@@ -27,6 +32,19 @@ pub struct Settings {
     pub consumer_roles_parameter: String,
     /// EMF namespace.
     pub namespace: String,
+    /// Aliases of the data key (`kms:ResourceAliases` the consumer roles' KMS statement names).
+    pub key_aliases: Vec<String>,
+    /// The permissions boundary consumer roles must carry (`consumer-role/` sets none).
+    pub permissions_boundary: Option<String>,
+}
+
+/// A consumer role that was not inspected, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The account.
+    pub account_id: String,
+    /// Why its role was not inspected, and what to do.
+    pub reason: String,
 }
 
 /// The outcome.
@@ -36,8 +54,15 @@ pub struct Report {
     pub drift: Vec<Drift>,
     /// Accounts whose role was inspected.
     pub roles_checked: usize,
-    /// Accounts without a governance role in the directory (not inspected).
-    pub roles_skipped: Vec<String>,
+    /// Accounts whose role was not inspected (no governance role in the directory…).
+    pub roles_skipped: Vec<Skipped>,
+}
+
+fn skip(account: &str, reason: String) -> Skipped {
+    Skipped {
+        account_id: account.to_owned(),
+        reason,
+    }
 }
 
 /// Run the check.
@@ -78,26 +103,19 @@ where
             warden_core::grant::Registry::default()
         }
     };
-    let baseline = Policy::parse(&config.get_parameter(&settings.baseline_parameter).await?)
-        .map_err(|e| {
-            PortError::new(
-                "ssm",
-                "GetParameter",
-                format!("{}: {e}", settings.baseline_parameter),
-            )
-        })?
-        .statements;
     let s = &settings.render;
+    // The baseline parameter is compared with the baseline compiled into warden-core, and the
+    // live policy with the render on the compiled baseline: an edited parameter is reported,
+    // never trusted.
+    let baseline_text = config.get_parameter(&settings.baseline_parameter).await?;
+    report.drift.extend(governance::baseline_drift(
+        &settings.baseline_parameter,
+        &baseline_text,
+        s,
+    ));
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
-    match governance::policy_drift(
-        &registry,
-        s,
-        baseline,
-        live_policy.as_deref(),
-        &live_grants,
-        now,
-    ) {
+    match governance::policy_drift(&registry, s, live_policy.as_deref(), &live_grants, now) {
         Ok(d) => report.drift.extend(d),
         Err(e) => report.drift.push(Drift {
             kind: "bucket-policy",
@@ -117,16 +135,66 @@ where
             format!("{}: {e}", settings.consumer_roles_parameter),
         )
     })?;
-    for (account, entry) in &directory {
-        let Some(gov) = entry["governance_role"].as_str() else {
-            report.roles_skipped.push(account.clone());
+    // Every account the registry holds a grant for (declared or self-service) and every account
+    // of the directory: a consumer role nobody inspects is reported, not passed over.
+    let accounts: BTreeSet<String> = registry
+        .grants()
+        .iter()
+        .map(|g| g.account_id.as_str().to_owned())
+        .chain(directory.keys().cloned())
+        .collect();
+    for account in &accounts {
+        if AccountId::parse(account).is_err() {
+            report.roles_skipped.push(skip(
+                account,
+                format!(
+                    "the directory {} names {account:?}, which is not an account ID",
+                    settings.consumer_roles_parameter
+                ),
+            ));
             continue;
+        }
+        let Some(entry) = directory.get(account) else {
+            report.roles_skipped.push(skip(
+                account,
+                format!(
+                    "no entry in the consumer directory {} (a self-service grant for an account Terraform does not declare?): add it to consumer_accounts and apply consumer-role/ there",
+                    settings.consumer_roles_parameter
+                ),
+            ));
+            continue;
+        };
+        let Some(gov) = entry["governance_role"].as_str() else {
+            report.roles_skipped.push(skip(
+                account,
+                format!(
+                    "no governance role in the consumer directory {} for this account: apply consumer-role/ there",
+                    settings.consumer_roles_parameter
+                ),
+            ));
+            continue;
+        };
+        // The role read must be the one in this account: a directory entry pointing at a role
+        // elsewhere would inspect someone else's (clean) role.
+        if gov.split(':').nth(4) != Some(account.as_str()) {
+            report.roles_skipped.push(skip(
+                account,
+                format!(
+                    "the directory's governance role {gov} is not in account {account}: restore the directory with terraform apply"
+                ),
+            ));
+            continue;
+        }
+        let expect = RoleExpectation {
+            external_id: entry["external_id"].as_str().map(str::to_owned),
+            permissions_boundary: settings.permissions_boundary.clone(),
+            key_aliases: settings.key_aliases.clone(),
         };
         match roles.inspect(gov, &s.consumer_role_name).await {
             Ok(facts) => {
-                report
-                    .drift
-                    .extend(governance::role_drift(account, &facts, &registry, s, now));
+                report.drift.extend(governance::role_drift(
+                    account, &facts, &expect, &registry, s, now,
+                ));
                 report.roles_checked += 1;
             }
             Err(e) => report.drift.push(Drift {
@@ -140,13 +208,14 @@ where
     }
     metrics.emit(
         &serde_json::json!({
-            "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{"Namespace": settings.namespace, "Dimensions": [[]], "Metrics": [{"Name": "Drift", "Unit": "Count"}]}]},
-            "Drift": report.drift.len()
+            "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{"Namespace": settings.namespace, "Dimensions": [[]], "Metrics": [{"Name": "Drift", "Unit": "Count"}, {"Name": "RolesSkipped", "Unit": "Count"}]}]},
+            "Drift": report.drift.len(),
+            "RolesSkipped": report.roles_skipped.len()
         })
         .to_string(),
     );
-    if !report.drift.is_empty() {
-        let lines: Vec<String> = report
+    if !report.drift.is_empty() || !report.roles_skipped.is_empty() {
+        let mut lines: Vec<String> = report
             .drift
             .iter()
             .map(|d| {
@@ -161,39 +230,39 @@ where
                 )
             })
             .collect();
-        notifier
-            .publish(
-                &format!("Warden governance: {} drift finding(s)", report.drift.len()),
-                &lines.join("\n"),
-            )
-            .await?;
+        lines.extend(
+            report
+                .roles_skipped
+                .iter()
+                .map(|k| format!("- [not inspected] {} {}", k.account_id, k.reason)),
+        );
+        let mut subject = format!("Warden governance: {} drift finding(s)", report.drift.len());
+        if !report.roles_skipped.is_empty() {
+            subject.push_str(&format!(
+                ", {} consumer role(s) not inspected",
+                report.roles_skipped.len()
+            ));
+        }
+        notifier.publish(&subject, &lines.join("\n")).await?;
     }
     Ok(report)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
-    use warden_core::grant::{AccountId, Registry};
+    use serde_json::json;
+    use warden_core::grant::Registry;
+    use warden_core::policy::model::Policy;
     use warden_core::policy::render;
     use warden_core::ports::RoleFacts;
-    use warden_testkit::{FakeConfig, FakeGrants, FakeKeyGrants, FakeNotifier, FakePolicies};
+    use warden_testkit::{
+        FakeConfig, FakeGrants, FakeKeyGrants, FakeMetrics, FakeNotifier, FakePolicies, FakeRoles,
+    };
 
-    struct Roles(RoleFacts);
-    impl RoleInspector for Roles {
-        async fn inspect(&self, _g: &str, _r: &str) -> Result<RoleFacts, PortError> {
-            Ok(self.0.clone())
-        }
-    }
-    #[derive(Default)]
-    struct M(Mutex<Vec<String>>);
-    impl Metrics for M {
-        fn emit(&self, line: &str) {
-            self.0.lock().unwrap().push(line.into());
-        }
-    }
+    const ACCOUNT: &str = "210000000000";
+    const GOV: &str = "arn:aws:iam::210000000000:role/warden-governance-readonly";
+    const EXTERNAL_ID: &str = "ext-210";
 
     fn settings() -> Settings {
         Settings {
@@ -205,73 +274,285 @@ mod tests {
                 kms_key_arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
                 consumer_role_name: "warden-consumer".into(),
                 require_mfa: false,
-                vending_role_arn: None,
+                vending_role_arn: Some(
+                    "arn:aws:iam::111111111111:role/warden-test-access-validator".into(),
+                ),
             },
             baseline_parameter: "/b".into(),
             consumer_roles_parameter: "/c".into(),
             namespace: "Warden/test".into(),
+            key_aliases: vec!["alias/warden-test-data".into()],
+            permissions_boundary: None,
+        }
+    }
+
+    fn registry(extra: &str) -> Registry {
+        Registry::from_json(&format!(r#"{{"consumer_accounts":[{{"account_id":"{ACCOUNT}","allowed_prefixes":["analytics/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}}{extra}]}}"#), Utc::now()).unwrap()
+    }
+
+    fn directory() -> String {
+        json!({ACCOUNT: {"governance_role": GOV, "external_id": EXTERNAL_ID,
+            "consumer_role": "arn:aws:iam::210000000000:role/warden-consumer"}})
+        .to_string()
+    }
+
+    fn config(baseline: String, directory: String) -> FakeConfig {
+        FakeConfig {
+            values: BTreeMap::from([("/b".to_owned(), baseline), ("/c".to_owned(), directory)]),
+        }
+    }
+
+    fn compiled_baseline() -> String {
+        Policy::new(render::baseline_statements(&settings().render)).to_compact_json()
+    }
+
+    fn trust(account: &str) -> String {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}}}]})
+        .to_string()
+    }
+
+    fn good_role(account: &str) -> RoleFacts {
+        RoleFacts {
+            exists: true,
+            inline_policies: vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/analytics/*"}]}"#.into()],
+            attached_policies: vec![],
+            trust_policy: Some(trust(account)),
+            permissions_boundary: None,
+        }
+    }
+
+    struct World {
+        g: FakeGrants,
+        p: FakePolicies,
+        k: FakeKeyGrants,
+        c: FakeConfig,
+        r: FakeRoles,
+        n: FakeNotifier,
+        m: FakeMetrics,
+    }
+
+    impl World {
+        /// Everything in step: the reconciler's plan applied, the role as rendered.
+        async fn new(reg: Registry, c: FakeConfig) -> Self {
+            let s = settings();
+            let w = World {
+                g: FakeGrants::new(reg.clone()),
+                p: FakePolicies::default(),
+                k: FakeKeyGrants::default(),
+                c,
+                r: FakeRoles::default(),
+                n: FakeNotifier::default(),
+                m: FakeMetrics::default(),
+            };
+            let plan = warden_core::reconcile::plan(
+                &reg,
+                &s.render,
+                render::baseline_statements(&s.render),
+                None,
+                &[],
+                Utc::now(),
+            )
+            .unwrap();
+            w.p.put_bucket_policy("shared", plan.bucket_policy.as_deref().unwrap())
+                .await
+                .unwrap();
+            for spec in &plan.create_grants {
+                w.k.create_grant("k", spec).await.unwrap();
+            }
+            w.r.put(GOV, good_role(ACCOUNT));
+            w
+        }
+        async fn run(&self) -> Report {
+            check(
+                &self.g,
+                &self.p,
+                &self.k,
+                &self.c,
+                &self.r,
+                &self.n,
+                &self.m,
+                &settings(),
+                Utc::now(),
+            )
+            .await
+            .unwrap()
         }
     }
 
     #[tokio::test]
     async fn clean_then_planted_drift_is_reported() {
-        let s = settings();
-        let reg = Registry::from_json(r#"{"consumer_accounts":[{"account_id":"210000000000","allowed_prefixes":["analytics/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}]}"#, Utc::now()).unwrap();
-        let baseline = Policy::new(render::baseline_statements(&s.render)).to_compact_json();
-        let config = FakeConfig {
-            values: BTreeMap::from([
-                ("/b".to_owned(), baseline),
-                ("/c".to_owned(), r#"{"210000000000":{"governance_role":"arn:aws:iam::210000000000:role/warden-governance-readonly"}}"#.to_owned()),
-            ]),
-        };
-        let g = FakeGrants::new(reg.clone());
-        let (p, k, n, m) = (
-            FakePolicies::default(),
-            FakeKeyGrants::default(),
-            FakeNotifier::default(),
-            M::default(),
-        );
-        // Apply what the reconciler would, so everything is in step.
-        let plan = warden_core::reconcile::plan(
-            &reg,
-            &s.render,
-            render::baseline_statements(&s.render),
-            None,
-            &[],
-            Utc::now(),
-        )
-        .unwrap();
-        p.put_bucket_policy("shared", plan.bucket_policy.as_deref().unwrap())
-            .await
-            .unwrap();
-        for spec in &plan.create_grants {
-            k.create_grant("k", spec).await.unwrap();
-        }
-        let role_ok = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/analytics/*"}]}"#;
-        let roles = Roles(RoleFacts {
-            exists: true,
-            inline_policies: vec![role_ok.into()],
-            attached_policies: vec![],
-        });
-        let clean = check(&g, &p, &k, &config, &roles, &n, &m, &s, Utc::now())
-            .await
-            .unwrap();
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        let clean = w.run().await;
         assert!(clean.drift.is_empty(), "{clean:?}");
+        assert!(clean.roles_skipped.is_empty(), "{clean:?}");
         assert_eq!(clean.roles_checked, 1);
-        assert!(n.messages.lock().unwrap().is_empty());
+        assert!(w.n.messages.lock().unwrap().is_empty());
         // Someone edits the bucket policy by hand.
-        p.put_bucket_policy(
-            "shared",
-            &plan.bucket_policy.unwrap().replace("analytics/*", "*"),
-        )
-        .await
-        .unwrap();
-        let drifted = check(&g, &p, &k, &config, &roles, &n, &m, &s, Utc::now())
+        let live = w.p.policies.lock().unwrap()["shared"].clone();
+        w.p.put_bucket_policy("shared", &live.replace("analytics/*", "*"))
             .await
             .unwrap();
+        let drifted = w.run().await;
         assert_eq!(drifted.drift.len(), 1);
         assert_eq!(drifted.drift[0].kind, "bucket-policy");
-        assert_eq!(n.messages.lock().unwrap().len(), 1);
-        assert!(m.0.lock().unwrap().last().unwrap().contains("\"Drift\":1"));
+        assert_eq!(w.n.messages.lock().unwrap().len(), 1);
+        let last = w.m.lines.lock().unwrap().last().unwrap().clone();
+        assert!(
+            last.contains("\"Drift\":1") && last.contains("\"RolesSkipped\":0"),
+            "{last}"
+        );
+    }
+
+    #[tokio::test]
+    async fn attack_trust_policy_widened_to_star_is_reported() {
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        let mut role = good_role(ACCOUNT);
+        role.trust_policy = Some(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#.into());
+        w.r.put(GOV, role);
+        let r = w.run().await;
+        assert_eq!(r.drift.len(), 1, "{r:?}");
+        let d = &r.drift[0];
+        assert_eq!(
+            (d.kind, d.account_id.as_deref()),
+            ("consumer-role", Some(ACCOUNT))
+        );
+        assert!(
+            d.detail
+                .contains("admits principals beyond account 210000000000: *")
+                && d.detail.contains("without sts:ExternalId"),
+            "{}",
+            d.detail
+        );
+        let (subject, body) = w.n.messages.lock().unwrap()[0].clone();
+        assert!(subject.contains("1 drift finding"), "{subject}");
+        assert!(body.contains("[consumer-role] 210000000000"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn attack_permissions_boundary_set_on_the_consumer_role_is_reported() {
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        let mut role = good_role(ACCOUNT);
+        role.permissions_boundary = Some("arn:aws:iam::210000000000:policy/whatever".into());
+        w.r.put(GOV, role);
+        let r = w.run().await;
+        assert!(
+            r.drift[0]
+                .detail
+                .contains("permissions boundary arn:aws:iam::210000000000:policy/whatever is set"),
+            "{r:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn attack_self_service_account_outside_the_directory_is_reported_as_skipped() {
+        // A self-service grant for an account Terraform never declared: its role is not in the
+        // directory, so nobody could inspect it — say so, with the reason.
+        let extra = r#",{"account_id":"230000000000","allowed_prefixes":["campaigns/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z","created_by":"arn:aws:sts::230000000000:assumed-role/analyst/eve"}"#;
+        let w = World::new(registry(extra), config(compiled_baseline(), directory())).await;
+        let r = w.run().await;
+        assert_eq!(r.roles_checked, 1);
+        assert_eq!(r.roles_skipped.len(), 1, "{r:?}");
+        assert_eq!(r.roles_skipped[0].account_id, "230000000000");
+        assert!(
+            r.roles_skipped[0]
+                .reason
+                .contains("no entry in the consumer directory /c"),
+            "{r:?}"
+        );
+        let (subject, body) = w.n.messages.lock().unwrap()[0].clone();
+        assert!(
+            subject.contains("1 consumer role(s) not inspected"),
+            "{subject}"
+        );
+        assert!(body.contains("[not inspected] 230000000000"), "{body}");
+        assert!(
+            w.m.lines
+                .lock()
+                .unwrap()
+                .last()
+                .unwrap()
+                .contains("\"RolesSkipped\":1")
+        );
+    }
+
+    #[tokio::test]
+    async fn directory_accounts_without_a_grant_and_without_a_governance_role_are_handled() {
+        // 240… lapsed (in the directory, no grant: its role must reach nothing); 250… has no
+        // governance role; 260… names a governance role in another account.
+        let mut dir: serde_json::Map<String, Value> = serde_json::from_str(&directory()).unwrap();
+        let lapsed_gov = "arn:aws:iam::240000000000:role/warden-governance-readonly";
+        dir.insert(
+            "240000000000".into(),
+            json!({"governance_role": lapsed_gov, "external_id": EXTERNAL_ID}),
+        );
+        dir.insert("250000000000".into(), json!({"governance_role": null}));
+        dir.insert("260000000000".into(), json!({"governance_role": GOV}));
+        let w = World::new(
+            registry(""),
+            config(compiled_baseline(), Value::Object(dir).to_string()),
+        )
+        .await;
+        let mut lapsed = good_role("240000000000");
+        lapsed.inline_policies = vec![r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/old/*"}]}"#.into()];
+        w.r.put(lapsed_gov, lapsed);
+        let r = w.run().await;
+        assert_eq!(r.roles_checked, 2, "{r:?}");
+        assert_eq!(
+            r.drift
+                .iter()
+                .map(|d| d.account_id.as_deref())
+                .collect::<Vec<_>>(),
+            vec![Some("240000000000")]
+        );
+        assert!(
+            r.drift[0].detail.contains("shared/old/warden-probe"),
+            "{r:?}"
+        );
+        let skipped: Vec<(&str, &str)> = r
+            .roles_skipped
+            .iter()
+            .map(|k| (k.account_id.as_str(), k.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(skipped[0].0 == "250000000000" && skipped[0].1.contains("no governance role"));
+        assert!(
+            skipped[1].0 == "260000000000"
+                && skipped[1].1.contains("is not in account 260000000000")
+        );
+        assert_eq!(
+            *w.r.inspected.lock().unwrap(),
+            vec![GOV.to_owned(), lapsed_gov.to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn attack_ssm_baseline_edit_is_reported() {
+        // The parameter gains an Allow for another account; a reconciler without the baseline
+        // check applied it. Governance reports both the parameter and the live policy.
+        let mut baseline: Value = serde_json::from_str(&compiled_baseline()).unwrap();
+        let partner = json!({"Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*"});
+        baseline["Statement"]
+            .as_array_mut()
+            .unwrap()
+            .push(partner.clone());
+        let w = World::new(registry(""), config(baseline.to_string(), directory())).await;
+        let mut live: Value =
+            serde_json::from_str(&w.p.policies.lock().unwrap()["shared"].clone()).unwrap();
+        live["Statement"].as_array_mut().unwrap().push(partner);
+        w.p.put_bucket_policy("shared", &live.to_string())
+            .await
+            .unwrap();
+        let r = w.run().await;
+        let kinds: Vec<&str> = r.drift.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, vec!["baseline", "bucket-policy"], "{r:?}");
+        assert!(
+            r.drift[0].detail.contains("\"PartnerRead\"")
+                && r.drift[0].detail.contains("444444444444"),
+            "{}",
+            r.drift[0].detail
+        );
     }
 }

@@ -32,6 +32,21 @@ async fn main() -> Result<()> {
         ["arn", p, "kms", r, a, _] => (*p, *r, *a),
         _ => return Err(anyhow!("KMS_KEY_ARN must be a key ARN, got {key}")),
     };
+    let consumer_roles_parameter = env("CONSUMER_ROLES_PARAMETER")?;
+    // The access-validator role the consumer roles' trust admits, and the key alias their KMS
+    // statement names, as Terraform set them (never derived from other names).
+    let validator_role_arn = env("VALIDATOR_ROLE_ARN")?;
+    if !validator_role_arn.starts_with(&format!("arn:{partition}:iam::{account}:role/")) {
+        return Err(anyhow!(
+            "VALIDATOR_ROLE_ARN must be a role of account {account}, got {validator_role_arn}"
+        ));
+    }
+    let key_alias = env("DATA_KEY_ALIAS")?;
+    if !key_alias.starts_with("alias/") {
+        return Err(anyhow!(
+            "DATA_KEY_ALIAS must start with alias/, got {key_alias}"
+        ));
+    }
     let settings = Settings {
         render: RenderSettings {
             partition: partition.to_owned(),
@@ -41,11 +56,14 @@ async fn main() -> Result<()> {
             kms_key_arn: key.clone(),
             consumer_role_name: env("CONSUMER_ROLE_NAME")?,
             require_mfa: false,
-            vending_role_arn: None,
+            vending_role_arn: Some(validator_role_arn),
         },
         baseline_parameter: env("BASELINE_PARAMETER")?,
-        consumer_roles_parameter: env("CONSUMER_ROLES_PARAMETER")?,
+        consumer_roles_parameter,
         namespace: env("METRICS_NAMESPACE")?,
+        key_aliases: vec![key_alias],
+        // consumer-role/ attaches no permissions boundary.
+        permissions_boundary: None,
     };
     let config = warden_aws::env_config().await;
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);

@@ -3,7 +3,9 @@
 //! Every invocation — a registry stream batch, the expiration-enforcer, the approval workflow, a
 //! Terraform apply — does the same idempotent thing: load the registry and the baseline, render
 //! with warden-core, compare with what is live, apply the difference. A render over the 20 KB
-//! budget is refused (alert published, nothing applied), never truncated.
+//! budget is refused (alert published, nothing applied), never truncated. So is a baseline
+//! parameter that holds anything but the known baseline Deny statements: an edit of the
+//! parameter must not become a grant on the shared bucket.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use chrono::{DateTime, Utc};
@@ -39,6 +41,15 @@ pub enum ReconcileError {
     /// The render would exceed an AWS limit: nothing was applied.
     #[error("refused to apply: {0}")]
     OverBudget(#[from] RenderError),
+    /// The baseline parameter holds statements other than the known baseline Deny statements
+    /// (or lacks one): nothing was applied.
+    #[error("refused to apply the baseline parameter {parameter}: {rejected}")]
+    BaselineRefused {
+        /// Parameter name.
+        parameter: String,
+        /// Each statement refused and the rule it breaks.
+        rejected: reconcile::BaselineRejected,
+    },
 }
 
 /// What was done.
@@ -83,8 +94,30 @@ where
             message: e.to_string(),
         })?
         .statements;
-    let registry = grants.load_registry(now).await?;
     let s = &settings.render;
+    if let Err(rejected) = reconcile::accept_baseline(&baseline, s) {
+        // Tell a person: someone edited the parameter (or Terraform and the function disagree).
+        let lines: Vec<String> = rejected
+            .violations
+            .iter()
+            .map(|v| format!("- {v}"))
+            .collect();
+        notifier
+            .publish(
+                "Warden: bucket-policy baseline refused, nothing applied",
+                &format!(
+                    "The baseline parameter {} holds statements the policy-reconciler does not accept; the bucket policy and KMS grants were left as they are. Restore the parameter with terraform apply and find who changed it in CloudTrail (PutParameter).\n{}",
+                    settings.baseline_parameter,
+                    lines.join("\n")
+                ),
+            )
+            .await?;
+        return Err(ReconcileError::BaselineRefused {
+            parameter: settings.baseline_parameter.clone(),
+            rejected,
+        });
+    }
+    let registry = grants.load_registry(now).await?;
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
     let plan = match reconcile::plan(
@@ -250,6 +283,43 @@ mod tests {
         assert!(p.policies.lock().unwrap().is_empty(), "nothing applied");
         assert!(k.grants.lock().unwrap().is_empty());
         assert_eq!(n.messages.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn attack_ssm_baseline_with_allow_for_another_account_is_refused_and_alerted() {
+        let (g, p, k, n) = (
+            FakeGrants::new(registry(2, 4)),
+            FakePolicies::default(),
+            FakeKeyGrants::default(),
+            FakeNotifier::default(),
+        );
+        let s = settings();
+        let mut statements = render::baseline_statements(&s.render);
+        statements.extend(
+            Policy::parse(r#"{"Version":"2012-10-17","Statement":[{"Sid":"PartnerRead","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444444444444:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}]}"#)
+                .unwrap()
+                .statements,
+        );
+        let c = FakeConfig {
+            values: BTreeMap::from([(
+                s.baseline_parameter.clone(),
+                Policy::new(statements).to_compact_json(),
+            )]),
+        };
+        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        assert!(matches!(e, ReconcileError::BaselineRefused { .. }), "{e}");
+        assert!(p.policies.lock().unwrap().is_empty(), "nothing applied");
+        assert!(k.grants.lock().unwrap().is_empty(), "no KMS grant either");
+        let msgs = n.messages.lock().unwrap();
+        assert_eq!(msgs.len(), 1);
+        let (subject, body) = &msgs[0];
+        assert!(subject.contains("baseline refused"), "{subject}");
+        assert!(
+            body.contains("statement \"PartnerRead\" (#4): only the baseline Deny statements")
+                && body.contains("Effect Deny")
+                && body.contains("/warden/test/bucket-policy-baseline"),
+            "{body}"
+        );
     }
 
     #[tokio::test]

@@ -50,23 +50,11 @@ data "aws_iam_policy_document" "consumer_trust" {
     }
   }
 
-  statement {
-    sid     = "WardenSessionTags"
-    actions = ["sts:TagSession"]
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-    condition {
-      test     = "ForAllValues:StringEquals"
-      variable = "aws:TagKeys"
-      values   = ["warden-account", "warden-prefix", "warden-level"]
-    }
-  }
-
+  # Only the validator may set the warden-* session tags and the source identity: they are the
+  # attribution it vouches for, so this account's own principals may not forge them.
   statement {
     sid     = "WardenValidatorSessionTags"
-    actions = ["sts:TagSession"]
+    actions = ["sts:TagSession", "sts:SetSourceIdentity"]
     principals {
       type        = "AWS"
       identifiers = [local.primary_root]

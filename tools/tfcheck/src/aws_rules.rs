@@ -20,6 +20,7 @@
 //! | `dashboard-region` | every metric widget of a dashboard needs `properties.region` |
 //! | `sqs-maximum-concurrency` | an SQS event source mapping without `scaling_config.maximum_concurrency` invokes into throttles |
 //! | `iam-events-region` | IAM's events reach EventBridge in us-east-1 only |
+//! | `lambda-permission-scope` | a function's resource policy admits a service only for one source (`source_arn`), never `*` or a whole account |
 //!
 //! A block opts out of one check with `#tfcheck:skip=<check>:<reason>` inside it; the reason is
 //! required.
@@ -139,6 +140,7 @@ pub struct Facts {
     pub sqs_maximum_concurrency: Sourced,
     pub failed_invocations: Sourced,
     pub principal_must_exist: Sourced,
+    pub lambda_permission_scope: Sourced,
 }
 
 /// The facts, parsed once.
@@ -853,6 +855,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     deployment_triggers(facts, &ctx, &mut out);
     dashboards(facts, &ctx, &mut out);
     sqs_mappings(facts, &ctx, &mut out);
+    lambda_permissions(facts, &ctx, &mut out);
     out.retain(|f| {
         // A skip applies to findings located at the skipping block.
         !ctx.items
@@ -1576,6 +1579,39 @@ fn sqs_mappings(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
         .is_none()
         {
             out.push(finding("sqs-maximum-concurrency", it.location(), format!("an SQS event source mapping without scaling_config.maximum_concurrency scales past the function's concurrency; throttled batches go back to the queue, count towards maxReceiveCount and land in the DLQ (see {})", facts.sqs_maximum_concurrency.source)));
+        }
+    }
+}
+
+fn lambda_permissions(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for it in ctx.resources("aws_lambda_permission") {
+        let get = |k: &str| attr(&it.block.body, k).map(|x| ctx.eval(x, None, 0));
+        let principal = get("principal")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let problem = if principal == "*"
+            || principal.chars().all(|c| c.is_ascii_digit())
+            || principal.contains(":iam::")
+        {
+            Some(format!(
+                "admits `{principal}`: only the service that delivers the events may invoke a function"
+            ))
+        } else if principal.ends_with(".amazonaws.com")
+            && get("source_arn").is_none()
+            && get("source_account").is_none()
+        {
+            Some(format!(
+                "admits {principal} with no source_arn: any {principal} resource, in any account, may invoke the function with an event of its choosing"
+            ))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            out.push(finding(
+                "lambda-permission-scope",
+                it.location(),
+                format!("{p} (see {})", facts.lambda_permission_scope.source),
+            ));
         }
     }
 }

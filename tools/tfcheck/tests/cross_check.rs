@@ -268,6 +268,10 @@ fn adapter_needs() -> BTreeMap<String, BTreeMap<String, Needs>> {
                     if svc == "sts" && op == "assume_role" && text.contains("tags(") {
                         needs.own.insert("sts:TagSession".to_owned());
                     }
+                    // A source identity needs sts:SetSourceIdentity.
+                    if svc == "sts" && op == "assume_role" && text.contains("source_identity(") {
+                        needs.own.insert("sts:SetSourceIdentity".to_owned());
+                    }
                 }
             }
             if text.contains("iam_as(") {
@@ -440,6 +444,7 @@ fn every_call_a_function_makes_is_allowed_and_nothing_more() {
         ("KmsKeyGrants", "kms:CreateGrant"),
         ("SfnWorkflow", "states:StartExecution"),
         ("StsVendor", "sts:TagSession"),
+        ("StsVendor", "sts:SetSourceIdentity"),
         ("IamRoleInspector", "sts:AssumeRole"),
     ] {
         assert!(

@@ -10,7 +10,7 @@
 //! source (and record index) and the cause; the other records are still returned.
 
 pub mod normalise;
-mod parse;
+pub(crate) mod parse;
 pub mod record;
 pub mod synth;
 

@@ -77,6 +77,14 @@ pub struct AccessRecord<'a> {
     pub region: Option<Txt<'a>>,
     /// Whether the session was MFA-authenticated.
     pub mfa: bool,
+    /// The session itself (`userIdentity.arn`) when it differs from `principal_arn` (a role's
+    /// session names the person or the vending request), so a record joins back to the human.
+    pub session_arn: Option<Txt<'a>>,
+    /// `userIdentity.principalId`.
+    pub principal_id: Option<Txt<'a>>,
+    /// `userIdentity.sessionContext.sourceIdentity` (`warden-<request ID>` for vended sessions:
+    /// joins the call to the access-validator's decision record).
+    pub source_identity: Option<Txt<'a>>,
 }
 
 /// A record that cannot become an access record.
@@ -275,7 +283,18 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         .and_then(|s| s.attributes.as_ref())
         .and_then(|a| a.mfa_authenticated.as_deref())
         == Some("true");
+    let (session_arn, principal_id, source_identity) =
+        r.user_identity.as_ref().map_or((None, None, None), |u| {
+            (
+                u.arn.clone(),
+                u.principal_id.clone(),
+                u.session_context
+                    .as_ref()
+                    .and_then(|s| s.source_identity.clone()),
+            )
+        });
     let (principal_arn, account) = principal_of(r.user_identity);
+    let session_arn = session_arn.filter(|s| *s != principal_arn);
     let (mut bucket, mut object_key) = r
         .request_parameters
         .map_or((None, None), |p| (p.bucket_name, p.key));
@@ -311,6 +330,9 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         identity_type,
         region: r.aws_region,
         mfa,
+        session_arn,
+        principal_id,
+        source_identity,
     })
 }
 
@@ -361,6 +383,9 @@ pub fn to_item(r: &AccessRecord<'_>, retention_days: u32) -> BTreeMap<String, At
         ("user_agent", &r.user_agent),
         ("vpc_endpoint_id", &r.vpc_endpoint_id),
         ("error_code", &r.error_code),
+        ("session_arn", &r.session_arn),
+        ("principal_id", &r.principal_id),
+        ("source_identity", &r.source_identity),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             m.insert(k.into(), s(v));
@@ -381,6 +406,29 @@ mod tests {
     use super::*;
     use crate::cloudtrail::parse_bytes;
 
+    /// A call made with vended credentials joins back to the validator's decision (source
+    /// identity `warden-<request ID>`) and to the session, not only to the role.
+    #[test]
+    fn vended_session_keeps_source_identity_and_principal_id() {
+        let rec = r#"{"eventTime":"2026-11-22T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e2","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:warden-req1","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/warden-req1","accountId":"210000000000","sessionContext":{"sourceIdentity":"warden-req-1","sessionIssuer":{"type":"Role","arn":"arn:aws:iam::210000000000:role/warden-consumer","accountId":"210000000000"}}},"requestParameters":{"bucketName":"b","key":"k"}}"#;
+        let p = &parse_bytes("t", rec.as_bytes()).records[0];
+        let a = normalise(p).unwrap();
+        let item = to_item(&a, 365);
+        assert_eq!(item["source_identity"], Attr::S("warden-req-1".into()));
+        assert_eq!(
+            item["principal_id"],
+            Attr::S("AROAEXAMPLE:warden-req1".into())
+        );
+        assert_eq!(
+            item["session_arn"],
+            Attr::S("arn:aws:sts::210000000000:assumed-role/warden-consumer/warden-req1".into())
+        );
+        assert_eq!(
+            item["principal_arn"],
+            Attr::S("arn:aws:iam::210000000000:role/warden-consumer".into())
+        );
+    }
+
     #[test]
     fn assumed_role_data_event() {
         let rec = r#"{"eventTime":"2026-11-22T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e1","sourceIPAddress":"2001:db8::1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/s","accountId":"210000000000","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::210000000000:role/warden-consumer","accountId":"210000000000"},"attributes":{"mfaAuthenticated":"true"}}},"requestParameters":{"bucketName":"b","key":"analytics/a.csv"},"additionalEventData":{"bytesTransferredIn":0,"bytesTransferredOut":1024},"errorCode":"AccessDenied","vpcEndpointId":"vpce-1"}"#;
@@ -396,6 +444,11 @@ mod tests {
         assert_eq!(a.bytes_transferred, 1024);
         assert!(!a.success_status && a.mfa);
         assert_eq!(a.source_ip, "2001:db8::1");
+        // The session (the person) is kept beside the role.
+        assert_eq!(
+            a.session_arn.as_deref(),
+            Some("arn:aws:sts::210000000000:assumed-role/warden-consumer/s")
+        );
         let item = to_item(&a, 365);
         assert_eq!(item["object_ref"], Attr::S("b/analytics/a.csv".into()));
         assert_eq!(

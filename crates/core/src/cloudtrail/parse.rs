@@ -123,7 +123,7 @@ fn own_id<'a>(record: &CloudTrailRecord<'a>) -> Option<Txt<'a>> {
 }
 
 /// FNV-1a: a stable, dependency-free hash for synthetic event IDs.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
         h ^= u64::from(*b);

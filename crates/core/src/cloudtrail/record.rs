@@ -196,6 +196,9 @@ pub struct SessionContext<'a> {
     pub session_issuer: Option<SessionIssuer<'a>>,
     /// `attributes.mfaAuthenticated`, `creationDate`.
     pub attributes: Option<SessionAttributes<'a>>,
+    /// `sourceIdentity`: set once by whoever created the session chain (the access-validator
+    /// sets `warden-<request ID>`), kept by STS on every session chained from it.
+    pub source_identity: Option<Txt<'a>>,
 }
 
 /// `userIdentity.sessionContext.attributes`.
@@ -211,8 +214,10 @@ pub struct SessionAttributes<'a> {
 pub struct UserIdentity<'a> {
     /// The identity type.
     pub kind: Option<Txt<'a>>,
-    /// Principal ARN.
+    /// Principal ARN (for a session: the session, `…:assumed-role/<role>/<session name>`).
     pub arn: Option<Txt<'a>>,
+    /// `principalId` (`AROA…:<session name>` for a session).
+    pub principal_id: Option<Txt<'a>>,
     /// Principal's account.
     pub account_id: Option<Txt<'a>>,
     /// The service that made the call on the principal's behalf.
@@ -418,6 +423,7 @@ impl<'de: 'a, 'a> Fill<'de> for SessionContext<'a> {
         match key {
             "sessionIssuer" => map.next_value_seed(FillSeed(&mut self.session_issuer))?,
             "attributes" => map.next_value_seed(FillSeed(&mut self.attributes))?,
+            "sourceIdentity" => self.source_identity = text(map)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -429,6 +435,7 @@ impl<'de: 'a, 'a> Fill<'de> for UserIdentity<'a> {
         match key {
             "type" => self.kind = text(map)?,
             "arn" => self.arn = text(map)?,
+            "principalId" => self.principal_id = text(map)?,
             "accountId" => self.account_id = text(map)?,
             "invokedBy" => self.invoked_by = text(map)?,
             "sessionContext" => map.next_value_seed(FillSeed(&mut self.session_context))?,
@@ -511,6 +518,7 @@ impl CloudTrailRecord<'_> {
             user_identity: self.user_identity.map(|u| UserIdentity {
                 kind: own(u.kind),
                 arn: own(u.arn),
+                principal_id: own(u.principal_id),
                 account_id: own(u.account_id),
                 invoked_by: own(u.invoked_by),
                 session_context: u.session_context.map(|c| SessionContext {
@@ -521,6 +529,7 @@ impl CloudTrailRecord<'_> {
                     attributes: c.attributes.map(|a| SessionAttributes {
                         mfa_authenticated: own(a.mfa_authenticated),
                     }),
+                    source_identity: own(c.source_identity),
                 }),
             }),
             event_time: own(self.event_time),

@@ -501,6 +501,9 @@ pub(crate) mod testutil {
             identity_type: "AssumedRole".into(),
             region: Some("us-east-1".into()),
             mfa: false,
+            session_arn: None,
+            principal_id: None,
+            source_identity: None,
         }
     }
 

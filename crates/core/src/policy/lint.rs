@@ -67,7 +67,7 @@ pub const WRITE_VERBS: [&str; 42] = [
 
 /// Actions that support no resource-level permissions: AWS requires `Resource: "*"` for them
 /// (IAM Service Authorization Reference). The `wildcard-resource` rule accepts exactly these.
-pub const AWS_REQUIRES_WILDCARD: [&str; 12] = [
+pub const AWS_REQUIRES_WILDCARD: [&str; 15] = [
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -80,6 +80,10 @@ pub const AWS_REQUIRES_WILDCARD: [&str; 12] = [
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
     "sts:GetCallerIdentity",
+    // Task-token callbacks act on the token, not on a state machine ARN.
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
 ];
 
 /// Condition keys that narrow a public principal to a known caller.

@@ -452,25 +452,44 @@ pub fn trust_policy(
         s.partition
     )]));
     assume.action = Some(StrList::of(["sts:AssumeRole"]));
-    let mut tags = Statement::new(Effect::Allow).with_condition(
-        "ForAllValues:StringEquals",
-        "aws:TagKeys",
-        CondValues::strs(SESSION_TAG_KEYS),
-    );
-    tags.sid = Some("AllowWardenSessionTags".into());
-    tags.principal = assume.principal.clone();
-    tags.action = Some(StrList::of(["sts:TagSession"]));
-    let mut statements = vec![assume, tags];
+    // The consumer account's own principals may not set session tags: the `warden-*` tags are
+    // attribution the validator vouches for, and nobody else may forge them.
+    let mut statements = vec![assume];
     if let Some(v) = &s.vending_role_arn {
-        let mut vend = Statement::new(Effect::Allow).with_condition(
-            "StringEquals",
-            "sts:ExternalId",
-            CondValues::strs([external_id.as_str()]),
-        );
+        // The vending role is named through the primary account root and an `aws:PrincipalArn`
+        // condition: the consumer role is created before the primary stack, and IAM refuses a
+        // principal that does not exist yet.
+        let primary_root = format!("arn:{}:iam::{}:root", s.partition, s.primary_account);
+        let mut vend = Statement::new(Effect::Allow)
+            .with_condition(
+                "StringEquals",
+                "sts:ExternalId",
+                CondValues::strs([external_id.as_str()]),
+            )
+            .with_condition(
+                "ArnEquals",
+                "aws:PrincipalArn",
+                CondValues::strs([v.clone()]),
+            );
         vend.sid = Some("AllowWardenCredentialVending".into());
-        vend.principal = Some(Principal::aws([v.clone()]));
-        vend.action = Some(StrList::of(["sts:AssumeRole", "sts:TagSession"]));
+        vend.principal = Some(Principal::aws([primary_root.clone()]));
+        vend.action = Some(StrList::of(["sts:AssumeRole"]));
+        let mut tags = Statement::new(Effect::Allow)
+            .with_condition(
+                "ArnEquals",
+                "aws:PrincipalArn",
+                CondValues::strs([v.clone()]),
+            )
+            .with_condition(
+                "ForAllValues:StringEquals",
+                "aws:TagKeys",
+                CondValues::strs(SESSION_TAG_KEYS),
+            );
+        tags.sid = Some("AllowWardenSessionTagsAndSourceIdentity".into());
+        tags.principal = Some(Principal::aws([primary_root]));
+        tags.action = Some(StrList::of(["sts:TagSession", "sts:SetSourceIdentity"]));
         statements.push(vend);
+        statements.push(tags);
     }
     let r = Rendered::new(Policy::new(statements), TRUST_POLICY_BUDGET);
     check_budget(
@@ -636,6 +655,26 @@ mod tests {
         t.policy.validate(PolicyKind::Trust).unwrap();
         let json = t.policy.to_compact_json();
         assert!(json.contains("aws:MultiFactorAuthPresent") && json.contains("sts:ExternalId"));
+        // The vending role through the primary root + aws:PrincipalArn; only it may tag sessions.
+        assert!(
+            json.contains("arn:aws:iam::999999999999:root") && json.contains("aws:PrincipalArn")
+        );
+        for st in &t.policy.statements {
+            let actions = st
+                .action
+                .as_ref()
+                .map(|a| a.items.clone())
+                .unwrap_or_default();
+            if actions
+                .iter()
+                .any(|a| a == "sts:TagSession" || a == "sts:SetSourceIdentity")
+            {
+                assert!(
+                    st.condition.as_ref().unwrap().contains_key("ArnEquals"),
+                    "{json}"
+                );
+            }
+        }
         let long = ExternalId::parse(&"x".repeat(1200)).unwrap();
         assert!(trust_policy(&acct, &long, &s).is_err());
         let reg = registry(3, false);
