@@ -1277,3 +1277,109 @@ impl warden_core::ports::Workflow for SfnWorkflow {
         }
     }
 }
+
+/// [`warden_core::ports::PendingRequests`] on the registry table.
+#[derive(Debug, Clone)]
+pub struct DynamoPendingRequests {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoPendingRequests {
+    /// On `table` (the registry).
+    #[must_use]
+    pub fn new(config: &SdkConfig, table: &str) -> Self {
+        DynamoPendingRequests {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.to_owned(),
+        }
+    }
+}
+
+fn pending_attr<'a>(
+    item: &'a HashMap<String, AttributeValue>,
+    k: &str,
+) -> Result<&'a str, PortError> {
+    item.get(k)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| {
+            PortError::new(
+                "dynamodb",
+                "UpdateItem",
+                format!("pending request: attribute {k} is missing or not a string"),
+            )
+        })
+}
+
+impl warden_core::ports::PendingRequests for DynamoPendingRequests {
+    async fn claim(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        execution: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<warden_core::ports::PendingRequest>, PortError> {
+        // One conditional UpdateItem both checks (still pending, not bound to another execution)
+        // and records which execution decides the request, and returns the stored item
+        // (ReturnValues ALL_NEW) — the role needs no read permission beyond UpdateItem.
+        // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("account_id", AttributeValue::S(account_id.to_owned()))
+            .key("grant_id", AttributeValue::S(request_id.to_owned()))
+            .update_expression("SET task_execution = :e, task_seen_at = :now")
+            .condition_expression(
+                "grant_state = :pending AND (attribute_not_exists(task_execution) OR task_execution = :e)",
+            )
+            .expression_attribute_values(":e", AttributeValue::S(execution.to_owned()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::S(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            )
+            .expression_attribute_values(":pending", AttributeValue::S("pending".to_owned()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match result {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => {
+                return Err(PortError::new(
+                    "dynamodb",
+                    "UpdateItem",
+                    format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+                ));
+            }
+        };
+        let allowed_prefixes = match item.get("allowed_prefixes") {
+            Some(AttributeValue::L(l)) => l.iter().filter_map(|v| v.as_s().ok().cloned()).collect(),
+            Some(AttributeValue::Ss(ss)) => ss.clone(),
+            _ => {
+                return Err(PortError::new(
+                    "dynamodb",
+                    "UpdateItem",
+                    "pending request: attribute allowed_prefixes is missing or not a list of strings",
+                ));
+            }
+        };
+        Ok(Some(warden_core::ports::PendingRequest {
+            account_id: pending_attr(&item, "account_id")?.to_owned(),
+            request_id: pending_attr(&item, "grant_id")?.to_owned(),
+            allowed_prefixes,
+            access_level: pending_attr(&item, "access_level")?.to_owned(),
+            expiration_date: pending_attr(&item, "expiration_date")?.to_owned(),
+            requester: pending_attr(&item, "created_by")?.to_owned(),
+            justification: pending_attr(&item, "justification")
+                .unwrap_or_default()
+                .to_owned(),
+        }))
+    }
+}

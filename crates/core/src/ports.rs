@@ -336,3 +336,42 @@ mod write_outcome_tests {
         );
     }
 }
+
+// --- Pending access requests (approval workflow) -------------------------------------------
+// The stored pending request, as access-request recorded it: the only source of what a workflow
+// task applies (account, prefixes, level, expiry, requester). The task event's copies are never
+// used.
+
+/// A pending request as stored in the registry table at request time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    /// Requesting account (the API-verified caller's).
+    pub account_id: String,
+    /// `request-<API request id>`, which is also the workflow execution's name.
+    pub request_id: String,
+    /// Prefixes asked for.
+    pub allowed_prefixes: Vec<String>,
+    /// `read` / `read-write`.
+    pub access_level: String,
+    /// RFC 3339 expiry asked for.
+    pub expiration_date: String,
+    /// The API-verified caller who asked (`created_by`).
+    pub requester: String,
+    /// Why (shown to the approvers).
+    pub justification: String,
+}
+
+/// Pending requests, claimed by the workflow execution that decides them.
+pub trait PendingRequests {
+    /// The pending request `request_id` of `account_id`, claimed for `execution` (the workflow
+    /// execution ARN): the first task of an execution binds the request to it, later tasks of the
+    /// same execution (retries) see it again, any other execution sees `None`. `None` too when
+    /// there is no such request or it is no longer pending.
+    fn claim(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        execution: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<PendingRequest>, PortError>> + Send;
+}

@@ -261,6 +261,43 @@ impl GrantStore for FakeRequests {
     }
 }
 
+/// The claim as the DynamoDB adapter does it: pending, and bound to one execution.
+impl warden_core::ports::PendingRequests for FakeRequests {
+    async fn claim(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        execution: &str,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<warden_core::ports::PendingRequest>, PortError> {
+        let mut requests = self.requests.lock().unwrap();
+        let Some(r) = requests
+            .iter_mut()
+            .find(|r| r.request_id == request_id && r.grant.account_id.as_str() == account_id)
+        else {
+            return Ok(None);
+        };
+        if r.state != "pending" || r.task_execution.as_deref().is_some_and(|e| e != execution) {
+            return Ok(None);
+        }
+        r.task_execution = Some(execution.to_owned());
+        Ok(Some(warden_core::ports::PendingRequest {
+            account_id: account_id.to_owned(),
+            request_id: request_id.to_owned(),
+            allowed_prefixes: r
+                .grant
+                .allowed_prefixes
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            access_level: r.grant.access_level.as_str().to_owned(),
+            expiration_date: r.grant.expiration_date.to_rfc3339(),
+            requester: r.grant.created_by.clone(),
+            justification: r.justification.clone(),
+        }))
+    }
+}
+
 impl RequestStore for FakeRequests {
     async fn put_pending(
         &self,

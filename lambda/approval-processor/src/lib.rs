@@ -18,7 +18,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod identity;
-pub mod pending;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -27,7 +26,8 @@ use warden_core::grant::{Grant, GrantInput, Registry};
 use warden_core::ports::{GrantStore, PortError, RequestStore, Workflow};
 
 pub use identity::{Approvers, Caller, IdentityError, Principal, four_eyes};
-pub use pending::{DynamoPendingRequests, PendingRequest, PendingRequests};
+pub use warden_aws::DynamoPendingRequests;
+pub use warden_core::ports::{PendingRequest, PendingRequests};
 
 /// The longest grant `max_grant_days` may allow (Terraform validates 1..3650).
 pub const MAX_GRANT_DAYS_LIMIT: u32 = 3650;
@@ -375,43 +375,6 @@ mod tests {
     use super::*;
     use warden_core::grant::Timestamp;
     use warden_testkit::{FakeRequests, FakeWorkflow};
-
-    /// The claim as the DynamoDB adapter does it: pending, and bound to one execution.
-    impl PendingRequests for FakeRequests {
-        async fn claim(
-            &self,
-            account_id: &str,
-            request_id: &str,
-            execution: &str,
-            _now: DateTime<Utc>,
-        ) -> Result<Option<PendingRequest>, PortError> {
-            let mut requests = self.requests.lock().unwrap();
-            let Some(r) = requests
-                .iter_mut()
-                .find(|r| r.request_id == request_id && r.grant.account_id.as_str() == account_id)
-            else {
-                return Ok(None);
-            };
-            if r.state != "pending" || r.task_execution.as_deref().is_some_and(|e| e != execution) {
-                return Ok(None);
-            }
-            r.task_execution = Some(execution.to_owned());
-            Ok(Some(PendingRequest {
-                account_id: account_id.to_owned(),
-                request_id: request_id.to_owned(),
-                allowed_prefixes: r
-                    .grant
-                    .allowed_prefixes
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
-                access_level: r.grant.access_level.as_str().to_owned(),
-                expiration_date: r.grant.expiration_date.to_rfc3339(),
-                requester: r.grant.created_by.clone(),
-                justification: r.justification.clone(),
-            }))
-        }
-    }
 
     const SM: &str =
         "arn:aws:states:us-east-1:111111111111:stateMachine:warden-prod-access-approval";

@@ -73,16 +73,18 @@ async fn request_and_decide(decision: &str, account: &str) -> Run {
     let approver = json!({"requestContext": {"identity": {"userArn": APPROVER}},
         "body": json!({"task_token": token, "decision": decision, "comment": "test"}).to_string()});
     assert_eq!(decide(&flow, &settings, &approver).await["statusCode"], 200);
-    // A second answer to the same token: the workflow is no longer waiting. (moto accepts a
-    // second SendTaskFailure, so this is checked on approvals only.)
-    if decision == "approve" {
-        assert_eq!(decide(&flow, &settings, &approver).await["statusCode"], 409);
-    }
     let execution = settings.execution_arn(&format!("request-{rid}"));
     let (status, output) = await_execution(&cfg, &execution, std::time::Duration::from_secs(30))
         .await
         .unwrap();
     assert_eq!(status, "SUCCEEDED");
+    // A second answer to the same token, once the workflow has moved on, is refused. (Checked
+    // after the execution ends: moto settles a token asynchronously, so a replay sent right away
+    // can race its first answer under load. moto accepts a second SendTaskFailure, so this is
+    // checked on approvals only.)
+    if decision == "approve" {
+        assert_eq!(decide(&flow, &settings, &approver).await["statusCode"], 409);
+    }
     let payload: Value = serde_json::from_str(&output.unwrap()).unwrap();
     assert_eq!(payload["execution"], execution, "{payload}");
     Run {

@@ -516,3 +516,158 @@ fn governance_role_allows_the_iam_calls_governance_check_makes() {
         );
     }
 }
+
+/// The `statement` blocks of a `data "aws_iam_policy_document"` as policy JSON, with `${…}`
+/// references replaced by the values given (the stack's resources, as they would be on AWS).
+fn document_json(dir: &str, name: &str, values: &[(&str, &str)]) -> String {
+    let text = |e: &Expression| -> serde_json::Value {
+        let mut s = match e {
+            Expression::String(s) => s.clone(),
+            other => hcl::format::to_string(other).unwrap(),
+        };
+        for (k, v) in values {
+            s = s.replace(k, v);
+        }
+        serde_json::Value::String(s.trim_matches('"').to_owned())
+    };
+    let list = |e: &Expression| -> serde_json::Value {
+        match e {
+            Expression::Array(a) => a.iter().map(text).collect(),
+            other => serde_json::Value::Array(vec![text(other)]),
+        }
+    };
+    for body in tf_bodies(&repo().join(dir)) {
+        if let Some(b) = body.blocks().find(|b| {
+            b.identifier.as_str() == "data"
+                && b.labels.iter().map(|l| l.as_str()).collect::<Vec<_>>()
+                    == ["aws_iam_policy_document", name]
+        }) {
+            let mut statements = Vec::new();
+            for st in b
+                .body
+                .blocks()
+                .filter(|s| s.identifier.as_str() == "statement")
+            {
+                let attr = |k: &str| {
+                    st.body
+                        .attributes()
+                        .find(|a| a.key.as_str() == k)
+                        .map(|a| &a.expr)
+                };
+                let mut out = serde_json::Map::new();
+                out.insert("Effect".into(), attr("effect").map_or("Allow".into(), text));
+                out.insert("Action".into(), list(attr("actions").unwrap()));
+                out.insert("Resource".into(), list(attr("resources").unwrap()));
+                for p in st
+                    .body
+                    .blocks()
+                    .filter(|p| p.identifier.as_str() == "principals")
+                {
+                    let pa = |k: &str| {
+                        p.body
+                            .attributes()
+                            .find(|a| a.key.as_str() == k)
+                            .map(|a| &a.expr)
+                            .unwrap()
+                    };
+                    out.insert("Principal".into(), serde_json::json!({ text(pa("type")).as_str().unwrap(): list(pa("identifiers")) }));
+                }
+                let mut cond = serde_json::Map::new();
+                for c in st
+                    .body
+                    .blocks()
+                    .filter(|c| c.identifier.as_str() == "condition")
+                {
+                    let ca = |k: &str| {
+                        c.body
+                            .attributes()
+                            .find(|a| a.key.as_str() == k)
+                            .map(|a| &a.expr)
+                            .unwrap()
+                    };
+                    cond.entry(text(ca("test")).as_str().unwrap().to_owned())
+                        .or_insert_with(|| serde_json::json!({}))
+                        .as_object_mut()
+                        .unwrap()
+                        .insert(
+                            text(ca("variable")).as_str().unwrap().to_owned(),
+                            list(ca("values")),
+                        );
+                }
+                if !cond.is_empty() {
+                    out.insert("Condition".into(), cond.into());
+                }
+                statements.push(serde_json::Value::Object(out));
+            }
+            return serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+                .to_string();
+        }
+    }
+    panic!("data.aws_iam_policy_document.{name} not found in {dir}")
+}
+
+/// Attack: a principal of the primary account subscribes to the approvals topic to collect task
+/// tokens. moto does not enforce topic policies, so the Terraform's policy is evaluated here with
+/// warden-core's evaluator, as AWS would: everyone but the principal that runs Terraform is denied
+/// sns:Subscribe, even with an identity policy allowing `sns:*`.
+#[test]
+fn attack_subscribe_to_the_approvals_topic_is_denied_to_all_but_terraform() {
+    use warden_core::policy::eval::{
+        Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate,
+    };
+    use warden_core::policy::model::Policy;
+    let topic = "arn:aws:sns:us-east-1:111111111111:warden-prod-approvals";
+    let terraform = "arn:aws:iam::111111111111:role/terraform-deployer";
+    let doc = document_json(
+        "terraform/data-sharing",
+        "approvals_topic",
+        &[
+            ("aws_sns_topic.approvals[0].arn", topic),
+            (
+                "data.aws_iam_session_context.terraform.issuer_arn",
+                terraform,
+            ),
+        ],
+    );
+    assert!(
+        !doc.contains("${") && !doc.contains("aws_sns_topic.") && !doc.contains("data."),
+        "unresolved reference in {doc}"
+    );
+    let resource = CompiledPolicy::new("topic", &Policy::parse(&doc).unwrap());
+    let admin = CompiledPolicy::new(
+        "id",
+        &Policy::parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sns:*","Resource":"*"}}"#).unwrap(),
+    );
+    let subscribe = |caller: &str| {
+        let set = PolicySet {
+            identity: vec![admin.clone()],
+            resource: Some(resource.clone()),
+            ..Default::default()
+        };
+        let req = Request {
+            caller: Caller::parse(caller).unwrap(),
+            action: "sns:Subscribe".into(),
+            resource: topic.into(),
+            resource_account: Some("111111111111".into()),
+            context: Default::default(),
+        }
+        .with_global_keys();
+        evaluate(&set, &req).decision
+    };
+    for attacker in [
+        "arn:aws:sts::111111111111:assumed-role/developer/mallory",
+        "arn:aws:iam::111111111111:user/mallory",
+        "arn:aws:sts::111111111111:assumed-role/terraform-deployer-2/x",
+    ] {
+        assert_eq!(
+            subscribe(attacker),
+            Decision::ExplicitlyDenied,
+            "{attacker}: {doc}"
+        );
+    }
+    assert_eq!(
+        subscribe("arn:aws:sts::111111111111:assumed-role/terraform-deployer/ci"),
+        Decision::Allowed,
+        "{doc}"
+    );
+}
