@@ -89,6 +89,12 @@ variable "consumer_accounts" {
     error_message = "consumer_accounts[*].expiration_date must be an RFC 3339 timestamp such as 2027-12-31T00:00:00Z."
   }
   validation {
+    # Stored as written and compared as text by the registry's by-expiry index: one form for every
+    # writer (the functions write this one too), so an offset cannot make a revocation late.
+    condition     = alltrue([for a in var.consumer_accounts : can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", a.expiration_date))])
+    error_message = "consumer_accounts[*].expiration_date must be in UTC with whole seconds and a Z, such as 2027-12-31T00:00:00Z (write 2026-12-01T09:00:00+09:00 as 2026-12-01T00:00:00Z)."
+  }
+  validation {
     condition     = alltrue([for a in var.consumer_accounts : a.external_id == null || can(regex("^[A-Za-z0-9_+=,.@:/-]{2,1224}$", a.external_id))])
     error_message = "consumer_accounts[*].external_id must be 2-1224 characters of [A-Za-z0-9_+=,.@:/-]."
   }

@@ -202,7 +202,12 @@ impl GrantStore for DynamoGrantStore {
     }
 
     async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<GrantRef>, PortError> {
-        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // The index compares expiry strings as text, and an item written with an offset
+        // (`2026-12-01T09:00:00+09:00`, as older Terraform wrote them verbatim) sorts by its local
+        // time. Ask for everything up to 14 hours ahead (the largest UTC offset is +14:00), then
+        // keep what is really past by its parsed instant: no grant revoked late, none early.
+        let stamp =
+            (now + chrono::Duration::hours(14)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut out = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -221,6 +226,12 @@ impl GrantStore for DynamoGrantStore {
             for item in page.items() {
                 let input =
                     item_to_input(item).map_err(|m| PortError::new("dynamodb", "Query", m))?;
+                // An unreadable expiry is passed on: the enforcer reports it by name.
+                if warden_core::grant::Timestamp::parse(&input.expiration_date)
+                    .is_ok_and(|t| t.0 > now)
+                {
+                    continue;
+                }
                 out.push(GrantRef {
                     account_id: input.account_id,
                     grant_id: s_attr(item, "grant_id").unwrap_or("declared").to_owned(),

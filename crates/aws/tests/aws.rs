@@ -248,3 +248,55 @@ async fn expiry_index_and_conditional_revoke() {
     // Revoked grants leave the registry the reconciler renders.
     assert_eq!(store.load_registry(now).await.unwrap().grants().len(), 1);
 }
+
+/// Expiry with a UTC offset, as Terraform used to store it verbatim: the index compares text,
+/// so `…T18:00:00+09:00` (09:00Z) sorted nine hours late. It must be revoked on time, and a
+/// future expiry written with a negative offset (textually earlier) never early.
+#[tokio::test]
+async fn expiry_with_a_utc_offset_is_revoked_on_time() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use chrono::{Duration, FixedOffset, SecondsFormat};
+    let Some(cfg) = moto().await else { return };
+    let table = unique("registry-offsets");
+    bootstrap::create_registry_table(&cfg, &table)
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let tokyo = FixedOffset::east_opt(9 * 3600).unwrap();
+    let new_york = FixedOffset::west_opt(5 * 3600).unwrap();
+    let past_in_tokyo = (now - Duration::hours(1))
+        .with_timezone(&tokyo)
+        .to_rfc3339_opts(SecondsFormat::Secs, false);
+    let future_in_new_york = (now + Duration::hours(1))
+        .with_timezone(&new_york)
+        .to_rfc3339_opts(SecondsFormat::Secs, false);
+    let client = aws_sdk_dynamodb::Client::new(&cfg);
+    for (acct, exp) in [
+        ("210000000010", past_in_tokyo.as_str()),
+        ("210000000011", future_in_new_york.as_str()),
+    ] {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        client
+            .put_item()
+            .table_name(&table)
+            .item("account_id", s(acct))
+            .item("grant_id", s("declared"))
+            .item("allowed_prefixes", AttributeValue::L(vec![s("p/")]))
+            .item("access_level", s("read"))
+            .item("expiration_date", s(exp))
+            .item("grant_state", s("active"))
+            .item("created_by", s("terraform"))
+            .item("created_at", s("2026-01-01T00:00:00Z"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let store = DynamoGrantStore::new(&cfg, &table);
+    let expired = store.expired(now).await.unwrap();
+    let accounts: Vec<&str> = expired.iter().map(|g| g.account_id.as_str()).collect();
+    assert_eq!(
+        accounts,
+        ["210000000010"],
+        "{past_in_tokyo} / {future_in_new_york}"
+    );
+}
