@@ -2,8 +2,11 @@
 //! registry — whose stream makes the policy-reconciler drop its statements and revoke its KMS
 //! grant — its owner is notified, and the revocation is written to the access log.
 //!
-//! Idempotent and safe to run late or twice: the revoke is conditional on the grant still being
-//! active, and a grant already revoked by another run is skipped without a second notice. Access
+//! Idempotent and safe to run late or twice: the revocation record is written first (its key is
+//! deterministic, so a second write is the same record), then the revoke, conditional on the
+//! grant still being active; a grant already revoked by another run is skipped without a second
+//! notice. When the record cannot be written the grant is left active and the next run does both:
+//! no revocation without its audit record. Access
 //! has already stopped at the expiry instant anyway: every rendered statement carries
 //! `DateLessThan aws:CurrentTime`.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -79,19 +82,21 @@ pub async fn enforce<G: GrantStore, A: AuditStore, N: Notifier>(
     };
     for g in &expired {
         let label = format!("{}/{}", g.account_id, g.grant_id);
+        // Record first: a revocation is never left unlogged by a failed write.
+        if let Err(e) = audit
+            .write_records(vec![revocation_item(g, now, retention_days)])
+            .await
+            .and_then(WriteOutcome::require_all)
+        {
+            report.errors.push(format!(
+                "{label}: revocation record not written, grant left for the next run: {e}"
+            ));
+            continue;
+        }
         match grants.revoke(g, now).await {
             Ok(false) => report.already_revoked += 1,
             Ok(true) => {
                 tracing::info!(grant = %label, expiry = %g.expiration_date, "revoked");
-                if let Err(e) = audit
-                    .write_records(vec![revocation_item(g, now, retention_days)])
-                    .await
-                    .and_then(WriteOutcome::require_all)
-                {
-                    report
-                        .errors
-                        .push(format!("{label}: revocation not logged: {e}"));
-                }
                 let subject = format!("Warden: access of account {} expired", g.account_id);
                 let message = format!(
                     "The {} grant of account {} on {} expired at {} and has been revoked. Ask the data owner for a new grant if access is still needed.",
@@ -199,5 +204,65 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.expired, 0);
+    }
+
+    /// An audit table that fails the first `n` writes (throttled past the adapter's retries).
+    struct FlakyAudit {
+        failures_left: Mutex<usize>,
+        written: Mutex<Vec<BTreeMap<String, Attr>>>,
+    }
+    impl AuditStore for FlakyAudit {
+        async fn write_records(
+            &self,
+            items: Vec<BTreeMap<String, Attr>>,
+        ) -> Result<WriteOutcome, PortError> {
+            let mut left = self.failures_left.lock().unwrap();
+            if *left > 0 {
+                *left -= 1;
+                return Ok(WriteOutcome {
+                    written: 0,
+                    failed: items.iter().map(|_| "revocation".to_owned()).collect(),
+                });
+            }
+            let n = items.len();
+            self.written.lock().unwrap().extend(items);
+            Ok(WriteOutcome {
+                written: n,
+                failed: vec![],
+            })
+        }
+    }
+
+    /// Failure: the revocation record cannot be written. The grant must stay active (so the next
+    /// run sees it), nothing is revoked unlogged, and the next run finishes: one record, one
+    /// revocation, one notice.
+    #[tokio::test]
+    async fn a_failed_revocation_record_leaves_the_grant_for_the_next_run() {
+        let (g, n) = (store(), FakeNotifier::default());
+        let a = FlakyAudit {
+            failures_left: Mutex::new(1),
+            written: Mutex::new(Vec::new()),
+        };
+        let now = t("2026-11-23T10:00:00Z");
+        let first = enforce(&g, &a, &n, 365, now).await.unwrap();
+        assert_eq!((first.expired, first.revoked.len()), (1, 0), "{first:?}");
+        assert!(
+            first.errors[0].contains("grant left for the next run"),
+            "{first:?}"
+        );
+        assert!(
+            n.messages.lock().unwrap().is_empty(),
+            "no notice before the revocation"
+        );
+        let second = enforce(&g, &a, &n, 365, t("2026-11-23T11:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!((second.expired, second.revoked.len()), (1, 1), "{second:?}");
+        assert_eq!(a.written.lock().unwrap().len(), 1);
+        assert_eq!(n.messages.lock().unwrap().len(), 1);
+        let third = enforce(&g, &a, &n, 365, t("2026-11-23T12:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(third.expired, 0);
     }
 }
