@@ -40,10 +40,6 @@ pub async fn local_config(endpoint: &str, region: &str) -> SdkConfig {
         .await
 }
 
-fn err<E: std::fmt::Display>(service: &'static str, op: &'static str) -> impl Fn(E) -> PortError {
-    move |e| PortError::new(service, op, e.to_string())
-}
-
 fn sdk_err<E, R>(
     service: &'static str,
     op: &'static str,
@@ -164,7 +160,19 @@ fn item_to_input(item: &HashMap<String, AttributeValue>) -> Result<GrantInput, S
 
 impl GrantStore for DynamoGrantStore {
     async fn load_registry(&self, now: DateTime<Utc>) -> Result<Registry, PortError> {
+        let (registry, skipped) = self.load_registry_checked(now).await?;
+        for s in &skipped {
+            tracing::error!(item = %s.item, rule = %s.rule, "registry item skipped");
+        }
+        Ok(registry)
+    }
+
+    async fn load_registry_checked(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Registry, Vec<warden_core::grant::SkippedItem>), PortError> {
         let mut grants = Vec::new();
+        let mut skipped = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let page = self
@@ -185,20 +193,25 @@ impl GrantStore for DynamoGrantStore {
                     s_attr(item, "account_id").unwrap_or("?"),
                     s_attr(item, "grant_id").unwrap_or("?")
                 );
-                let input = item_to_input(item).map_err(|m| {
-                    PortError::new("dynamodb", "Scan", format!("registry item {key}: {m}"))
-                })?;
-                let g = Grant::from_input(&input, now).map_err(|e| {
-                    PortError::new("dynamodb", "Scan", format!("registry item {key}: {e}"))
-                })?;
-                grants.push(g);
+                // One bad item is reported and left out; it never stops the others.
+                match item_to_input(item)
+                    .and_then(|input| Grant::from_input(&input, now).map_err(|e| e.to_string()))
+                {
+                    Ok(g) => grants.push((key, g)),
+                    Err(rule) => skipped.push(warden_core::grant::SkippedItem { item: key, rule }),
+                }
             }
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
                 _ => break,
             }
         }
-        Registry::new(grants).map_err(err("dynamodb", "Scan"))
+        // Precedence is the item key, not the scan's order: `declared` (Terraform) sorts before
+        // `request-…` (self-service), so the declared grant stands when the two conflict.
+        grants.sort_by(|a, b| a.0.cmp(&b.0));
+        let (registry, conflicts) = Registry::lenient(grants);
+        skipped.extend(conflicts);
+        Ok((registry, skipped))
     }
 
     async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<GrantRef>, PortError> {

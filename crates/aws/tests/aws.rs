@@ -300,3 +300,56 @@ async fn expiry_with_a_utc_offset_is_revoked_on_time() {
         "{past_in_tokyo} / {future_in_new_york}"
     );
 }
+
+/// One bad registry item never stops the others: an invalid item and an overlapping pair are
+/// left out (and named), every other consumer is still in the registry the validator serves.
+#[tokio::test]
+async fn a_bad_registry_item_is_skipped_and_reported_not_fatal() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(cfg) = moto().await else { return };
+    let table = unique("registry-poison");
+    bootstrap::create_registry_table(&cfg, &table)
+        .await
+        .unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&cfg);
+    for (acct, grant, prefix, level) in [
+        ("210000000020", "declared", "sales/", "read"),
+        ("210000000020", "request-1", "sales/eu/", "read"),
+        ("210000000021", "declared", "hr/", "superuser"),
+        ("210000000022", "declared", "ops/", "read-write"),
+    ] {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        client
+            .put_item()
+            .table_name(&table)
+            .item("account_id", s(acct))
+            .item("grant_id", s(grant))
+            .item("allowed_prefixes", AttributeValue::L(vec![s(prefix)]))
+            .item("access_level", s(level))
+            .item("expiration_date", s("2099-01-01T00:00:00Z"))
+            .item("grant_state", s("active"))
+            .item("created_by", s("terraform"))
+            .item("created_at", s("2026-01-01T00:00:00Z"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let store = DynamoGrantStore::new(&cfg, &table);
+    let now = Utc::now();
+    let (reg, skipped) = store.load_registry_checked(now).await.unwrap();
+    let kept: Vec<String> = reg
+        .grants()
+        .iter()
+        .map(|g| g.account_id.to_string())
+        .collect();
+    assert_eq!(kept, ["210000000020", "210000000022"], "{skipped:?}");
+    let names: Vec<&str> = skipped.iter().map(|s| s.item.as_str()).collect();
+    assert!(names.contains(&"210000000021/declared"), "{skipped:?}");
+    assert!(names.contains(&"210000000020/request-1"), "{skipped:?}");
+    assert!(
+        skipped.iter().any(|s| s.rule.contains("access_level")),
+        "{skipped:?}"
+    );
+    // The plain loader serves the same registry instead of failing.
+    assert_eq!(store.load_registry(now).await.unwrap().grants().len(), 2);
+}

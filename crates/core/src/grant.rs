@@ -457,6 +457,32 @@ pub struct Registry {
     by_account: HashMap<String, Vec<usize>>,
 }
 
+/// A registry item [`Registry::lenient`] left out, and the rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedItem {
+    /// The item (`account/grant_id` in the table).
+    pub item: String,
+    /// What is wrong with it.
+    pub rule: String,
+}
+
+/// Why `g` cannot stand beside the earlier grant `h`, if it cannot.
+fn conflict(h: &Grant, g: &Grant) -> Option<String> {
+    if h.account_id != g.account_id {
+        return None;
+    }
+    if h == g {
+        return Some("duplicates an earlier grant".into());
+    }
+    g.allowed_prefixes.iter().find_map(|p| {
+        h.allowed_prefixes.iter().find(|q| q.overlaps(p)).map(|q| {
+            format!(
+                "prefix {p} overlaps {q} of an earlier grant for the same account; merge them into one grant"
+            )
+        })
+    })
+}
+
 impl Registry {
     /// Build a registry, checking rules across grants.
     ///
@@ -465,30 +491,35 @@ impl Registry {
     /// the effective level ambiguous).
     pub fn new(grants: Vec<Grant>) -> Result<Self, GrantError> {
         for (j, g) in grants.iter().enumerate() {
-            for h in &grants[..j] {
-                if h.account_id != g.account_id {
-                    continue;
-                }
-                if h == g {
-                    return Err(GrantError::Conflict {
-                        index: j,
-                        account: g.account_id.to_string(),
-                        rule: "duplicates an earlier grant".into(),
-                    });
-                }
-                for p in &g.allowed_prefixes {
-                    if let Some(q) = h.allowed_prefixes.iter().find(|q| q.overlaps(p)) {
-                        return Err(GrantError::Conflict {
-                            index: j,
-                            account: g.account_id.to_string(),
-                            rule: format!(
-                                "prefix {p} overlaps {q} of an earlier grant for the same account; merge them into one grant"
-                            ),
-                        });
-                    }
-                }
+            if let Some(rule) = grants[..j].iter().find_map(|h| conflict(h, g)) {
+                return Err(GrantError::Conflict {
+                    index: j,
+                    account: g.account_id.to_string(),
+                    rule,
+                });
             }
         }
+        Ok(Self::indexed(grants))
+    }
+
+    /// Build a registry from every item that passes the rules across grants: an item that
+    /// duplicates or overlaps one kept before it is left out and reported, so one bad item never
+    /// stops the others (the validator still serves every other consumer, the reconciler still
+    /// applies every removal). Items are `(name, grant)` in the order they take precedence.
+    #[must_use]
+    pub fn lenient(items: Vec<(String, Grant)>) -> (Self, Vec<SkippedItem>) {
+        let mut kept: Vec<Grant> = Vec::with_capacity(items.len());
+        let mut skipped = Vec::new();
+        for (item, g) in items {
+            match kept.iter().find_map(|h| conflict(h, &g)) {
+                Some(rule) => skipped.push(SkippedItem { item, rule }),
+                None => kept.push(g),
+            }
+        }
+        (Self::indexed(kept), skipped)
+    }
+
+    fn indexed(grants: Vec<Grant>) -> Self {
         let mut by_account: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, g) in grants.iter().enumerate() {
             by_account
@@ -496,7 +527,7 @@ impl Registry {
                 .or_default()
                 .push(i);
         }
-        Ok(Registry { grants, by_account })
+        Registry { grants, by_account }
     }
 
     /// Parse a grants file (`{"consumer_accounts": [...]}` or a bare list).
@@ -771,5 +802,47 @@ mod tests {
         assert!(!g.allows("b/x", false, now()));
         let later = Timestamp::parse("2027-01-01T00:00:00Z").unwrap().0;
         assert!(!g.allows("a/x", false, later));
+    }
+
+    /// One bad item never stops the others: a duplicate and an overlapping item are left out and
+    /// named with their rule; everything else is kept, in order.
+    #[test]
+    fn lenient_registry_keeps_the_rest_and_names_what_it_skips() {
+        let now = chrono::Utc::now();
+        let g = |acct: &str, prefixes: &[&str]| {
+            Grant::from_input(
+                &GrantInput {
+                    account_id: acct.into(),
+                    name: None,
+                    allowed_prefixes: prefixes.iter().map(|p| (*p).to_owned()).collect(),
+                    access_level: "read".into(),
+                    expiration_date: "2099-01-01T00:00:00Z".into(),
+                    owner_email: None,
+                    external_id: None,
+                    created_by: None,
+                    created_at: None,
+                },
+                now,
+            )
+            .unwrap()
+        };
+        let (reg, skipped) = Registry::lenient(vec![
+            (
+                "210000000000/declared".into(),
+                g("210000000000", &["sales/"]),
+            ),
+            (
+                "210000000000/request-1".into(),
+                g("210000000000", &["sales/eu/"]),
+            ),
+            ("210000000001/declared".into(), g("210000000001", &["hr/"])),
+            ("210000000001/request-2".into(), g("210000000001", &["hr/"])),
+            ("210000000002/declared".into(), g("210000000002", &["ops/"])),
+        ]);
+        assert_eq!(reg.grants().len(), 3);
+        let names: Vec<&str> = skipped.iter().map(|s| s.item.as_str()).collect();
+        assert_eq!(names, ["210000000000/request-1", "210000000001/request-2"]);
+        assert!(skipped[0].rule.contains("overlaps"), "{skipped:?}");
+        assert!(skipped[1].rule.contains("overlaps") || skipped[1].rule.contains("duplicates"));
     }
 }

@@ -50,12 +50,23 @@ pub struct GrantRef {
 }
 
 /// The grants registry.
-pub trait GrantStore {
-    /// Load every active grant as a validated registry.
+pub trait GrantStore: Sync {
+    /// Load every active grant as a validated registry. An item that is unreadable, invalid or
+    /// in conflict with another is left out (see [`GrantStore::load_registry_checked`]), so one
+    /// bad item never stops the others.
     fn load_registry(
         &self,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Registry, PortError>> + Send;
+    /// [`GrantStore::load_registry`], with the items it left out and why, for the functions that
+    /// report them (policy-reconciler alerts, governance-check).
+    fn load_registry_checked(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(Registry, Vec<crate::grant::SkippedItem>), PortError>> + Send
+    {
+        async move { self.load_registry(now).await.map(|r| (r, Vec::new())) }
+    }
     /// Active grants whose expiry is at or before `now` (the `by-expiry` index).
     fn expired(
         &self,

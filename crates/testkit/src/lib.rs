@@ -21,6 +21,8 @@ pub struct FakeGrants {
     pub registry: Mutex<Result<Registry, PortError>>,
     /// Items with `(grant, state)` for the expiry job.
     pub items: Mutex<Vec<(GrantRef, String)>>,
+    /// Items `load_registry_checked` reports as left out (invalid or in conflict).
+    pub skipped: Mutex<Vec<warden_core::grant::SkippedItem>>,
 }
 
 impl FakeGrants {
@@ -50,6 +52,7 @@ impl FakeGrants {
         FakeGrants {
             registry: Mutex::new(Ok(registry)),
             items: Mutex::new(items),
+            skipped: Mutex::new(Vec::new()),
         }
     }
 }
@@ -57,6 +60,13 @@ impl FakeGrants {
 impl GrantStore for FakeGrants {
     async fn load_registry(&self, _now: DateTime<Utc>) -> Result<Registry, PortError> {
         self.registry.lock().unwrap().clone()
+    }
+    async fn load_registry_checked(
+        &self,
+        _now: DateTime<Utc>,
+    ) -> Result<(Registry, Vec<warden_core::grant::SkippedItem>), PortError> {
+        let r = self.registry.lock().unwrap().clone()?;
+        Ok((r, self.skipped.lock().unwrap().clone()))
     }
     async fn expired(&self, now: DateTime<Utc>) -> Result<Vec<GrantRef>, PortError> {
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

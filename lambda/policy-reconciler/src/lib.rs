@@ -117,7 +117,24 @@ where
             rejected,
         });
     }
-    let registry = grants.load_registry(now).await?;
+    let (registry, skipped) = grants.load_registry_checked(now).await?;
+    if !skipped.is_empty() {
+        // The others are applied as usual (the bad items' access is removed); a person fixes these.
+        let lines: Vec<String> = skipped
+            .iter()
+            .map(|k| format!("- {}: {}", k.item, k.rule))
+            .collect();
+        notifier
+            .publish(
+                "Warden: registry items skipped, their access is not applied",
+                &format!(
+                    "{} registry item(s) are invalid or conflict with another grant; the policy-reconciler applied every other grant (and every removal) without them. Fix or delete each item in the registry table:\n{}",
+                    skipped.len(),
+                    lines.join("\n")
+                ),
+            )
+            .await?;
+    }
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
     let plan = match reconcile::plan(
@@ -247,6 +264,32 @@ mod tests {
         // The applied policy is what warden-core renders.
         let live = p.policies.lock().unwrap()["shared"].clone();
         assert!(live.contains("DenyInsecureTransport") && live.contains("DateLessThan"));
+    }
+
+    /// Failure: the registry holds items that are invalid or in conflict. Every other grant (and
+    /// every removal) is still applied, and a person is told which items and why.
+    #[tokio::test]
+    async fn skipped_registry_items_are_reported_and_the_rest_applied() {
+        let (g, p, k, c, n) = (
+            FakeGrants::new(registry(3, 4)),
+            FakePolicies::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        g.skipped.lock().unwrap().push(warden_core::grant::SkippedItem {
+            item: "210000000099/request-7".into(),
+            rule: "prefix team-0/a/ overlaps team-0/ of an earlier grant for the same account; merge them into one grant".into(),
+        });
+        let r = reconcile(&g, &p, &k, &c, &n, &settings(), now())
+            .await
+            .unwrap();
+        assert!(r.policy_applied);
+        assert_eq!(r.grants_in_registry, 3);
+        let sent = n.messages.lock().unwrap();
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(sent[0].0.contains("registry items skipped"), "{sent:?}");
+        assert!(sent[0].1.contains("210000000099/request-7") && sent[0].1.contains("overlaps"));
     }
 
     #[tokio::test]
