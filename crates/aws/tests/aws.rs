@@ -249,12 +249,36 @@ async fn expiry_index_and_conditional_revoke() {
     assert_eq!(store.load_registry(now).await.unwrap().grants().len(), 1);
 }
 
+/// A registry item written as Terraform writes one (`aws_dynamodb_table_item`, values verbatim),
+/// bypassing the store's own normalisation.
+async fn put_raw_grant(
+    cfg: &aws_config::SdkConfig,
+    table: &str,
+    (account, grant, prefix, level, expiry): (&str, &str, &str, &str, &str),
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    aws_sdk_dynamodb::Client::new(cfg)
+        .put_item()
+        .table_name(table)
+        .item("account_id", s(account))
+        .item("grant_id", s(grant))
+        .item("allowed_prefixes", AttributeValue::L(vec![s(prefix)]))
+        .item("access_level", s(level))
+        .item("expiration_date", s(expiry))
+        .item("grant_state", s("active"))
+        .item("created_by", s("terraform"))
+        .item("created_at", s("2026-01-01T00:00:00Z"))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Expiry with a UTC offset, as Terraform used to store it verbatim: the index compares text,
 /// so `…T18:00:00+09:00` (09:00Z) sorted nine hours late. It must be revoked on time, and a
 /// future expiry written with a negative offset (textually earlier) never early.
 #[tokio::test]
 async fn expiry_with_a_utc_offset_is_revoked_on_time() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     use chrono::{Duration, FixedOffset, SecondsFormat};
     let Some(cfg) = moto().await else { return };
     let table = unique("registry-offsets");
@@ -270,26 +294,11 @@ async fn expiry_with_a_utc_offset_is_revoked_on_time() {
     let future_in_new_york = (now + Duration::hours(1))
         .with_timezone(&new_york)
         .to_rfc3339_opts(SecondsFormat::Secs, false);
-    let client = aws_sdk_dynamodb::Client::new(&cfg);
     for (acct, exp) in [
         ("210000000010", past_in_tokyo.as_str()),
         ("210000000011", future_in_new_york.as_str()),
     ] {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        client
-            .put_item()
-            .table_name(&table)
-            .item("account_id", s(acct))
-            .item("grant_id", s("declared"))
-            .item("allowed_prefixes", AttributeValue::L(vec![s("p/")]))
-            .item("access_level", s("read"))
-            .item("expiration_date", s(exp))
-            .item("grant_state", s("active"))
-            .item("created_by", s("terraform"))
-            .item("created_at", s("2026-01-01T00:00:00Z"))
-            .send()
-            .await
-            .unwrap();
+        put_raw_grant(&cfg, &table, (acct, "declared", "p/", "read", exp)).await;
     }
     let store = DynamoGrantStore::new(&cfg, &table);
     let expired = store.expired(now).await.unwrap();
@@ -305,34 +314,23 @@ async fn expiry_with_a_utc_offset_is_revoked_on_time() {
 /// left out (and named), every other consumer is still in the registry the validator serves.
 #[tokio::test]
 async fn a_bad_registry_item_is_skipped_and_reported_not_fatal() {
-    use aws_sdk_dynamodb::types::AttributeValue;
     let Some(cfg) = moto().await else { return };
     let table = unique("registry-poison");
     bootstrap::create_registry_table(&cfg, &table)
         .await
         .unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&cfg);
     for (acct, grant, prefix, level) in [
         ("210000000020", "declared", "sales/", "read"),
         ("210000000020", "request-1", "sales/eu/", "read"),
         ("210000000021", "declared", "hr/", "superuser"),
         ("210000000022", "declared", "ops/", "read-write"),
     ] {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        client
-            .put_item()
-            .table_name(&table)
-            .item("account_id", s(acct))
-            .item("grant_id", s(grant))
-            .item("allowed_prefixes", AttributeValue::L(vec![s(prefix)]))
-            .item("access_level", s(level))
-            .item("expiration_date", s("2099-01-01T00:00:00Z"))
-            .item("grant_state", s("active"))
-            .item("created_by", s("terraform"))
-            .item("created_at", s("2026-01-01T00:00:00Z"))
-            .send()
-            .await
-            .unwrap();
+        put_raw_grant(
+            &cfg,
+            &table,
+            (acct, grant, prefix, level, "2099-01-01T00:00:00Z"),
+        )
+        .await;
     }
     let store = DynamoGrantStore::new(&cfg, &table);
     let now = Utc::now();

@@ -51,7 +51,10 @@ data "aws_iam_policy_document" "consumer_trust" {
   }
 
   # Only the validator may set the warden-* session tags and the source identity: they are the
-  # attribution it vouches for, so this account's own principals may not forge them.
+  # attribution it vouches for, so this account's own principals may not forge them. Setting a
+  # source identity needs sts:SetSourceIdentity in the trust policy; once set it "persists when a
+  # role is used to assume another role" and "cannot be changed during the role session".
+  # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_monitor.html
   statement {
     sid     = "WardenValidatorSessionTags"
     actions = ["sts:TagSession", "sts:SetSourceIdentity"]

@@ -35,6 +35,8 @@ use hcl::{Block, Body};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use warden_core::policy::glob;
+
 use crate::check::{Finding, Module, attr, label, labels};
 
 /// The AWS facts file, compiled in.
@@ -249,31 +251,9 @@ fn globs_intersect(a: &str, b: &str) -> bool {
     go(&a, &b, 0, 0, &mut memo)
 }
 
-/// Whether `name` matches an AWS-style glob (`*`, `?`).
+/// Whether `name` matches an AWS-style glob (`*`, `?`): warden-core's IAM matcher.
 fn aws_glob(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ni;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ni = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    glob::matches(&glob::compile(pattern), name, false)
 }
 
 fn apply_ops(mut v: Value, ops: &[TraversalOperator]) -> Option<Value> {
@@ -856,6 +836,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     dashboards(facts, &ctx, &mut out);
     sqs_mappings(facts, &ctx, &mut out);
     lambda_permissions(facts, &ctx, &mut out);
+    failed_invocation_alarms(facts, &ctx, &mut out);
     out.retain(|f| {
         // A skip applies to findings located at the skipping block.
         !ctx.items
@@ -1617,12 +1598,7 @@ fn lambda_permissions(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
 }
 
 /// `failed-invocations-alarm`: every EventBridge rule has an alarm on its FailedInvocations.
-#[must_use]
-pub fn failed_invocation_alarms(m: &Module) -> Vec<Finding> {
-    let Ok(facts) = facts() else {
-        return Vec::new();
-    };
-    let ctx = Ctx::new(m);
+fn failed_invocation_alarms(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let covered: BTreeSet<String> = ctx
         .resources("aws_cloudwatch_metric_alarm")
         .filter(|a| {
@@ -1655,7 +1631,7 @@ pub fn failed_invocation_alarms(m: &Module) -> Vec<Finding> {
                 format!("no CloudWatch alarm on AWS/Events FailedInvocations for this rule: when its target refuses delivery (key policy, permissions, a deleted target) events are dropped and nothing else reports it (see {})", facts.failed_invocations.source),
             )
         })
-        .collect()
+        .for_each(|f| out.push(f));
 }
 
 // --- Apply order across stacks -----------------------------------------------------------------

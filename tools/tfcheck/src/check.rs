@@ -834,8 +834,6 @@ pub fn check_module(m: &Module, schema: Option<&Schema>) -> Report {
         }
     }
     r.findings.extend(crate::aws_rules::check(m));
-    r.findings
-        .extend(crate::aws_rules::failed_invocation_alarms(m));
     r.findings.sort();
     r
 }
