@@ -54,3 +54,39 @@ resource "aws_dynamodb_table" "audit_logs" {
     kms_key_arn = aws_kms_key.data.arn
   }
 }
+
+# The alert ledger: one item per (CloudTrail event, detector). The access-logger claims an alert
+# here with a conditional PutItem before publishing it, marks it sent after, and releases it when
+# SNS refuses; SQS redeliveries and concurrent instances therefore publish each alert once, and
+# an alert found but not yet published survives until its message comes back. Items expire
+# after 30 days (longer than SQS and its DLQ keep a message). Layout: crates/aws/src/alert_ledger.rs.
+resource "aws_dynamodb_table" "alert_ledger" {
+  name                        = "${local.name}-alert-ledger"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "event_id"
+  range_key                   = "detector"
+  deletion_protection_enabled = var.environment == "prod"
+
+  attribute {
+    name = "event_id"
+    type = "S"
+  }
+  attribute {
+    name = "detector"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = aws_kms_key.data.arn
+  }
+}

@@ -79,6 +79,11 @@ data "aws_iam_policy_document" "access_logger" {
     resources = [aws_dynamodb_table.audit_logs.arn]
   }
   statement {
+    sid       = "PublishEachAlertOnce"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.alert_ledger.arn]
+  }
+  statement {
     sid       = "ReadRegistryForDetectors"
     actions   = ["dynamodb:Scan"]
     resources = [aws_dynamodb_table.access_control.arn]
@@ -104,6 +109,7 @@ module "access_logger" {
   environment = {
     WARDEN_ENVIRONMENT  = var.environment
     AUDIT_TABLE         = aws_dynamodb_table.audit_logs.name
+    ALERT_LEDGER_TABLE  = aws_dynamodb_table.alert_ledger.name
     REGISTRY_TABLE      = aws_dynamodb_table.access_control.name
     ALERT_TOPIC_ARN     = aws_sns_topic.alerts.arn
     ACCESS_LOG_TTL_DAYS = tostring(var.access_log_ttl_days)

@@ -100,6 +100,23 @@ pub async fn create_audit_table(config: &SdkConfig, name: &str) -> Result<(), Po
     Ok(())
 }
 
+/// The alert ledger: `event_id` (hash) + `detector` (range), as dynamodb-audit-logs.tf
+/// declares it (see `crate::DynamoAlertLedger`).
+pub async fn create_alert_ledger_table(config: &SdkConfig, name: &str) -> Result<(), PortError> {
+    aws_sdk_dynamodb::Client::new(config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("event_id")?)
+        .attribute_definitions(attr("detector")?)
+        .key_schema(key("event_id", KeyType::Hash)?)
+        .key_schema(key("detector", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(e("dynamodb", "CreateTable"))?;
+    Ok(())
+}
+
 /// A bucket.
 pub async fn create_bucket(config: &SdkConfig, name: &str) -> Result<(), PortError> {
     let s3 = aws_sdk_s3::config::Builder::from(config)

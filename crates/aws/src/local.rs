@@ -322,6 +322,8 @@ pub struct Environment {
     pub registry_table: String,
     /// Access-log table.
     pub audit_table: String,
+    /// Alert ledger table (each alert published once).
+    pub alert_ledger_table: String,
     /// Shared bucket.
     pub bucket: String,
     /// Audit bucket (cost reports).
@@ -434,9 +436,11 @@ impl Environment {
             .map_or_else(|| format!("{name}-shared"), str::to_owned);
         let registry_table = format!("{name}-access-control");
         let audit_table = format!("{name}-access-logs");
+        let alert_ledger_table = format!("{name}-alert-ledger");
         let audit_bucket = format!("{name}-audit");
         b::create_registry_table(cfg, &registry_table).await?;
         b::create_audit_table(cfg, &audit_table).await?;
+        b::create_alert_ledger_table(cfg, &alert_ledger_table).await?;
         b::create_bucket(cfg, &bucket).await?;
         b::create_bucket(cfg, &audit_bucket).await?;
         let key_arn = b::create_key(cfg, &format!("{name} data key")).await?;
@@ -552,6 +556,7 @@ impl Environment {
         Ok(Environment {
             registry_table,
             audit_table,
+            alert_ledger_table,
             bucket,
             audit_bucket,
             key_arn,
@@ -581,6 +586,7 @@ impl Environment {
             ("ALERT_TOPIC_ARN", self.alert_topic.clone()),
             ("OWNER_TOPIC_ARN", self.owner_topic.clone()),
             ("AUDIT_TABLE", self.audit_table.clone()),
+            ("ALERT_LEDGER_TABLE", self.alert_ledger_table.clone()),
             ("ACCESS_LOG_TTL_DAYS", "365".into()),
             ("AUDIT_BUCKET", self.audit_bucket.clone()),
             ("REPORT_PREFIX", "cost-reports/".into()),

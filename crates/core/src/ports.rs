@@ -386,3 +386,67 @@ pub trait PendingRequests {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<PendingRequest>, PortError>> + Send;
 }
+
+/// Which alert: one per detector per CloudTrail event, whatever the redeliveries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AlertKey {
+    /// The CloudTrail `eventID` that raised it.
+    pub event_id: String,
+    /// The detector's name.
+    pub detector: String,
+}
+
+/// An alert as the ledger keeps it until it is published (so a redelivery can finish it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerAlert {
+    /// Its key.
+    pub key: AlertKey,
+    /// SNS subject.
+    pub subject: String,
+    /// SNS message.
+    pub message: String,
+}
+
+/// What [`AlertLedger::claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The caller may publish it now (first time, a release, or an expired lease).
+    Mine,
+    /// Already published: do not publish again.
+    Sent,
+    /// Another invocation holds an unexpired lease on it: retry later.
+    Busy,
+}
+
+/// The alert ledger: publish an alert exactly once per [`AlertKey`] across redeliveries and
+/// concurrent invocations. A claim is a conditional write with a lease; the payload is kept
+/// until the alert is marked sent, so an alert found once is published even if the event is
+/// never observed again.
+pub trait AlertLedger: Sync {
+    /// Claim `alert` for `owner` (unique per invocation) until `lease_until`.
+    fn claim(
+        &self,
+        alert: &LedgerAlert,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Claim, PortError>> + Send;
+    /// Record that the alert was published (retrying on throttling: a lost mark could repeat it).
+    fn mark_sent(
+        &self,
+        key: &AlertKey,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Give the claim back after a failed publish; the alert stays pending for the next attempt.
+    fn release(
+        &self,
+        key: &AlertKey,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Alerts of `event_id` that were found but not yet published.
+    fn unsent(
+        &self,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Vec<LedgerAlert>, PortError>> + Send;
+}

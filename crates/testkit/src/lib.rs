@@ -472,3 +472,108 @@ impl warden_core::ports::Metrics for FakeMetrics {
         self.lines.lock().unwrap().push(line.to_owned());
     }
 }
+
+/// One alert-ledger entry of [`FakeLedger`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// `claimed`, `pending` or `sent`.
+    pub state: &'static str,
+    /// Who holds the claim.
+    pub owner: String,
+    /// Until when.
+    pub lease_until: DateTime<Utc>,
+    /// The alert.
+    pub alert: warden_core::ports::LedgerAlert,
+}
+
+/// In-memory alert ledger with the adapter's semantics (conditional claim with a lease).
+/// `fail_claims` refuses that many claim calls first, as a throttled table would.
+#[derive(Debug, Default)]
+pub struct FakeLedger {
+    /// Entries by key.
+    pub entries: Mutex<BTreeMap<warden_core::ports::AlertKey, LedgerEntry>>,
+    /// Claim calls to refuse before answering.
+    pub fail_claims: Mutex<usize>,
+}
+
+impl warden_core::ports::AlertLedger for FakeLedger {
+    async fn claim(
+        &self,
+        alert: &warden_core::ports::LedgerAlert,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<warden_core::ports::Claim, PortError> {
+        use warden_core::ports::Claim;
+        {
+            let mut f = self.fail_claims.lock().unwrap_or_else(|p| p.into_inner());
+            if *f > 0 {
+                *f -= 1;
+                return Err(PortError::new(
+                    "dynamodb",
+                    "PutItem",
+                    "ThrottlingException: Rate of requests exceeds the allowed throughput.",
+                ));
+            }
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get(&alert.key) {
+            match e.state {
+                "sent" => return Ok(Claim::Sent),
+                "claimed" if e.owner == owner => return Ok(Claim::Mine),
+                "claimed" if e.lease_until > now => return Ok(Claim::Busy),
+                _ => {}
+            }
+        }
+        entries.insert(
+            alert.key.clone(),
+            LedgerEntry {
+                state: "claimed",
+                owner: owner.to_owned(),
+                lease_until,
+                alert: alert.clone(),
+            },
+        );
+        Ok(Claim::Mine)
+    }
+
+    async fn mark_sent(
+        &self,
+        key: &warden_core::ports::AlertKey,
+        _owner: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get_mut(key) {
+            e.state = "sent";
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        key: &warden_core::ports::AlertKey,
+        owner: &str,
+    ) -> Result<(), PortError> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get_mut(key)
+            && e.state == "claimed"
+            && e.owner == owner
+        {
+            e.state = "pending";
+        }
+        Ok(())
+    }
+
+    async fn unsent(
+        &self,
+        event_id: &str,
+    ) -> Result<Vec<warden_core::ports::LedgerAlert>, PortError> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(entries
+            .iter()
+            .filter(|(k, e)| k.event_id == event_id && e.state != "sent")
+            .map(|(_, e)| e.alert.clone())
+            .collect())
+    }
+}

@@ -1,23 +1,40 @@
 //! access-logger: a batch of SQS messages (EventBridge "AWS API Call via CloudTrail" envelopes)
-//! → warden-core parse, normalise and detect → idempotent items in the access-log table → alerts
-//! to SNS → metrics as Embedded Metric Format lines → a partial batch failure response.
+//! → warden-core parse and normalise → idempotent items in the access-log table → detectors on
+//! what was written → alerts to SNS, once each → metrics as Embedded Metric Format lines → a
+//! partial batch failure response.
 //!
-//! Nothing is lost or duplicated: items are keyed by CloudTrail's `eventID` (a retried message
-//! overwrites its own items); a message is acknowledged only when every record in it was written
-//! and every alert published; otherwise it is reported as failed, retried by SQS and, after the
-//! queue's `maxReceiveCount`, parked in the DLQ with the reason in the logs. A bad message never
-//! blocks the others.
+//! Nothing is lost, doubled or repeated under retries:
+//! - items are keyed by CloudTrail's `eventID`, so a redelivered message overwrites its own items;
+//! - the detectors run only on events whose item was written, and each event once per window
+//!   horizon ([`Pipeline::observe_once`]), so a redelivery never counts twice in a window;
+//! - each alert is claimed in the alert ledger (a conditional write keyed by detector and event)
+//!   before it is published, marked sent after, and released on a failed publish; the ledger keeps
+//!   the alert until it is sent, so a redelivered message publishes what its first delivery found
+//!   and nothing it already published;
+//! - a message is reported failed only when one of its own events was not written or one of its
+//!   own alerts not published; SQS retries it and, after `maxReceiveCount`, parks it in the DLQ
+//!   with the reason in the logs. One bad message never fails the others.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use warden_core::cloudtrail::normalise::to_item;
+use warden_core::cloudtrail::normalise::{AccessRecord, to_item};
 use warden_core::cloudtrail::{normalise_owned, parse_text};
 use warden_core::detect::{Alert, DENIED_CODES, Pipeline};
 use warden_core::emf::{self, AccountCounts};
-use warden_core::ports::{AuditStore, Metrics, Notifier};
+use warden_core::ports::{
+    AlertKey, AlertLedger, AuditStore, Claim, LedgerAlert, Metrics, Notifier,
+};
+
+/// How long a claim on an alert holds off other invocations: longer than the function's timeout
+/// (60 s), shorter than the queue's visibility timeout (360 s), so a crashed invocation's claim
+/// has expired by the time its message is delivered again.
+pub const ALERT_LEASE_SECONDS: i64 = 120;
+
+/// Claims and ledger look-ups in flight at once.
+const LEDGER_IN_FLIGHT: usize = 16;
 
 /// One SQS message (the fields of the Lambda SQS event Warden uses).
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +44,30 @@ pub struct Message {
     pub message_id: String,
     /// The EventBridge envelope.
     pub body: String,
+    /// System attributes (`ApproximateReceiveCount`).
+    #[serde(default)]
+    pub attributes: MessageAttributes,
+}
+
+/// The SQS system attributes Warden reads.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MessageAttributes {
+    /// How many times the message has been received, as SQS sends it (a decimal string).
+    #[serde(rename = "ApproximateReceiveCount", default)]
+    pub approximate_receive_count: Option<String>,
+}
+
+impl Message {
+    /// Whether SQS has delivered this message before (its first delivery may have found alerts
+    /// it could not publish).
+    #[must_use]
+    pub fn is_redelivery(&self) -> bool {
+        self.attributes
+            .approximate_receive_count
+            .as_deref()
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| c > 1)
+    }
 }
 
 /// The Lambda SQS event.
@@ -62,98 +103,314 @@ pub struct Settings {
     pub namespace: String,
 }
 
-/// Process one batch.
-pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
-    audit: &A,
-    notifier: &N,
-    metrics: &M,
-    pipeline: &mut Pipeline,
+/// The ports one batch uses.
+#[derive(Debug)]
+pub struct Ports<'a, A, L, N, M> {
+    /// The access-log table.
+    pub audit: &'a A,
+    /// The alert ledger table.
+    pub ledger: &'a L,
+    /// The alerts topic.
+    pub notifier: &'a N,
+    /// EMF output.
+    pub metrics: &'a M,
+}
+
+/// What one function instance keeps between batches: the detectors (with their windows and
+/// the events they have counted) and the alerts it found but could not claim in the ledger (a
+/// throttled ledger): the detectors will not find those again, so the redelivery of their
+/// message takes them from here.
+#[derive(Debug)]
+pub struct LoggerState {
+    /// The detectors.
+    pub pipeline: Pipeline,
+    held: HashMap<String, Vec<LedgerAlert>>,
+    held_order: std::collections::VecDeque<String>,
+}
+
+/// Most events with held alerts an instance keeps (oldest forgotten first).
+pub const MAX_HELD_EVENTS: usize = 100_000;
+
+impl LoggerState {
+    /// A fresh state around `pipeline`.
+    #[must_use]
+    pub fn new(pipeline: Pipeline) -> Self {
+        LoggerState {
+            pipeline,
+            held: HashMap::new(),
+            held_order: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Events whose alerts are held.
+    #[must_use]
+    pub fn held_events(&self) -> usize {
+        self.held.len()
+    }
+
+    fn hold(&mut self, alert: LedgerAlert) {
+        let id = alert.key.event_id.clone();
+        let list = self.held.entry(id.clone()).or_default();
+        if list.is_empty() {
+            self.held_order.push_back(id);
+        }
+        if !list.iter().any(|a| a.key == alert.key) {
+            list.push(alert);
+        }
+        while self.held.len() > MAX_HELD_EVENTS {
+            match self.held_order.pop_front() {
+                Some(old) => {
+                    if let Some(lost) = self.held.remove(&old) {
+                        tracing::error!(event_id = %old, alerts = lost.len(), "held alerts forgotten (too many held)");
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn take(&mut self, event_id: &str) -> Vec<LedgerAlert> {
+        // The order queue keeps the ID until it reaches the front; a missing entry is skipped.
+        self.held.remove(event_id).unwrap_or_default()
+    }
+}
+
+/// One distinct event of the batch and the messages carrying it.
+struct Event<'a> {
+    record: AccessRecord<'a>,
+    /// Indexes into the batch's messages. At-least-once delivery can put one event in two
+    /// messages of a batch; it is written, counted and alerted on once, and both messages share
+    /// its fate.
+    messages: Vec<usize>,
+}
+
+fn subject_and_message(a: &Alert) -> LedgerAlert {
+    LedgerAlert {
+        key: AlertKey {
+            event_id: a.event_id.clone(),
+            detector: a.detector.to_owned(),
+        },
+        subject: format!("[warden {}] {:?}: {}", a.detector, a.severity, a.summary),
+        message: serde_json::to_string_pretty(a).unwrap_or_else(|_| a.summary.clone()),
+    }
+}
+
+/// Process one batch. `invocation` names this invocation in the alert ledger (the Lambda
+/// request ID); it must differ between invocations.
+pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
+    ports: &Ports<'_, A, L, N, M>,
+    state: &mut LoggerState,
     event: &SqsEvent,
     settings: &Settings,
+    invocation: &str,
     now: DateTime<Utc>,
 ) -> BatchResponse {
-    let mut failed: BTreeSet<String> = BTreeSet::new();
-    // event_id → the messages carrying it. At-least-once delivery can put one event in two
-    // messages of a batch; it is written, counted and checked once (BatchWriteItem rejects a
-    // request with duplicate keys), and both messages share its fate.
-    let mut owners: HashMap<String, Vec<String>> = HashMap::new();
+    let msgs = &event.records;
+    let mut failed: BTreeSet<usize> = BTreeSet::new();
+    let mut events: Vec<Event<'_>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut items = Vec::new();
-    let mut alerts: Vec<(String, Alert)> = Vec::new();
-    let mut counts: BTreeMap<String, AccountCounts> = BTreeMap::new();
-    for msg in &event.records {
+    for (mi, msg) in msgs.iter().enumerate() {
         let parsed = parse_text(&msg.message_id, &msg.body);
         for e in &parsed.errors {
             tracing::error!(message_id = %msg.message_id, error = %e, "unreadable event; the message will be retried, then parked in the DLQ");
-            failed.insert(msg.message_id.clone());
+            failed.insert(mi);
         }
         for p in parsed.records {
-            let rec = match normalise_owned(p) {
+            let record = match normalise_owned(p) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(message_id = %msg.message_id, error = %e, "event cannot be normalised");
-                    failed.insert(msg.message_id.clone());
+                    failed.insert(mi);
                     continue;
                 }
             };
-            match owners.entry(rec.event_id.to_string()) {
-                std::collections::hash_map::Entry::Occupied(mut o) => {
-                    o.get_mut().push(msg.message_id.clone());
-                    continue;
+            if let Some(&i) = index.get(record.event_id.as_ref()) {
+                if let Some(ev) = events.get_mut(i) {
+                    ev.messages.push(mi);
                 }
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(vec![msg.message_id.clone()]);
-                }
+                continue;
             }
-            let c = counts.entry(rec.account_id.to_string()).or_default();
-            if rec.event_source == "s3.amazonaws.com" {
-                c.requests += 1;
-            }
-            c.bytes_out += rec.bytes_out;
-            if rec
-                .error_code
-                .as_deref()
-                .is_some_and(|code| DENIED_CODES.contains(&code))
-            {
-                c.failed_auth += 1;
-            }
-            let mut found = Vec::new();
-            pipeline.observe(&rec, &mut found);
-            alerts.extend(found.into_iter().map(|a| (msg.message_id.clone(), a)));
-            items.push(to_item(&rec, settings.retention_days));
+            index.insert(record.event_id.to_string(), events.len());
+            items.push(to_item(&record, settings.retention_days));
+            events.push(Event {
+                record,
+                messages: vec![mi],
+            });
         }
     }
-    let written = items.len();
-    match audit.write_records(items).await {
-        Ok(outcome) => {
-            for id in &outcome.failed {
-                for m in owners.get(id).into_iter().flatten() {
-                    tracing::warn!(event_id = %id, message_id = %m, "not written after retries; message will be retried");
-                    failed.insert(m.clone());
-                }
+
+    // 1. Write. Only what was written goes on: an event whose item is missing is neither
+    // counted nor alerted on, and its messages come back.
+    let (written, unwritten): (usize, HashSet<String>) =
+        match ports.audit.write_records(items).await {
+            Ok(outcome) => (outcome.written, outcome.failed.into_iter().collect()),
+            Err(e) => {
+                tracing::error!(error = %e, "access-log table unavailable; the batch will be retried");
+                (
+                    0,
+                    events.iter().map(|e| e.record.event_id.to_string()).collect(),
+                )
+            }
+        };
+    let fail_event = |failed: &mut BTreeSet<usize>, ev: &Event<'_>| {
+        failed.extend(ev.messages.iter().copied());
+    };
+
+    // 2. Detect, each event once.
+    let mut counts: BTreeMap<String, AccountCounts> = BTreeMap::new();
+    let mut found: Vec<(usize, LedgerAlert)> = Vec::new();
+    let mut keys: HashSet<AlertKey> = HashSet::new();
+    let mut out = Vec::new();
+    for (i, ev) in events.iter().enumerate() {
+        if unwritten.contains(ev.record.event_id.as_ref()) {
+            tracing::warn!(event_id = %ev.record.event_id, "not written after retries; its messages will be retried");
+            fail_event(&mut failed, ev);
+            continue;
+        }
+        for la in state.take(&ev.record.event_id) {
+            if keys.insert(la.key.clone()) {
+                found.push((i, la));
             }
         }
-        Err(e) => {
-            tracing::error!(error = %e, "access-log table unavailable; the whole batch will be retried");
-            failed.extend(event.records.iter().map(|m| m.message_id.clone()));
+        out.clear();
+        if !state.pipeline.observe_once(&ev.record, &mut out) {
+            continue;
+        }
+        let rec = &ev.record;
+        let c = counts.entry(rec.account_id.to_string()).or_default();
+        if rec.event_source == "s3.amazonaws.com" {
+            c.requests += 1;
+        }
+        c.bytes_out += rec.bytes_out;
+        if rec
+            .error_code
+            .as_deref()
+            .is_some_and(|code| DENIED_CODES.contains(&code))
+        {
+            c.failed_auth += 1;
+        }
+        for a in &out {
+            let la = subject_and_message(a);
+            if keys.insert(la.key.clone()) {
+                found.push((i, la));
+            }
         }
     }
-    let mut by_detector: BTreeMap<String, u64> = BTreeMap::new();
-    let messages: Vec<(String, String)> = alerts
+
+    // 3. A redelivered message may carry alerts its first delivery found but did not publish
+    // (the detectors will not find them again: the windows already counted the event).
+    let lookups: Vec<usize> = events
         .iter()
-        .map(|(_, a)| {
-            *by_detector.entry(a.detector.to_owned()).or_default() += 1;
-            (
-                format!("[warden {}] {:?}: {}", a.detector, a.severity, a.summary),
-                serde_json::to_string_pretty(a).unwrap_or_else(|_| a.summary.clone()),
-            )
+        .enumerate()
+        .filter(|(_, ev)| {
+            !unwritten.contains(ev.record.event_id.as_ref())
+                && ev.messages.iter().any(|&m| msgs.get(m).is_some_and(Message::is_redelivery))
         })
+        .map(|(i, _)| i)
         .collect();
-    for (i, e) in notifier.publish_batch(&messages).await {
-        if let Some((message_id, a)) = alerts.get(i) {
-            tracing::error!(error = %e, detector = a.detector, "alert not published; message will be retried");
-            failed.insert(message_id.clone());
+    let pending = run_bounded(lookups.iter().map(|&i| {
+        let id = events.get(i).map(|e| e.record.event_id.to_string());
+        async move {
+            let r = match &id {
+                Some(id) => ports.ledger.unsent(id).await,
+                None => Ok(Vec::new()),
+            };
+            (i, r)
+        }
+    }))
+    .await;
+    for (i, r) in pending {
+        match r {
+            Ok(list) => {
+                for la in list {
+                    if keys.insert(la.key.clone()) {
+                        found.push((i, la));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "alert ledger unreadable; the message will be retried");
+                if let Some(ev) = events.get(i) {
+                    fail_event(&mut failed, ev);
+                }
+            }
         }
     }
+
+    // 4. Claim, publish, mark. Only alerts this invocation holds are published.
+    let lease_until = now + Duration::seconds(ALERT_LEASE_SECONDS);
+    let claims = run_bounded(found.iter().map(|(i, la)| async move {
+        (
+            *i,
+            la,
+            ports.ledger.claim(la, invocation, now, lease_until).await,
+        )
+    }))
+    .await;
+    let mut mine: Vec<(usize, &LedgerAlert)> = Vec::new();
+    for (i, la, r) in claims {
+        match r {
+            Ok(Claim::Mine) => mine.push((i, la)),
+            Ok(Claim::Sent) => {}
+            Ok(Claim::Busy) => {
+                tracing::info!(event_id = %la.key.event_id, detector = %la.key.detector, "alert held by another invocation; the message will be retried");
+                if let Some(ev) = events.get(i) {
+                    fail_event(&mut failed, ev);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, event_id = %la.key.event_id, detector = %la.key.detector, "alert not claimed; held for the message's retry");
+                state.hold(la.clone());
+                if let Some(ev) = events.get(i) {
+                    fail_event(&mut failed, ev);
+                }
+            }
+        }
+    }
+    let batch: Vec<(String, String)> = mine
+        .iter()
+        .map(|(_, la)| (la.subject.clone(), la.message.clone()))
+        .collect();
+    let refused: BTreeMap<usize, String> = ports
+        .notifier
+        .publish_batch(&batch)
+        .await
+        .into_iter()
+        .collect();
+    let mut by_detector: BTreeMap<String, u64> = BTreeMap::new();
+    let settle = run_bounded(mine.iter().enumerate().map(|(n, (i, la))| {
+        let error = refused.get(&n).cloned();
+        async move {
+            match error {
+                Some(e) => {
+                    tracing::error!(error = %e, event_id = %la.key.event_id, detector = %la.key.detector, "alert not published; the message will be retried");
+                    if let Err(re) = ports.ledger.release(&la.key, invocation).await {
+                        // The lease runs out instead; the retry publishes it then.
+                        tracing::warn!(error = %re, "claim not released");
+                    }
+                    (*i, la, false)
+                }
+                None => {
+                    if let Err(me) = ports.ledger.mark_sent(&la.key, invocation, now).await {
+                        // Published: the message is done. Only a redelivery of this very event
+                        // after the lease could repeat it.
+                        tracing::error!(error = %me, event_id = %la.key.event_id, detector = %la.key.detector, "alert published but not marked sent");
+                    }
+                    (*i, la, true)
+                }
+            }
+        }
+    }))
+    .await;
+    for (i, la, published) in settle {
+        if published {
+            *by_detector.entry(la.key.detector.clone()).or_default() += 1;
+        } else if let Some(ev) = events.get(i) {
+            fail_event(&mut failed, ev);
+        }
+    }
+
     for line in emf::lines(
         &settings.namespace,
         now.timestamp_millis(),
@@ -161,14 +418,26 @@ pub async fn handle<A: AuditStore, N: Notifier, M: Metrics>(
         written as u64,
         &by_detector,
     ) {
-        metrics.emit(&line);
+        ports.metrics.emit(&line);
     }
     BatchResponse {
         batch_item_failures: failed
             .into_iter()
+            .filter_map(|i| msgs.get(i).map(|m| m.message_id.clone()))
+            .collect::<BTreeSet<String>>()
+            .into_iter()
             .map(|item_identifier| ItemFailure { item_identifier })
             .collect(),
     }
+}
+
+/// Runs futures with at most [`LEDGER_IN_FLIGHT`] at once, results in input order.
+async fn run_bounded<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(futures)
+        .buffered(LEDGER_IN_FLIGHT)
+        .collect()
+        .await
 }
 
 #[cfg(test)]
@@ -180,12 +449,15 @@ mod tests {
     use warden_core::detect::DetectConfig;
     use warden_core::grant::Registry;
     use warden_core::ports::{PortError, WriteOutcome};
-    use warden_testkit::FakeNotifier;
+    use warden_testkit::{FakeLedger, FakeNotifier};
 
     #[derive(Default)]
     struct FakeAudit {
         rows: Mutex<BTreeMap<String, BTreeMap<String, Attr>>>,
-        fail_ids: Vec<String>,
+        /// Event IDs never written (as items left unprocessed after retries).
+        fail_ids: Mutex<Vec<String>>,
+        /// Items offered, in total (a second delivery offers its items again).
+        offered: Mutex<usize>,
     }
 
     impl AuditStore for FakeAudit {
@@ -205,11 +477,12 @@ mod tests {
                     ));
                 }
             }
+            *self.offered.lock().unwrap() += items.len();
             for item in items {
                 let Some(Attr::S(id)) = item.get("event_id").cloned() else {
                     panic!("no key")
                 };
-                if self.fail_ids.contains(&id) {
+                if self.fail_ids.lock().unwrap().contains(&id) {
                     out.failed.push(id);
                 } else {
                     self.rows.lock().unwrap().insert(id, item);
@@ -234,14 +507,27 @@ mod tests {
         )
     }
 
-    fn pipeline() -> Pipeline {
+    fn pipeline_with(cfg: DetectConfig) -> LoggerState {
         let text = r#"{"consumer_accounts":[{"account_id":"210000000000","allowed_prefixes":["analytics/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}]}"#;
         let reg = Registry::from_json(text, Utc::now()).unwrap();
-        let cfg = DetectConfig {
+        LoggerState::new(Pipeline::new(&cfg, Some(Arc::new(reg))).unwrap())
+    }
+
+    fn pipeline() -> LoggerState {
+        pipeline_with(DetectConfig {
             shared_bucket: Some("shared".into()),
             ..DetectConfig::default()
-        };
-        Pipeline::new(&cfg, Some(Arc::new(reg))).unwrap()
+        })
+    }
+
+    /// `request-spike` above two requests in five minutes (only the known account, so no
+    /// `unknown-account` alerts).
+    fn spiky() -> LoggerState {
+        pipeline_with(DetectConfig {
+            shared_bucket: Some("shared".into()),
+            request_spike_threshold: 2,
+            ..DetectConfig::default()
+        })
     }
 
     fn settings() -> Settings {
@@ -255,6 +541,23 @@ mod tests {
         Message {
             message_id: id.into(),
             body,
+            attributes: MessageAttributes::default(),
+        }
+    }
+
+    /// The same messages as SQS hands them over again.
+    fn again(event: &SqsEvent, receive_count: u32) -> SqsEvent {
+        SqsEvent {
+            records: event
+                .records
+                .iter()
+                .map(|m| Message {
+                    attributes: MessageAttributes {
+                        approximate_receive_count: Some(receive_count.to_string()),
+                    },
+                    ..m.clone()
+                })
+                .collect(),
         }
     }
 
@@ -275,54 +578,109 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn writes_records_alerts_and_metrics() {
-        let (audit, notes, metrics) = (
-            FakeAudit::default(),
-            FakeNotifier::default(),
-            FakeMetrics::default(),
-        );
-        let event = reads_by(&["210000000000", "999988887777"]);
-        let r = handle(
-            &audit,
-            &notes,
-            &metrics,
-            &mut pipeline(),
-            &event,
-            &settings(),
-            Utc::now(),
-        )
-        .await;
-        assert!(r.batch_item_failures.is_empty());
-        assert_eq!(audit.rows.lock().unwrap().len(), 2);
-        let subjects: Vec<String> = notes
-            .messages
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(s, _)| s.clone())
-            .collect();
-        assert_eq!(subjects.len(), 1, "{subjects:?}");
-        assert!(subjects[0].contains("unknown-account"));
-        assert!(
-            metrics
-                .0
+    struct World<N = FakeNotifier> {
+        audit: FakeAudit,
+        ledger: FakeLedger,
+        notes: N,
+        metrics: FakeMetrics,
+    }
+
+    impl World<FakeNotifier> {
+        fn new() -> Self {
+            World::with_notifier(FakeNotifier::default())
+        }
+        fn subjects(&self) -> Vec<String> {
+            self.notes
+                .messages
                 .lock()
                 .unwrap()
                 .iter()
-                .any(|l| l.contains(r#""AccountId":"999988887777""#))
-        );
+                .map(|(s, _)| s.clone())
+                .collect()
+        }
     }
 
-    /// Refuses alerts about one account, as a throttled or unreachable topic would.
-    struct RefusingNotifier(&'static str);
-    impl Notifier for RefusingNotifier {
-        async fn publish(&self, _subject: &str, message: &str) -> Result<(), PortError> {
-            if message.contains(self.0) {
-                Err(PortError::new("sns", "Publish", "throttled"))
-            } else {
-                Ok(())
+    impl<N: Notifier> World<N> {
+        fn with_notifier(notes: N) -> Self {
+            World {
+                audit: FakeAudit::default(),
+                ledger: FakeLedger::default(),
+                notes,
+                metrics: FakeMetrics::default(),
             }
+        }
+        async fn run(
+            &self,
+            p: &mut LoggerState,
+            event: &SqsEvent,
+            invocation: &str,
+        ) -> Vec<String> {
+            let ports = Ports {
+                audit: &self.audit,
+                ledger: &self.ledger,
+                notifier: &self.notes,
+                metrics: &self.metrics,
+            };
+            handle(&ports, p, event, &settings(), invocation, Utc::now())
+                .await
+                .batch_item_failures
+                .into_iter()
+                .map(|f| f.item_identifier)
+                .collect()
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_records_alerts_and_metrics() {
+        let w = World::new();
+        let failed = w
+            .run(
+                &mut pipeline(),
+                &reads_by(&["210000000000", "999988887777"]),
+                "i1",
+            )
+            .await;
+        assert!(failed.is_empty());
+        assert_eq!(w.audit.rows.lock().unwrap().len(), 2);
+        let subjects = w.subjects();
+        assert_eq!(subjects.len(), 1, "{subjects:?}");
+        assert!(subjects[0].contains("unknown-account"));
+        let lines = w.metrics.0.lock().unwrap();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(r#""AccountId":"999988887777""#))
+        );
+        let entry = w.ledger.entries.lock().unwrap();
+        assert_eq!(entry.len(), 1);
+        assert!(entry.values().all(|e| e.state == "sent"));
+    }
+
+    /// Refuses alerts about one account, as a throttled or unreachable topic would, `times`
+    /// times (then publishes, recording what it published).
+    struct RefusingNotifier {
+        account: &'static str,
+        times: Mutex<usize>,
+        published: Mutex<Vec<String>>,
+    }
+    impl RefusingNotifier {
+        fn new(account: &'static str, times: usize) -> Self {
+            RefusingNotifier {
+                account,
+                times: Mutex::new(times),
+                published: Mutex::default(),
+            }
+        }
+    }
+    impl Notifier for RefusingNotifier {
+        async fn publish(&self, subject: &str, message: &str) -> Result<(), PortError> {
+            let mut t = self.times.lock().unwrap();
+            if message.contains(self.account) && *t > 0 {
+                *t -= 1;
+                return Err(PortError::new("sns", "Publish", "Throttling: Rate exceeded"));
+            }
+            self.published.lock().unwrap().push(subject.to_owned());
+            Ok(())
         }
         async fn publish_for_account(&self, _: &str, s: &str, m: &str) -> Result<(), PortError> {
             self.publish(s, m).await
@@ -330,37 +688,131 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_alert_that_is_not_published_fails_only_its_message() {
-        let audit = FakeAudit::default();
+    async fn an_alert_that_is_not_published_fails_only_its_message_and_goes_out_once_on_retry() {
+        let w = World::with_notifier(RefusingNotifier::new("999911112222", 1));
         let event = reads_by(&["999988887777", "999911112222"]);
-        let r = handle(
-            &audit,
-            &RefusingNotifier("999911112222"),
-            &FakeMetrics::default(),
-            &mut pipeline(),
-            &event,
-            &settings(),
-            Utc::now(),
-        )
-        .await;
-        // Both records are written (a retry rewrites e2 idempotently); only m2 is retried.
-        assert_eq!(audit.rows.lock().unwrap().len(), 2);
-        assert_eq!(
-            r.batch_item_failures
-                .iter()
-                .map(|f| f.item_identifier.as_str())
-                .collect::<Vec<_>>(),
-            vec!["m2"]
+        let mut p = pipeline();
+        // Both records are written; only m2, whose alert was refused, is retried.
+        assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m2"]);
+        assert_eq!(w.audit.rows.lock().unwrap().len(), 2);
+        // SQS redelivers m2 only; its alert goes out; m1's is not repeated.
+        let retry = again(
+            &SqsEvent {
+                records: vec![event.records[1].clone()],
+            },
+            2,
         );
+        assert!(w.run(&mut p, &retry, "i2").await.is_empty());
+        // A late third delivery of both (say, a DLQ redrive) publishes nothing more.
+        assert!(w.run(&mut p, &again(&event, 3), "i3").await.is_empty());
+        let published = w.notes.published.lock().unwrap().clone();
+        assert_eq!(published.len(), 2, "{published:?}");
+        assert!(published.iter().all(|s| s.contains("unknown-account")));
+    }
+
+    #[tokio::test]
+    async fn a_windowed_alert_whose_publish_failed_is_published_by_the_redelivery() {
+        // request-spike fires on the third request (threshold 2); its message's publish fails.
+        let w = World::with_notifier(RefusingNotifier::new("request-spike", 1));
+        let mut p = spiky();
+        let event = reads_by(&["210000000000", "210000000000", "210000000000"]);
+        assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m3"]);
+        // The redelivery does not count m3's event again (the window would see 4), and the
+        // detectors would not find the alert again: the ledger still holds it.
+        let retry = again(
+            &SqsEvent {
+                records: vec![event.records[2].clone()],
+            },
+            2,
+        );
+        assert!(w.run(&mut p, &retry, "i2").await.is_empty());
+        let published = w.notes.published.lock().unwrap().clone();
+        assert_eq!(published.len(), 1, "{published:?}");
+        assert!(published[0].contains("request-spike"));
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_batch_does_not_count_twice_in_a_window() {
+        let w = World::new();
+        let mut p = spiky();
+        let event = reads_by(&["210000000000", "210000000000"]);
+        assert!(w.run(&mut p, &event, "i1").await.is_empty());
+        // Two requests: at the threshold, not above. Counting the redelivery would make four.
+        assert!(w.run(&mut p, &again(&event, 2), "i2").await.is_empty());
+        assert!(w.subjects().is_empty(), "{:?}", w.subjects());
+    }
+
+    #[tokio::test]
+    async fn an_event_not_written_is_not_counted_or_alerted_until_it_is() {
+        let w = World::new();
+        w.audit.fail_ids.lock().unwrap().push("e1".into());
+        let mut p = pipeline();
+        let event = reads_by(&["999988887777"]);
+        assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m1"]);
+        assert!(w.subjects().is_empty(), "no alert about an unrecorded event");
+        w.audit.fail_ids.lock().unwrap().clear();
+        assert!(w.run(&mut p, &again(&event, 2), "i2").await.is_empty());
+        assert_eq!(w.subjects().len(), 1);
+        assert!(w.audit.rows.lock().unwrap().contains_key("e1"));
+    }
+
+    #[tokio::test]
+    async fn a_throttled_ledger_fails_the_message_and_publishes_nothing_unclaimed() {
+        let w = World::new();
+        *w.ledger.fail_claims.lock().unwrap() = 1;
+        let mut p = pipeline();
+        let event = reads_by(&["999988887777"]);
+        assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m1"]);
+        assert!(w.subjects().is_empty());
+        assert_eq!(p.held_events(), 1, "held for the retry");
+        // The detectors will not see the event again (its windows already counted it); the
+        // held alert goes out with the redelivery.
+        assert!(w.run(&mut p, &again(&event, 2), "i2").await.is_empty());
+        assert_eq!(w.subjects().len(), 1, "{:?}", w.subjects());
+        assert_eq!(p.held_events(), 0);
+    }
+
+    #[tokio::test]
+    async fn another_container_does_not_repeat_a_sent_alert() {
+        let w = World::new();
+        let event = reads_by(&["999988887777"]);
+        assert!(w.run(&mut pipeline(), &event, "i1").await.is_empty());
+        // A redelivery to a fresh container (empty windows, empty memory of events) finds the
+        // alert again; the ledger says it was sent.
+        assert!(w.run(&mut pipeline(), &again(&event, 2), "i2").await.is_empty());
+        assert_eq!(w.subjects().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_alert_held_by_a_live_claim_is_left_to_its_holder() {
+        let w = World::new();
+        let event = reads_by(&["999988887777"]);
+        let key = AlertKey {
+            event_id: "e1".into(),
+            detector: "unknown-account".into(),
+        };
+        // Another invocation claimed it a moment ago and is still publishing.
+        w.ledger.entries.lock().unwrap().insert(
+            key.clone(),
+            warden_testkit::LedgerEntry {
+                state: "claimed",
+                owner: "other".into(),
+                lease_until: Utc::now() + Duration::seconds(60),
+                alert: LedgerAlert {
+                    key,
+                    subject: "s".into(),
+                    message: "m".into(),
+                },
+            },
+        );
+        assert_eq!(w.run(&mut pipeline(), &event, "i1").await, vec!["m1"]);
+        assert!(w.subjects().is_empty());
     }
 
     #[tokio::test]
     async fn poison_and_unwritten_messages_fail_alone() {
-        let (notes, metrics) = (FakeNotifier::default(), FakeMetrics::default());
-        let audit = FakeAudit {
-            fail_ids: vec!["e3".into()],
-            ..FakeAudit::default()
-        };
+        let w = World::new();
+        w.audit.fail_ids.lock().unwrap().push("e3".into());
         let event = SqsEvent {
             records: vec![
                 msg("ok", envelope("e1", "210000000000", "analytics/a", "2026-11-23T10:00:00Z")),
@@ -369,32 +821,17 @@ mod tests {
                 msg("throttled", envelope("e3", "210000000000", "analytics/b", "2026-11-23T10:00:00Z")),
             ],
         };
-        let r = handle(
-            &audit,
-            &notes,
-            &metrics,
-            &mut pipeline(),
-            &event,
-            &settings(),
-            Utc::now(),
-        )
-        .await;
-        let failed: Vec<&str> = r
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
+        let failed = w.run(&mut pipeline(), &event, "i1").await;
         assert_eq!(failed, vec!["no-time", "poison", "throttled"]);
-        assert!(audit.rows.lock().unwrap().contains_key("e1"));
+        assert!(w.audit.rows.lock().unwrap().contains_key("e1"));
+        // Metrics count what was written, not what was offered.
+        let lines = w.metrics.0.lock().unwrap().join("\n");
+        assert!(lines.contains(r#""RecordsWritten":1"#), "{lines}");
     }
 
     #[tokio::test]
     async fn redelivery_does_not_duplicate() {
-        let (audit, notes, metrics) = (
-            FakeAudit::default(),
-            FakeNotifier::default(),
-            FakeMetrics::default(),
-        );
+        let w = World::new();
         let event = SqsEvent {
             records: vec![msg(
                 "m1",
@@ -402,60 +839,38 @@ mod tests {
             )],
         };
         let mut p = pipeline();
-        handle(
-            &audit,
-            &notes,
-            &metrics,
-            &mut p,
-            &event,
-            &settings(),
-            Utc::now(),
-        )
-        .await;
-        handle(
-            &audit,
-            &notes,
-            &metrics,
-            &mut p,
-            &event,
-            &settings(),
-            Utc::now(),
-        )
-        .await;
-        assert_eq!(audit.rows.lock().unwrap().len(), 1);
+        w.run(&mut p, &event, "i1").await;
+        w.run(&mut p, &again(&event, 2), "i2").await;
+        assert_eq!(w.audit.rows.lock().unwrap().len(), 1);
+        assert_eq!(*w.audit.offered.lock().unwrap(), 2);
     }
 
     #[tokio::test]
     async fn one_event_in_two_messages_of_a_batch_is_written_once() {
-        let (audit, notes, metrics) = (
-            FakeAudit::default(),
-            FakeNotifier::default(),
-            FakeMetrics::default(),
-        );
+        let w = World::new();
         let body = envelope("e1", "999988887777", "analytics/a", "2026-11-23T10:00:00Z");
         let event = SqsEvent {
             records: vec![msg("m1", body.clone()), msg("m2", body)],
         };
-        let r = handle(
-            &audit,
-            &notes,
-            &metrics,
-            &mut pipeline(),
-            &event,
-            &settings(),
-            Utc::now(),
-        )
-        .await;
-        assert!(r.batch_item_failures.is_empty(), "{r:?}");
-        assert_eq!(audit.rows.lock().unwrap().len(), 1);
-        let unknown = notes
-            .messages
-            .lock()
-            .unwrap()
+        let failed = w.run(&mut pipeline(), &event, "i1").await;
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(w.audit.rows.lock().unwrap().len(), 1);
+        let unknown = w
+            .subjects()
             .iter()
-            .filter(|(subject, _)| subject.contains("unknown-account"))
+            .filter(|subject| subject.contains("unknown-account"))
             .count();
         assert_eq!(unknown, 1, "one alert for one event");
+    }
+
+    #[test]
+    fn receive_count_comes_from_the_sqs_attributes() {
+        let e: SqsEvent = serde_json::from_str(
+            r#"{"Records":[{"messageId":"a","body":"{}","attributes":{"ApproximateReceiveCount":"3","SentTimestamp":"1"}},{"messageId":"b","body":"{}"}]}"#,
+        )
+        .unwrap();
+        assert!(e.records[0].is_redelivery());
+        assert!(!e.records[1].is_redelivery());
     }
 
     #[test]

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use access_logger::{BatchResponse, Settings, SqsEvent, handle};
+use access_logger::{BatchResponse, LoggerState, Ports, Settings, SqsEvent, handle};
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use tokio::sync::Mutex;
-use warden_aws::{DynamoAuditStore, DynamoGrantStore, SnsNotifier, StdoutMetrics};
+use warden_aws::{DynamoAlertLedger, DynamoAuditStore, DynamoGrantStore, SnsNotifier, StdoutMetrics};
 use warden_core::detect::{DetectConfig, Pipeline};
 use warden_core::ports::GrantStore;
 
@@ -22,7 +22,7 @@ fn env(name: &str) -> Result<String> {
 }
 
 struct State {
-    pipeline: Pipeline,
+    logger: LoggerState,
     loaded: Instant,
 }
 
@@ -49,6 +49,7 @@ async fn main() -> Result<()> {
     let audit = DynamoAuditStore::new(&config, &env("AUDIT_TABLE")?);
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let notifier = SnsNotifier::new(&config, &env("ALERT_TOPIC_ARN")?);
+    let ledger = DynamoAlertLedger::new(&config, &env("ALERT_LEDGER_TABLE")?);
     let registry = Arc::new(
         grants
             .load_registry(Utc::now())
@@ -59,34 +60,38 @@ async fn main() -> Result<()> {
         Pipeline::new(&detect, Some(registry)).map_err(|e| anyhow!("DETECT_CONFIG: {e}"))?;
     // Local runs: one SQS batch from WARDEN_EVENT_FILE, the batch response on stdout.
     if let Some(event) = warden_aws::local::event_from_env()? {
-        let mut pipeline = pipeline;
+        let mut logger = LoggerState::new(pipeline);
         let event: SqsEvent =
             serde_json::from_value(event).context("WARDEN_EVENT_FILE: not an SQS event")?;
-        let response = handle(
-            &audit,
-            &notifier,
-            &StdoutMetrics,
-            &mut pipeline,
-            &event,
-            &settings,
-            Utc::now(),
-        )
-        .await;
+        let ports = Ports {
+            audit: &audit,
+            ledger: &ledger,
+            notifier: &notifier,
+            metrics: &StdoutMetrics,
+        };
+        // One invocation per process run: the process ID and the clock name it.
+        let invocation = format!("local-{}-{}", std::process::id(), Utc::now().timestamp_micros());
+        let response = handle(&ports, &mut logger, &event, &settings, &invocation, Utc::now()).await;
         println!("{}", serde_json::to_string(&response)?);
         return Ok(());
     }
     let state = Mutex::new(State {
-        pipeline,
+        logger: LoggerState::new(pipeline),
         loaded: Instant::now(),
     });
-    let (audit, grants, notifier, settings, state) =
-        (&audit, &grants, &notifier, &settings, &state);
+    let ports = Ports {
+        audit: &audit,
+        ledger: &ledger,
+        notifier: &notifier,
+        metrics: &StdoutMetrics,
+    };
+    let (ports, grants, settings, state) = (&ports, &grants, &settings, &state);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let mut st = state.lock().await;
         if st.loaded.elapsed() > REGISTRY_REFRESH {
             match grants.load_registry(Utc::now()).await {
                 Ok(r) => {
-                    st.pipeline.set_registry(&Arc::new(r));
+                    st.logger.pipeline.set_registry(&Arc::new(r));
                     st.loaded = Instant::now();
                 }
                 // Keep the previous registry: a stale registry beats no detection.
@@ -94,12 +99,11 @@ async fn main() -> Result<()> {
             }
         }
         let response: BatchResponse = handle(
-            audit,
-            notifier,
-            &StdoutMetrics,
-            &mut st.pipeline,
+            ports,
+            &mut st.logger,
             &event.payload,
             settings,
+            &event.context.request_id,
             Utc::now(),
         )
         .await;

@@ -5,13 +5,15 @@
 
 use std::sync::Arc;
 
-use access_logger::{Settings, SqsEvent, handle};
+use access_logger::{LoggerState, Ports, Settings, SqsEvent, handle};
 use chrono::Utc;
 use serde_json::json;
 use warden_aws::local::{
     Environment, EventSourceMapping, emulator_from_env, put_cloudtrail_events, unique,
 };
-use warden_aws::{DynamoAuditStore, DynamoGrantStore, SnsNotifier, StdoutMetrics};
+use warden_aws::{
+    DynamoAlertLedger, DynamoAuditStore, DynamoGrantStore, SnsNotifier, StdoutMetrics,
+};
 use warden_core::detect::{DetectConfig, Pipeline};
 use warden_core::ports::{GrantStore, UsageQuery};
 
@@ -61,21 +63,21 @@ async fn events_reach_the_table_once_and_alerts_reach_the_topic() {
         shared_bucket: Some(env.bucket.clone()),
         ..DetectConfig::default()
     };
-    let mut pipeline = Pipeline::new(&detect, Some(Arc::new(registry))).unwrap();
+    let mut logger = LoggerState::new(Pipeline::new(&detect, Some(Arc::new(registry))).unwrap());
     let audit = DynamoAuditStore::new(&cfg, &env.audit_table);
-    let response = handle(
-        &audit,
-        &SnsNotifier::new(&cfg, &env.alert_topic),
-        &StdoutMetrics,
-        &mut pipeline,
-        &event,
-        &Settings {
-            retention_days: 365,
-            namespace: "Warden/test".into(),
-        },
-        now,
-    )
-    .await;
+    let ledger = DynamoAlertLedger::new(&cfg, &env.alert_ledger_table);
+    let notifier = SnsNotifier::new(&cfg, &env.alert_topic);
+    let ports = Ports {
+        audit: &audit,
+        ledger: &ledger,
+        notifier: &notifier,
+        metrics: &StdoutMetrics,
+    };
+    let settings = Settings {
+        retention_days: 365,
+        namespace: "Warden/test".into(),
+    };
+    let response = handle(&ports, &mut logger, &event, &settings, "i1", now).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let (deleted, left) = mapping
         .settle(&batch, &serde_json::to_value(&response).unwrap())
@@ -93,4 +95,50 @@ async fn events_reach_the_table_once_and_alerts_reach_the_topic() {
         .unwrap();
     let mail = inbox.receive(10).await.unwrap().event.to_string();
     assert!(mail.contains("unknown-account"), "{mail}");
+}
+
+#[tokio::test]
+async fn the_alert_ledger_claims_once_across_invocations() {
+    use warden_core::ports::{AlertKey, AlertLedger, Claim, LedgerAlert};
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let table = unique("alert-ledger");
+    warden_aws::bootstrap::create_alert_ledger_table(&cfg, &table)
+        .await
+        .unwrap();
+    let ledger = DynamoAlertLedger::new(&cfg, &table);
+    let alert = LedgerAlert {
+        key: AlertKey {
+            event_id: "e1".into(),
+            detector: "unknown-account".into(),
+        },
+        subject: "[warden unknown-account] High: …".into(),
+        message: "{}".into(),
+    };
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(120);
+    assert_eq!(ledger.claim(&alert, "a", now, lease).await.unwrap(), Claim::Mine);
+    // The holder's own retry (a lost response) is still its claim; anyone else waits.
+    assert_eq!(ledger.claim(&alert, "a", now, lease).await.unwrap(), Claim::Mine);
+    assert_eq!(ledger.claim(&alert, "b", now, lease).await.unwrap(), Claim::Busy);
+    // A failed publish gives it back; it stays findable with its payload.
+    ledger.release(&alert.key, "a").await.unwrap();
+    assert_eq!(ledger.unsent("e1").await.unwrap(), vec![alert.clone()]);
+    assert_eq!(ledger.claim(&alert, "b", now, lease).await.unwrap(), Claim::Mine);
+    // A crashed holder: past its lease, another invocation takes over.
+    let later = lease + chrono::Duration::seconds(1);
+    assert_eq!(
+        ledger
+            .claim(&alert, "c", later, later + chrono::Duration::seconds(120))
+            .await
+            .unwrap(),
+        Claim::Mine
+    );
+    // "b" lost the claim: its release does nothing.
+    ledger.release(&alert.key, "b").await.unwrap();
+    ledger.mark_sent(&alert.key, "c", later).await.unwrap();
+    assert_eq!(ledger.claim(&alert, "d", later, lease).await.unwrap(), Claim::Sent);
+    assert!(ledger.unsent("e1").await.unwrap().is_empty());
+    assert!(ledger.unsent("other").await.unwrap().is_empty());
 }

@@ -16,6 +16,7 @@ mod policy_change;
 mod prefix_outside_grant;
 mod request_spike;
 mod root_activity;
+pub mod seen;
 mod unknown_account;
 pub mod window;
 
@@ -276,6 +277,8 @@ pub const S3_WRITE_EVENTS: [&str; 14] = [
 #[derive(Debug)]
 pub struct Pipeline {
     detectors: Vec<Box<dyn Detector>>,
+    /// Events already observed through [`Pipeline::observe_once`], for the longest window.
+    seen: seen::SeenEvents,
     /// Detectors that are off because no registry was given.
     pub without_registry: Vec<&'static str>,
 }
@@ -429,10 +432,26 @@ impl Pipeline {
         if on("root-activity") {
             d.push(Box::new(root_activity::RootActivity));
         }
+        let horizon = cfg
+            .request_spike_window_seconds
+            .max(cfg.failed_auth_window_seconds)
+            .max(cfg.egress_window_seconds);
         Ok(Pipeline {
             detectors: d,
+            seen: seen::SeenEvents::new(horizon, seen::MAX_REMEMBERED),
             without_registry,
         })
+    }
+
+    /// Run every detector on a record the first time its event is offered, and return `true`;
+    /// a repeat (an at-least-once redelivery) is skipped and returns `false`, so no window counts
+    /// an event twice. Repeats are remembered for the longest window (see [`seen`]).
+    pub fn observe_once(&mut self, r: &AccessRecord<'_>, out: &mut Vec<Alert>) -> bool {
+        if !self.seen.first(&r.event_id, r.epoch_ms) {
+            return false;
+        }
+        self.observe(r, out);
+        true
     }
 
     /// Run every detector on one record.

@@ -1,0 +1,222 @@
+//! The alert ledger table (`<project>-<env>-alert-ledger`): one item per alert, key
+//! `event_id` (hash) + `detector` (range), so the access-logger publishes each alert once
+//! whatever SQS redelivers and however many instances run.
+//!
+//! | attribute | meaning |
+//! |---|---|
+//! | `state` | `claimed` (an invocation is publishing it), `pending` (a publish failed), `sent` |
+//! | `owner` | the invocation holding the claim |
+//! | `lease_until` | epoch seconds; a `claimed` item past it may be claimed again (a crashed holder) |
+//! | `subject`, `message` | the alert, kept until sent so a redelivery can publish it |
+//! | `expires_at` | TTL: [`RETENTION_DAYS`] after the claim, longer than SQS keeps a message |
+//!
+//! A claim is one conditional `PutItem`; the condition is what makes two deliveries of one
+//! event race safely (DynamoDB evaluates it atomically with the write:
+//! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html>).
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use warden_core::ports::{AlertKey, AlertLedger, Claim, LedgerAlert, PortError};
+
+use crate::util::{ATTEMPTS, backoff, s_attr, sdk_err};
+
+/// Days a ledger item is kept: SQS keeps a message at most 14 days, a DLQ redrive can bring it
+/// back within the DLQ's 14 days, so 30 days outlives every redelivery.
+pub const RETENTION_DAYS: i64 = 30;
+
+/// The alert ledger on DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoAlertLedger {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoAlertLedger {
+    /// A ledger on `table`.
+    #[must_use]
+    pub fn new(config: &aws_config::SdkConfig, table: &str) -> Self {
+        DynamoAlertLedger {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.to_owned(),
+        }
+    }
+
+    fn key(key: &AlertKey) -> [(String, AttributeValue); 2] {
+        [
+            ("event_id".into(), AttributeValue::S(key.event_id.clone())),
+            ("detector".into(), AttributeValue::S(key.detector.clone())),
+        ]
+    }
+
+    async fn state_of(&self, key: &AlertKey) -> Result<Option<(String, String)>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key).into_iter().collect()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err("dynamodb", "GetItem"))?;
+        Ok(out.item().map(|i| {
+            (
+                s_attr(i, "state").unwrap_or_default().to_owned(),
+                s_attr(i, "owner").unwrap_or_default().to_owned(),
+            )
+        }))
+    }
+}
+
+impl AlertLedger for DynamoAlertLedger {
+    async fn claim(
+        &self,
+        alert: &LedgerAlert,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, PortError> {
+        let mut item: std::collections::HashMap<String, AttributeValue> =
+            Self::key(&alert.key).into_iter().collect();
+        item.insert("state".into(), AttributeValue::S("claimed".into()));
+        item.insert("owner".into(), AttributeValue::S(owner.to_owned()));
+        item.insert(
+            "lease_until".into(),
+            AttributeValue::N(lease_until.timestamp().to_string()),
+        );
+        item.insert("subject".into(), AttributeValue::S(alert.subject.clone()));
+        item.insert("message".into(), AttributeValue::S(alert.message.clone()));
+        item.insert(
+            "expires_at".into(),
+            AttributeValue::N((now.timestamp() + RETENTION_DAYS * 86_400).to_string()),
+        );
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(event_id) OR #s = :pending OR (#s = :claimed AND (lease_until < :now OR #o = :me))",
+            )
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Claim::Mine),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                // Sent already, or another invocation's live claim.
+                match self.state_of(&alert.key).await? {
+                    Some((state, _)) if state == "sent" => Ok(Claim::Sent),
+                    Some((state, o)) if state == "claimed" && o == owner => Ok(Claim::Mine),
+                    _ => Ok(Claim::Busy),
+                }
+            }
+            Err(e) => Err(sdk_err("dynamodb", "PutItem")(e)),
+        }
+    }
+
+    async fn mark_sent(
+        &self,
+        key: &AlertKey,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        // Beyond the SDK's own attempts: a mark that never lands leaves a claim that a much
+        // later redelivery could take again and publish twice.
+        let mut last = None;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(key).into_iter().collect()))
+                .update_expression("SET #s = :sent, sent_at = :t, #o = :me REMOVE lease_until")
+                .expression_attribute_names("#s", "state")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
+                .expression_attribute_values(":t", AttributeValue::S(now.to_rfc3339()))
+                .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
+                .send()
+                .await;
+            match r {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(sdk_err("dynamodb", "UpdateItem")(e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| PortError::new("dynamodb", "UpdateItem", "no attempt made")))
+    }
+
+    async fn release(&self, key: &AlertKey, owner: &str) -> Result<(), PortError> {
+        let r = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(key).into_iter().collect()))
+            .update_expression("SET #s = :pending REMOVE lease_until")
+            .condition_expression("#s = :claimed AND #o = :me")
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // Not ours any more (or already sent): nothing to give back.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err("dynamodb", "UpdateItem")(e)),
+        }
+    }
+
+    async fn unsent(&self, event_id: &str) -> Result<Vec<LedgerAlert>, PortError> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("event_id = :e")
+                .expression_attribute_values(":e", AttributeValue::S(event_id.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Query"))?;
+            for item in page.items() {
+                if s_attr(item, "state") == Some("sent") {
+                    continue;
+                }
+                out.push(LedgerAlert {
+                    key: AlertKey {
+                        event_id: event_id.to_owned(),
+                        detector: s_attr(item, "detector").unwrap_or_default().to_owned(),
+                    },
+                    subject: s_attr(item, "subject").unwrap_or_default().to_owned(),
+                    message: s_attr(item, "message").unwrap_or_default().to_owned(),
+                });
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}

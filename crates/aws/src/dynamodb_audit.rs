@@ -1,0 +1,159 @@
+//! The access-log table: audit records ([`DynamoAuditStore`]) and usage queries on it.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use warden_core::cloudtrail::normalise::Attr;
+use warden_core::ports::{AuditStore, PortError, WriteOutcome};
+
+use crate::util::{ATTEMPTS, IN_FLIGHT, backoff, s_attr, sdk_err, to_attr};
+
+/// BatchWriteItem accepts at most 25 items per call.
+const BATCH: usize = 25;
+
+/// The access-log table.
+#[derive(Debug, Clone)]
+pub struct DynamoAuditStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoAuditStore {
+    /// A store on `table`.
+    #[must_use]
+    pub fn new(config: &SdkConfig, table: &str) -> Self {
+        DynamoAuditStore {
+            client: aws_sdk_dynamodb::Client::new(config),
+            table: table.to_owned(),
+        }
+    }
+
+    /// One BatchWriteItem of at most 25 items, retrying unprocessed items with backoff and
+    /// jitter; returns how many were written and the `event_id`s that never were.
+    async fn write_chunk(
+        &self,
+        chunk: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(usize, Vec<String>), PortError> {
+        let mut pending = chunk;
+        let (mut written, mut attempt) = (0, 0);
+        while !pending.is_empty() && attempt < ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            attempt += 1;
+            let sent = pending.len();
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, std::mem::take(&mut pending))
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "BatchWriteItem"))?;
+            pending = out
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
+            written += sent - pending.len();
+        }
+        let failed = pending
+            .iter()
+            .filter_map(|w| {
+                w.put_request()
+                    .and_then(|p| p.item().get("event_id"))
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+            })
+            .collect();
+        Ok((written, failed))
+    }
+}
+
+impl AuditStore for DynamoAuditStore {
+    async fn write_records(
+        &self,
+        items: Vec<std::collections::BTreeMap<String, Attr>>,
+    ) -> Result<WriteOutcome, PortError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut outcome = WriteOutcome::default();
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                let item: HashMap<String, AttributeValue> =
+                    item.into_iter().map(|(k, v)| (k, to_attr(v))).collect();
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(|e| PortError::new("dynamodb", "BatchWriteItem", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        // The chunks go out concurrently (a 100-record batch is four requests in flight, not
+        // four in a row); each retries its own unprocessed items.
+        let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
+        let writes: Vec<_> = chunks.into_iter().map(|c| self.write_chunk(c)).collect();
+        let results: Vec<Result<(usize, Vec<String>), PortError>> =
+            futures_util::stream::iter(writes)
+                .buffer_unordered(IN_FLIGHT)
+                .collect()
+                .await;
+        for r in results {
+            let (written, failed) = r?;
+            outcome.written += written;
+            outcome.failed.extend(failed);
+        }
+        Ok(outcome)
+    }
+}
+
+impl warden_core::ports::UsageQuery for DynamoAuditStore {
+    async fn usage(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<warden_core::cost::Usage, PortError> {
+        let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut usage = warden_core::cost::Usage::default();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("by-account-time")
+                .key_condition_expression("account_id = :a AND #t BETWEEN :from AND :to")
+                .expression_attribute_names("#t", "timestamp")
+                .expression_attribute_values(":a", AttributeValue::S(account_id.to_owned()))
+                .expression_attribute_values(":from", AttributeValue::S(fmt(from)))
+                // BETWEEN is inclusive: stop just before the end instant.
+                .expression_attribute_values(
+                    ":to",
+                    AttributeValue::S(fmt(to - chrono::Duration::milliseconds(1))),
+                )
+                .projection_expression("bytes_out, event_source")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Query"))?;
+            for item in page.items() {
+                if s_attr(item, "event_source") == Some("s3.amazonaws.com") {
+                    usage.requests += 1;
+                }
+                usage.bytes_out += item
+                    .get("bytes_out")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(usage)
+    }
+}

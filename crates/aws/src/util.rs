@@ -1,0 +1,59 @@
+//! Helpers shared by the adapters: SDK error conversion, attribute conversion, and the backoff
+//! with jitter used where Warden retries partial results itself (BatchWriteItem unprocessed items).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use warden_core::cloudtrail::normalise::Attr;
+use warden_core::ports::PortError;
+
+/// Requests of one call in flight at once (BatchWriteItem chunks, PublishBatch requests).
+pub(crate) const IN_FLIGHT: usize = 8;
+/// Attempts for unprocessed items before giving them back to the caller.
+pub(crate) const ATTEMPTS: u32 = 6;
+
+/// A [`PortError`] naming `service` and `op` with the SDK error's full context.
+pub(crate) fn sdk_err<E, R>(
+    service: &'static str,
+    op: &'static str,
+) -> impl Fn(aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| {
+        PortError::new(
+            service,
+            op,
+            format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+        )
+    }
+}
+
+/// The string attribute `k` of `item`, if it is one.
+pub(crate) fn s_attr<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> Option<&'a str> {
+    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// A normalised CloudTrail attribute as a DynamoDB attribute value.
+pub(crate) fn to_attr(a: Attr) -> AttributeValue {
+    match a {
+        Attr::S(s) => AttributeValue::S(s),
+        Attr::N(n) => AttributeValue::N(n),
+        Attr::Bool(b) => AttributeValue::Bool(b),
+    }
+}
+
+/// Full-jitter exponential backoff: a random delay in [0, min(cap, base·2^attempt)).
+pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
+    let ceiling_ms = (50u64 << attempt.min(10)).min(2_000);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()))
+        .unwrap_or(0);
+    // Cheap mixing of the clock's low bits; good enough for spreading retries.
+    let r = nanos
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .rotate_left(17);
+    std::time::Duration::from_millis(r % ceiling_ms.max(1))
+}
