@@ -81,6 +81,22 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   alarm_actions       = [aws_sns_topic.alerts.arn]
 }
 
+# The policy-reconciler's run counters (EMF, no dimensions): a registry item it had to leave out
+# (unreadable, invalid, overlapping) means someone's access is not what the registry says.
+resource "aws_cloudwatch_metric_alarm" "registry_items_skipped" {
+  alarm_name          = "${local.name}-registry-items-skipped"
+  alarm_description   = "The policy-reconciler left registry items out (invalid or overlapping): their access is not applied. The alert on the alerts topic names each item and rule."
+  namespace           = "Warden/${var.environment}"
+  metric_name         = "RegistryItemsSkipped"
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "logger_errors" {
   alarm_name          = "${local.name}-access-logger-errors"
   alarm_description   = "The access-logger is failing: audit records may be delayed (they wait in SQS, then the DLQ)."

@@ -58,7 +58,9 @@ resource "aws_dynamodb_table" "audit_logs" {
 # The alert ledger: one item per (CloudTrail event, detector). The access-logger claims an alert
 # here with a conditional PutItem before publishing it, marks it sent after, and releases it when
 # SNS refuses; SQS redeliveries and concurrent instances therefore publish each alert once, and
-# an alert found but not yet published survives until its message comes back. Items expire
+# an alert found but not yet published survives until its message comes back. The
+# expiration-enforcer keeps its owner notices here the same way (partition
+# "warden-owner-notices"), so a notice SNS refused is sent by the next run, once. Items expire
 # after 30 days (longer than SQS and its DLQ keep a message). Layout: crates/aws/src/alert_ledger.rs.
 resource "aws_dynamodb_table" "alert_ledger" {
   name                        = "${local.name}-alert-ledger"

@@ -49,10 +49,13 @@ locals {
 data "aws_iam_policy_document" "approval_processor" {
   count = var.enable_self_service_portal ? 1 : 0
   # UpdateItem: claim the pending request (its stored values come back with ReturnValues) and
-  # settle it; Scan: the overlap check on the registry.
+  # settle it; Query: the account's items for the overlap check; ConditionCheckItem: the
+  # activation is one TransactWriteItems that also checks those items are unchanged, and each
+  # ConditionCheck in a transaction needs this action.
+  # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
   statement {
     sid       = "ApplyDecisions"
-    actions   = ["dynamodb:UpdateItem", "dynamodb:Scan"]
+    actions   = ["dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
     resources = [aws_dynamodb_table.access_control.arn]
   }
   # SendTaskSuccess/Failure take no resource ARN (the task token is what they act on), so "*" is

@@ -34,6 +34,13 @@ data "aws_iam_policy_document" "expiration_enforcer" {
     actions   = ["dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.audit_logs.arn]
   }
+  # Each owner notice is claimed in the alert ledger before the revoke and marked sent after, so
+  # it goes out once even when SNS refuses it (the next run finds it there) or two runs overlap.
+  statement {
+    sid       = "SendEachNoticeOnce"
+    actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.alert_ledger.arn]
+  }
   statement {
     sid       = "NotifyOwners"
     actions   = ["sns:Publish"]
@@ -57,6 +64,7 @@ module "expiration_enforcer" {
     REGISTRY_TABLE      = aws_dynamodb_table.access_control.name
     AUDIT_TABLE         = aws_dynamodb_table.audit_logs.name
     OWNER_TOPIC_ARN     = aws_sns_topic.owner_notifications.arn
+    ALERT_LEDGER_TABLE  = aws_dynamodb_table.alert_ledger.name
     ACCESS_LOG_TTL_DAYS = tostring(var.access_log_ttl_days)
   }
 }

@@ -1,6 +1,8 @@
 # policy-reconciler: the one writer of the bucket policy and the KMS grants. Renders both from the
-# registry with warden-core (baseline from SSM + packed grant statements), refuses to apply a
-# policy over the 20 KB budget, applies idempotently. Triggered by the registry's stream, by the
+# registry with warden-core (baseline from SSM + packed grant statements) and applies them
+# idempotently, one failure never blocking the rest: grants past the 20 KB budget, or whose role
+# S3 refuses as an invalid principal (a deleted consumer role), are left out and reported while
+# every other grant and every removal is applied; a failed call fails the run so Lambda retries it. Triggered by the registry's stream, by the
 # expiration-enforcer and approval workflow, and once per Terraform apply.
 
 data "aws_iam_policy_document" "policy_reconciler" {
@@ -55,6 +57,7 @@ module "policy_reconciler" {
     BASELINE_PARAMETER = aws_ssm_parameter.bucket_baseline.name
     CONSUMER_ROLE_NAME = var.consumer_role_name
     ALERT_TOPIC_ARN    = aws_sns_topic.alerts.arn
+    METRICS_NAMESPACE  = "Warden/${var.environment}"
   }
 }
 

@@ -32,11 +32,9 @@ impl DynamoAuditStore {
     }
 
     /// One BatchWriteItem of at most 25 items, retrying unprocessed items with backoff and
-    /// jitter; returns how many were written and the `event_id`s that never were.
-    async fn write_chunk(
-        &self,
-        chunk: Vec<aws_sdk_dynamodb::types::WriteRequest>,
-    ) -> Result<(usize, Vec<String>), PortError> {
+    /// jitter. A call that fails (after the SDK's own retries) ends the chunk: the items it
+    /// carried are reported failed along with the error.
+    async fn write_chunk(&self, chunk: Vec<aws_sdk_dynamodb::types::WriteRequest>) -> ChunkResult {
         let mut pending = chunk;
         let (mut written, mut attempt) = (0, 0);
         while !pending.is_empty() && attempt < ATTEMPTS {
@@ -45,13 +43,23 @@ impl DynamoAuditStore {
             }
             attempt += 1;
             let sent = pending.len();
-            let out = self
+            let sent_ids = event_ids(&pending);
+            let out = match self
                 .client
                 .batch_write_item()
                 .request_items(&self.table, std::mem::take(&mut pending))
                 .send()
                 .await
-                .map_err(sdk_err("dynamodb", "BatchWriteItem"))?;
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    return ChunkResult {
+                        written,
+                        failed: sent_ids,
+                        error: Some(sdk_err("dynamodb", "BatchWriteItem")(e)),
+                    };
+                }
+            };
             pending = out
                 .unprocessed_items()
                 .and_then(|u| u.get(&self.table))
@@ -59,20 +67,40 @@ impl DynamoAuditStore {
                 .unwrap_or_default();
             written += sent - pending.len();
         }
-        let failed = pending
-            .iter()
-            .filter_map(|w| {
-                w.put_request()
-                    .and_then(|p| p.item().get("event_id"))
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-            })
-            .collect();
-        Ok((written, failed))
+        ChunkResult {
+            written,
+            failed: event_ids(&pending),
+            error: None,
+        }
     }
 }
 
+/// What one chunk came to.
+struct ChunkResult {
+    written: usize,
+    /// `event_id`s not written (unprocessed after the attempts, or in a failed call).
+    failed: Vec<String>,
+    /// The call that failed, if one did.
+    error: Option<PortError>,
+}
+
+fn event_ids(requests: &[aws_sdk_dynamodb::types::WriteRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .filter_map(|w| {
+            w.put_request()
+                .and_then(|p| p.item().get("event_id"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+        })
+        .collect()
+}
+
 impl AuditStore for DynamoAuditStore {
+    /// Items are written in chunks of 25, concurrently. A chunk whose call fails (after the
+    /// SDK's retries: throttling, 5xx, timeouts…) puts its `event_id`s in
+    /// [`WriteOutcome::failed`] — logged as a warning naming the error — and the other chunks'
+    /// results stand; `Err` only for what affects every item (building the requests).
     async fn write_records(
         &self,
         items: Vec<std::collections::BTreeMap<String, Attr>>,
@@ -95,15 +123,21 @@ impl AuditStore for DynamoAuditStore {
         // four in a row); each retries its own unprocessed items.
         let chunks: Vec<Vec<WriteRequest>> = requests.chunks(BATCH).map(<[_]>::to_vec).collect();
         let writes: Vec<_> = chunks.into_iter().map(|c| self.write_chunk(c)).collect();
-        let results: Vec<Result<(usize, Vec<String>), PortError>> =
-            futures_util::stream::iter(writes)
-                .buffer_unordered(IN_FLIGHT)
-                .collect()
-                .await;
+        let results: Vec<ChunkResult> = futures_util::stream::iter(writes)
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
         for r in results {
-            let (written, failed) = r?;
-            outcome.written += written;
-            outcome.failed.extend(failed);
+            if let Some(e) = &r.error {
+                tracing::warn!(
+                    error = %e,
+                    table = %self.table,
+                    records = r.failed.len(),
+                    "BatchWriteItem failed after the SDK's retries; the chunk's records are reported failed"
+                );
+            }
+            outcome.written += r.written;
+            outcome.failed.extend(r.failed);
         }
         Ok(outcome)
     }

@@ -270,7 +270,209 @@ impl GrantStore for DynamoGrantStore {
     }
 }
 
+/// What a conditional activation requires to be unchanged: the account's items that grant
+/// access or could (active — the declared one included — and pending), each with the attributes
+/// read, and whether the account had a declared item.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSnapshot {
+    items: Vec<HashMap<String, AttributeValue>>,
+    declared: bool,
+}
+
+/// Attributes whose change invalidates an overlap check made on the snapshot.
+const CHECKED_ATTRIBUTES: [&str; 4] = [
+    "grant_state",
+    "allowed_prefixes",
+    "access_level",
+    "expiration_date",
+];
+
+/// TransactWriteItems takes at most 100 actions: the activation plus 99 checks.
+const MAX_SNAPSHOT_ITEMS: usize = 98;
+
 impl warden_core::ports::RequestStore for DynamoGrantStore {
+    type Snapshot = AccountSnapshot;
+
+    async fn account_snapshot(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Grant>, AccountSnapshot), PortError> {
+        let mut snapshot = AccountSnapshot::default();
+        let mut grants = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("account_id = :a")
+                .expression_attribute_values(":a", AttributeValue::S(account_id.to_owned()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Query"))?;
+            for item in page.items() {
+                let state = s_attr(item, "grant_state").unwrap_or("active");
+                if s_attr(item, "grant_id") == Some("declared") {
+                    snapshot.declared = true;
+                }
+                if state != "active" && state != "pending" {
+                    continue;
+                }
+                if state == "active" {
+                    // An unreadable item is left out of the check as the loader leaves it out of
+                    // the registry; its attributes still take part in the condition.
+                    if let Ok(g) = item_to_input(item)
+                        .and_then(|i| Grant::from_input(&i, now).map_err(|e| e.to_string()))
+                    {
+                        grants.push(g);
+                    }
+                }
+                snapshot.items.push(item.clone());
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok((grants, snapshot))
+    }
+
+    async fn activate(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        by: &str,
+        snapshot: &AccountSnapshot,
+    ) -> Result<warden_core::ports::Activation, PortError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+        use warden_core::ports::Activation;
+        let bad = |e: aws_sdk_dynamodb::error::BuildError| {
+            PortError::new("dynamodb", "TransactWriteItems", e.to_string())
+        };
+        let key = |grant_id: &str| {
+            HashMap::from([
+                (
+                    "account_id".to_owned(),
+                    AttributeValue::S(account_id.to_owned()),
+                ),
+                (
+                    "grant_id".to_owned(),
+                    AttributeValue::S(grant_id.to_owned()),
+                ),
+            ])
+        };
+        let others: Vec<&HashMap<String, AttributeValue>> = snapshot
+            .items
+            .iter()
+            .filter(|i| s_attr(i, "grant_id") != Some(request_id))
+            .collect();
+        if others.len() > MAX_SNAPSHOT_ITEMS {
+            return Err(PortError::new(
+                "dynamodb",
+                "TransactWriteItems",
+                format!(
+                    "account {account_id} has {} active or pending registry items; an activation can check at most {MAX_SNAPSHOT_ITEMS} (settle or delete old requests)",
+                    others.len()
+                ),
+            ));
+        }
+        let mut actions = vec![
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(request_id)))
+                        .update_expression("SET grant_state = :s, decided_by = :by")
+                        .condition_expression("grant_state = :pending")
+                        .expression_attribute_values(":s", AttributeValue::S("active".into()))
+                        .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
+                        .expression_attribute_values(
+                            ":pending",
+                            AttributeValue::S("pending".into()),
+                        )
+                        .build()
+                        .map_err(bad)?,
+                )
+                .build(),
+        ];
+        for item in &others {
+            let Some(grant_id) = s_attr(item, "grant_id") else {
+                continue;
+            };
+            // Each checked attribute as read (lists compare whole: EQ works on every type,
+            // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Condition.html),
+            // or still absent.
+            let mut clauses = Vec::new();
+            let mut check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(grant_id)));
+            for (n, attr) in CHECKED_ATTRIBUTES.iter().enumerate() {
+                check = check.expression_attribute_names(format!("#a{n}"), *attr);
+                match item.get(*attr) {
+                    Some(v) => {
+                        clauses.push(format!("#a{n} = :v{n}"));
+                        check = check.expression_attribute_values(format!(":v{n}"), v.clone());
+                    }
+                    None => clauses.push(format!("attribute_not_exists(#a{n})")),
+                }
+            }
+            actions.push(
+                TransactWriteItem::builder()
+                    .condition_check(
+                        check
+                            .condition_expression(clauses.join(" AND "))
+                            .build()
+                            .map_err(bad)?,
+                    )
+                    .build(),
+            );
+        }
+        if !snapshot.declared {
+            // A declared grant Terraform writes meanwhile must be seen by the check.
+            actions.push(
+                TransactWriteItem::builder()
+                    .condition_check(
+                        ConditionCheck::builder()
+                            .table_name(&self.table)
+                            .set_key(Some(key("declared")))
+                            .condition_expression("attribute_not_exists(grant_id)")
+                            .build()
+                            .map_err(bad)?,
+                    )
+                    .build(),
+            );
+        }
+        let r = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(Activation::Activated),
+            Err(e) => {
+                if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() {
+                    // Reasons come in the order of the actions: the first is the request itself.
+                    let reasons = c.cancellation_reasons();
+                    let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
+                        r.code().is_some_and(|c| c != "None")
+                    };
+                    if reasons.first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed")) {
+                        return Ok(Activation::NotPending);
+                    }
+                    // A changed item, or a conflicting transaction in flight: check again.
+                    if reasons.iter().any(failed) || reasons.is_empty() {
+                        return Ok(Activation::Changed);
+                    }
+                }
+                Err(sdk_err("dynamodb", "TransactWriteItems")(e))
+            }
+        }
+    }
+
     async fn put_pending(
         &self,
         request_id: &str,

@@ -588,6 +588,7 @@ impl Environment {
             ("AUDIT_TABLE", self.audit_table.clone()),
             ("ALERT_LEDGER_TABLE", self.alert_ledger_table.clone()),
             ("ACCESS_LOG_TTL_DAYS", "365".into()),
+            ("METRICS_NAMESPACE", "Warden/local".into()),
             ("AUDIT_BUCKET", self.audit_bucket.clone()),
             ("REPORT_PREFIX", "cost-reports/".into()),
             ("CONSUMER_ROLES_PARAMETER", self.roles_parameter.clone()),

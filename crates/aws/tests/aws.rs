@@ -351,3 +351,297 @@ async fn a_bad_registry_item_is_skipped_and_reported_not_fatal() {
     // The plain loader serves the same registry instead of failing.
     assert_eq!(store.load_registry(now).await.unwrap().grants().len(), 2);
 }
+
+// --- the fault layer (issue 14) ---------------------------------------------------------------
+
+/// A clean config (for setup and checks) and one under `spec`, with its layer; retries keep the
+/// SDK's standard mode and attempts, with a short backoff so the tests stay fast.
+async fn faulted(
+    spec: &str,
+) -> Option<(
+    aws_config::SdkConfig,
+    aws_config::SdkConfig,
+    warden_aws::FaultLayer,
+)> {
+    let ep = std::env::var("WARDEN_MOTO_ENDPOINT").ok()?;
+    let clean = warden_aws::local_config_with_faults(&ep, "us-east-1", None).await;
+    let layer = warden_aws::FaultPlan::parse(spec).unwrap().layer();
+    let faulty = warden_aws::local_config_with_faults(&ep, "us-east-1", Some(&layer))
+        .await
+        .to_builder()
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(std::time::Duration::from_millis(5)),
+        )
+        .build();
+    Some((clean, faulty, layer))
+}
+
+#[tokio::test]
+async fn throttled_dynamodb_fails_with_the_sdks_own_error_after_its_retries() {
+    use warden_aws::faults::Service;
+    let Some((clean, faulty, layer)) = faulted("dynamodb:throttle=1.0,seed=7").await else {
+        return;
+    };
+    let table = unique("registry-throttled");
+    bootstrap::create_registry_table(&clean, &table)
+        .await
+        .unwrap();
+    let err = aws_sdk_dynamodb::Client::new(&faulty)
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap_err();
+    let service = err
+        .as_service_error()
+        .expect("a service error, as AWS sends it");
+    assert!(
+        service.is_provisioned_throughput_exceeded_exception(),
+        "{service:?}"
+    );
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 400);
+    let stats = layer.stats();
+    assert_eq!(
+        stats.requests(Service::DynamoDb),
+        3,
+        "the SDK retried (standard mode: 3 attempts): {stats}"
+    );
+    assert_eq!(
+        stats.injected(Service::DynamoDb, warden_aws::FaultKind::Throttle),
+        3
+    );
+    // Through the adapter: the port error names the service, operation and AWS's error code.
+    let e = DynamoGrantStore::new(&faulty, &table)
+        .load_registry(Utc::now())
+        .await
+        .unwrap_err();
+    assert_eq!((e.service, e.operation), ("dynamodb", "Scan"));
+    assert!(
+        e.message.contains("ProvisionedThroughputExceededException"),
+        "{e}"
+    );
+    assert!(e.message.contains("warden-fault-dynamodb"), "{e}");
+}
+
+#[tokio::test]
+async fn occasional_throttling_is_absorbed_by_the_sdks_retries() {
+    use warden_aws::faults::Service;
+    let Some((clean, faulty, layer)) = faulted("dynamodb:throttle=0.3,seed=7").await else {
+        return;
+    };
+    let table = unique("registry-flaky");
+    bootstrap::create_registry_table(&clean, &table)
+        .await
+        .unwrap();
+    let store = DynamoGrantStore::new(&faulty, &table);
+    let now = Utc::now();
+    for i in 0..10 {
+        let g = Grant::from_input(
+            &GrantInput {
+                account_id: format!("2200000000{i:02}"),
+                name: None,
+                allowed_prefixes: vec![format!("team-{i}/")],
+                access_level: "read".into(),
+                expiration_date: "2030-01-01T00:00:00Z".into(),
+                owner_email: None,
+                external_id: None,
+                created_by: Some("test".into()),
+                created_at: None,
+            },
+            now,
+        )
+        .unwrap();
+        store.put_grant(&g, "declared").await.unwrap();
+    }
+    let stats = layer.stats();
+    assert!(
+        stats.injected(Service::DynamoDb, warden_aws::FaultKind::Throttle) > 0,
+        "{stats}"
+    );
+    assert!(stats.requests(Service::DynamoDb) > 10, "{stats}");
+    eprintln!("{stats}");
+    assert_eq!(
+        DynamoGrantStore::new(&clean, &table)
+            .load_registry(now)
+            .await
+            .unwrap()
+            .grants()
+            .len(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn sns_5xx_surfaces_as_snss_internal_error() {
+    use warden_aws::faults::Service;
+    let Some((clean, faulty, layer)) = faulted("sns:5xx=1.0").await else {
+        return;
+    };
+    let topic = bootstrap::create_topic(&clean, &unique("faulty-topic"))
+        .await
+        .unwrap();
+    let err = aws_sdk_sns::Client::new(&faulty)
+        .publish()
+        .topic_arn(&topic)
+        .message("m")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_internal_error_exception()),
+        "{err:?}"
+    );
+    assert_eq!(err.raw_response().unwrap().status().as_u16(), 500);
+    assert_eq!(layer.stats().requests(Service::Sns), 3, "retried as a 5xx");
+    let e = SnsNotifier::new(&faulty, &topic)
+        .publish("s", "m")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().starts_with("sns Publish"), "{e}");
+    assert!(e.message.contains("InternalError"), "{e}");
+    // Batches: every message comes back failed, with the reason.
+    let failed = SnsNotifier::new(&faulty, &topic)
+        .publish_batch(&[("a".into(), "1".into()), ("b".into(), "2".into())])
+        .await;
+    assert_eq!(failed.len(), 2, "{failed:?}");
+}
+
+#[tokio::test]
+async fn an_sts_timeout_surfaces_as_a_timeout() {
+    use warden_aws::faults::Service;
+    use warden_core::ports::CredentialVendor;
+    let Some((_clean, faulty, layer)) = faulted("sts:timeout=1.0,seed=3").await else {
+        return;
+    };
+    let err = aws_sdk_sts::Client::new(&faulty)
+        .assume_role()
+        .role_arn("arn:aws:iam::210000000000:role/warden-consumer")
+        .role_session_name("s")
+        .send()
+        .await
+        .unwrap_err();
+    match &err {
+        aws_sdk_sts::error::SdkError::DispatchFailure(d) => assert!(d.is_timeout(), "{err:?}"),
+        other => panic!("expected a dispatch timeout, got {other:?}"),
+    }
+    assert_eq!(
+        layer.stats().requests(Service::Sts),
+        3,
+        "timeouts are retried"
+    );
+    assert_eq!(
+        layer
+            .stats()
+            .injected(Service::Sts, warden_aws::FaultKind::Timeout),
+        3
+    );
+    let e = warden_aws::StsVendor::new(&faulty)
+        .assume(
+            "arn:aws:iam::210000000000:role/warden-consumer",
+            "s",
+            None,
+            "{}",
+            900,
+            &[],
+            "si",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((e.service, e.operation), ("sts", "AssumeRole"));
+    // Other services of the same config are untouched.
+    assert!(
+        bootstrap::create_topic(&faulty, &unique("untouched"))
+            .await
+            .is_ok()
+    );
+}
+
+fn access_items(
+    n: usize,
+    tag: &str,
+) -> Vec<std::collections::BTreeMap<String, warden_core::cloudtrail::normalise::Attr>> {
+    let text: String = (0..n)
+        .map(|i| format!(r#"{{"eventTime":"2026-11-23T10:00:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"{tag}-{i}","userIdentity":{{"type":"AssumedRole","accountId":"210000000000","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/s"}},"requestParameters":{{"bucketName":"b","key":"k/{i}"}}}}"#, i % 60) + "\n")
+        .collect();
+    let parsed = warden_core::cloudtrail::parse_bytes("test", text.as_bytes());
+    parsed
+        .records
+        .iter()
+        .map(|p| {
+            warden_core::cloudtrail::normalise::to_item(
+                &warden_core::cloudtrail::normalise(p).unwrap(),
+                365,
+            )
+        })
+        .collect()
+}
+
+async fn count_items(cfg: &aws_config::SdkConfig, table: &str) -> i32 {
+    aws_sdk_dynamodb::Client::new(cfg)
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .count()
+}
+
+/// A chunk whose BatchWriteItem fails (after the SDK's retries) is reported item by item; the
+/// other chunks' writes stand and the call itself succeeds.
+#[tokio::test]
+async fn a_failed_chunk_is_reported_failed_and_the_other_chunks_stand() {
+    let Some(cfg) = moto().await else { return };
+    let table = unique("access-logs-chunks");
+    bootstrap::create_audit_table(&cfg, &table).await.unwrap();
+    let store = DynamoAuditStore::new(&cfg, &table);
+    // 50 items: two chunks. Item 25 lacks its key, so DynamoDB rejects the second chunk's call
+    // (ValidationException, not retried); the first chunk is written. (First in its chunk: moto,
+    // unlike DynamoDB, writes the items before a bad one.)
+    let mut items = access_items(50, "chunk");
+    items[25].remove("event_id");
+    let out = store.write_records(items).await.unwrap();
+    assert_eq!(out.written, 25, "{out:?}");
+    let mut failed = out.failed.clone();
+    failed.sort();
+    let mut want: Vec<String> = (25..50)
+        .filter(|i| *i != 25)
+        .map(|i| format!("chunk-{i}"))
+        .collect();
+    want.sort();
+    assert_eq!(failed, want);
+    assert_eq!(count_items(&cfg, &table).await, 25);
+}
+
+#[tokio::test]
+async fn throttled_batch_writes_are_reported_failed_not_an_error() {
+    let Some((clean, faulty, layer)) = faulted("dynamodb.BatchWriteItem:throttle=1.0,seed=7").await
+    else {
+        return;
+    };
+    let table = unique("access-logs-throttled");
+    bootstrap::create_audit_table(&clean, &table).await.unwrap();
+    let out = DynamoAuditStore::new(&faulty, &table)
+        .write_records(access_items(60, "thr"))
+        .await
+        .expect("chunk failures are an outcome, not an error");
+    assert_eq!(out.written, 0);
+    assert_eq!(out.failed.len(), 60);
+    assert!(out.clone().require_all().is_err());
+    assert_eq!(
+        layer
+            .stats()
+            .requests(warden_aws::faults::Service::DynamoDb),
+        9,
+        "three chunks, three attempts each"
+    );
+    // Other DynamoDB operations are not faulted by an operation term.
+    assert_eq!(count_items(&faulty, &table).await, 0);
+    // Faults off: the same records go in.
+    let again = DynamoAuditStore::new(&clean, &table)
+        .write_records(access_items(60, "thr"))
+        .await
+        .unwrap();
+    assert_eq!((again.written, again.failed.len()), (60, 0));
+}

@@ -16,6 +16,26 @@ pub struct AccountCounts {
     pub failed_auth: u64,
 }
 
+/// One EMF line with `metrics` (name, count), no dimensions: a run's counters, e.g. the
+/// policy-reconciler's `RegistryItemsSkipped`.
+#[must_use]
+pub fn counters(namespace: &str, timestamp_ms: i64, metrics: &[(&str, u64)]) -> String {
+    let mut line = serde_json::Map::new();
+    let defs: Vec<serde_json::Value> = metrics
+        .iter()
+        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    line.insert(
+        "_aws".into(),
+        json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": [{
+            "Namespace": namespace, "Dimensions": [[]], "Metrics": defs}]}),
+    );
+    for (name, n) in metrics {
+        line.insert((*name).to_owned(), json!(n));
+    }
+    serde_json::Value::Object(line).to_string()
+}
+
 /// One EMF line per account (`Requests`, `BytesOut`, `FailedAuth` with dimension `AccountId`),
 /// plus one line with `RecordsWritten` and one per detector with `Alerts` (dimension `Detector`).
 #[must_use]
@@ -88,5 +108,22 @@ mod tests {
         assert_eq!(v["Requests"], 3);
         let d: serde_json::Value = serde_json::from_str(&l[2]).unwrap();
         assert_eq!(d["Detector"], "off-hours");
+    }
+
+    #[test]
+    fn counters_line_declares_each_metric() {
+        let l = counters(
+            "Warden/t",
+            5,
+            &[("RegistryItemsSkipped", 2), ("GrantsExcluded", 0)],
+        );
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["RegistryItemsSkipped"], 2);
+        assert_eq!(v["GrantsExcluded"], 0);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "RegistryItemsSkipped"
+        );
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Warden/t");
     }
 }

@@ -519,6 +519,19 @@ impl Registry {
         (Self::indexed(kept), skipped)
     }
 
+    /// The registry of the grants at `positions` (distinct, in that order; positions out of range
+    /// are ignored). Rules across grants are not checked again: they hold for any subset of a
+    /// registry. Used by the reconciler to render the grants it can apply.
+    #[must_use]
+    pub fn subset(&self, positions: &[usize]) -> Registry {
+        Self::indexed(
+            positions
+                .iter()
+                .filter_map(|&i| self.grants.get(i).cloned())
+                .collect(),
+        )
+    }
+
     fn indexed(grants: Vec<Grant>) -> Self {
         let mut by_account: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, g) in grants.iter().enumerate() {

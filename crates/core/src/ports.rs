@@ -302,6 +302,27 @@ pub trait RequestStore {
         grant: &crate::grant::Grant,
         justification: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// What [`RequestStore::activate`] checks did not change: the state of an account's items.
+    type Snapshot: Send + Sync;
+    /// The grants in force for `account_id` now (active items, the declared one included) and a
+    /// snapshot of every item that could grant access (active or pending, and whether a declared
+    /// item exists), for a conditional [`RequestStore::activate`]. Read consistently.
+    fn account_snapshot(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(Vec<crate::grant::Grant>, Self::Snapshot), PortError>> + Send;
+    /// Move `request_id` from `pending` to `active` in one conditional write that also requires
+    /// every item of `snapshot` to be unchanged and no declared item to have appeared: an overlap
+    /// check made on the snapshot then still holds when the grant becomes active (two approvals,
+    /// or an approval and a Terraform apply, cannot both pass it).
+    fn activate(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        by: &str,
+        snapshot: &Self::Snapshot,
+    ) -> impl Future<Output = Result<Activation, PortError>> + Send;
     /// Move a request from `pending` to `state` (`active`, `rejected`, `expired`); `false` when it
     /// was not pending any more.
     fn settle(
@@ -311,6 +332,17 @@ pub trait RequestStore {
         state: &str,
         by: &str,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}
+
+/// What a conditional activation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The request is active.
+    Activated,
+    /// The request was not pending any more (decided by someone else): nothing changed.
+    NotPending,
+    /// The account's items changed since the snapshot: nothing changed; check again.
+    Changed,
 }
 
 /// The approval workflow (Step Functions).

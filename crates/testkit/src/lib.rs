@@ -232,6 +232,11 @@ pub struct FakeRequests {
     pub grants: FakeGrants,
     /// Requests, in the order they were recorded.
     pub requests: Mutex<Vec<FakeRequest>>,
+    /// Bumped by every change of an item (the conditional activation's snapshot).
+    pub version: Mutex<u64>,
+    /// A grant another writer makes active right after the next snapshot is read (the race a
+    /// conditional activation must catch); taken once.
+    pub interfere: Mutex<Option<Grant>>,
 }
 
 impl FakeRequests {
@@ -241,6 +246,8 @@ impl FakeRequests {
         FakeRequests {
             grants: FakeGrants::new(registry),
             requests: Mutex::new(Vec::new()),
+            version: Mutex::new(0),
+            interfere: Mutex::new(None),
         }
     }
 
@@ -309,6 +316,57 @@ impl warden_core::ports::PendingRequests for FakeRequests {
 }
 
 impl RequestStore for FakeRequests {
+    type Snapshot = u64;
+
+    async fn account_snapshot(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Grant>, u64), PortError> {
+        let registry = self.grants.load_registry(now).await?;
+        let grants = registry
+            .grants()
+            .iter()
+            .filter(|g| g.account_id.as_str() == account_id)
+            .cloned()
+            .collect();
+        let version = *self.version.lock().unwrap();
+        if let Some(g) = self.interfere.lock().unwrap().take() {
+            let mut reg = self.grants.registry.lock().unwrap();
+            if let Ok(current) = reg.as_ref() {
+                let mut all = current.grants().to_vec();
+                all.push(g);
+                // The other writer checked against what it saw, which did not hold ours yet.
+                if let Ok(next) = Registry::new(all) {
+                    *reg = Ok(next);
+                }
+            }
+            *self.version.lock().unwrap() += 1;
+        }
+        Ok((grants, version))
+    }
+
+    async fn activate(
+        &self,
+        account_id: &str,
+        request_id: &str,
+        by: &str,
+        snapshot: &u64,
+    ) -> Result<warden_core::ports::Activation, PortError> {
+        use warden_core::ports::Activation;
+        let pending = self
+            .request(request_id)
+            .is_some_and(|r| r.state == "pending" && r.grant.account_id.as_str() == account_id);
+        if !pending {
+            return Ok(Activation::NotPending);
+        }
+        if *self.version.lock().unwrap() != *snapshot {
+            return Ok(Activation::Changed);
+        }
+        self.settle(account_id, request_id, "active", by).await?;
+        Ok(Activation::Activated)
+    }
+
     async fn put_pending(
         &self,
         request_id: &str,
@@ -357,6 +415,7 @@ impl RequestStore for FakeRequests {
         }
         r.state = state.to_owned();
         r.decided_by = Some(by.to_owned());
+        *self.version.lock().unwrap() += 1;
         if state == "active" {
             let mut registry = self.grants.registry.lock().unwrap();
             if let Ok(current) = registry.as_ref() {
@@ -575,5 +634,156 @@ impl warden_core::ports::AlertLedger for FakeLedger {
             .filter(|(k, e)| k.event_id == event_id && e.state != "sent")
             .map(|(_, e)| e.alert.clone())
             .collect())
+    }
+}
+
+// --- Faults for the policy-reconciler (issue 14, item 4) -------------------------------------
+
+/// The error S3 answers PutBucketPolicy with when a principal in the document does not exist (a
+/// deleted role, or one not created yet), in the form the S3 adapter reports it (the SDK's
+/// `DisplayErrorContext`). S3 names no statement and no principal.
+#[must_use]
+pub fn malformed_policy_error() -> PortError {
+    PortError::new(
+        "s3",
+        "PutBucketPolicy",
+        r#"service error: unhandled error (MalformedPolicy): Error { code: "MalformedPolicy", message: "Invalid principal in policy", s3_extended_request_id: "fake", aws_request_id: "fake" }"#,
+    )
+}
+
+/// A bucket-policy store that refuses, as S3 does, every document naming one of `refused` (role
+/// ARNs whose roles "do not exist"), and passes everything else to `inner` — a [`FakePolicies`]
+/// or the real adapter on the emulator (moto stores any principal). Like S3, it shows a refused
+/// role that is in the stored policy (deleted after it was applied) by a unique ID (`AROA…`)
+/// rather than its ARN.
+#[derive(Debug, Default)]
+pub struct RefusingPolicies<P> {
+    /// The store behind.
+    pub inner: P,
+    /// Principals S3 would refuse.
+    pub refused: Mutex<Vec<String>>,
+    /// PutBucketPolicy calls refused so far.
+    pub refusals: Mutex<usize>,
+}
+
+impl<P> RefusingPolicies<P> {
+    /// `inner`, refusing documents that name any of `refused`.
+    pub fn new(inner: P, refused: &[&str]) -> Self {
+        RefusingPolicies {
+            inner,
+            refused: Mutex::new(refused.iter().map(|r| (*r).to_owned()).collect()),
+            refusals: Mutex::new(0),
+        }
+    }
+}
+
+/// The unique ID [`RefusingPolicies`] shows for a deleted role.
+#[must_use]
+pub fn deleted_role_id(role_arn: &str) -> String {
+    let digits: String = role_arn.chars().filter(char::is_ascii_digit).collect();
+    format!("AROA{digits}DELETED")
+}
+
+impl<P: PolicyStore + Sync> PolicyStore for RefusingPolicies<P> {
+    async fn get_bucket_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        let live = self.inner.get_bucket_policy(bucket).await?;
+        let refused = self.refused.lock().unwrap().clone();
+        Ok(live.map(|mut text| {
+            for r in &refused {
+                text = text.replace(&format!("\"{r}\""), &format!("\"{}\"", deleted_role_id(r)));
+            }
+            text
+        }))
+    }
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        let refuse = self
+            .refused
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| policy.contains(&format!("\"{p}\"")));
+        if refuse {
+            *self.refusals.lock().unwrap() += 1;
+            return Err(malformed_policy_error());
+        }
+        self.inner.put_bucket_policy(bucket, policy).await
+    }
+}
+
+/// A bucket-policy store whose next `fail_puts` PutBucketPolicy calls fail as S3 does when the
+/// SDK has given up retrying (500 InternalError), then passes calls to `inner`.
+#[derive(Debug, Default)]
+pub struct FlakyPolicies<P> {
+    /// The store behind.
+    pub inner: P,
+    /// PutBucketPolicy calls still to fail.
+    pub fail_puts: Mutex<usize>,
+}
+
+impl<P: PolicyStore + Sync> PolicyStore for FlakyPolicies<P> {
+    async fn get_bucket_policy(&self, bucket: &str) -> Result<Option<String>, PortError> {
+        self.inner.get_bucket_policy(bucket).await
+    }
+    async fn put_bucket_policy(&self, bucket: &str, policy: &str) -> Result<(), PortError> {
+        {
+            let mut f = self.fail_puts.lock().unwrap();
+            if *f > 0 {
+                *f -= 1;
+                return Err(PortError::new(
+                    "s3",
+                    "PutBucketPolicy",
+                    r#"service error: unhandled error (InternalError): Error { code: "InternalError", message: "We encountered an internal error. Please try again." }"#,
+                ));
+            }
+        }
+        self.inner.put_bucket_policy(bucket, policy).await
+    }
+}
+
+/// KMS grants whose CreateGrant fails for the grant names in `fail_create` (as KMS answers when
+/// it cannot resolve the grantee) and whose RevokeGrant fails for the grant IDs in `fail_revoke`;
+/// every other call goes to `inner`.
+#[derive(Debug, Default)]
+pub struct FailingKeyGrants<K> {
+    /// The grants behind.
+    pub inner: K,
+    /// Grant names whose CreateGrant fails.
+    pub fail_create: Mutex<Vec<String>>,
+    /// Grant IDs whose RevokeGrant fails.
+    pub fail_revoke: Mutex<Vec<String>>,
+}
+
+impl<K: KeyGrants + Sync> KeyGrants for FailingKeyGrants<K> {
+    async fn list_grants(&self, key_arn: &str) -> Result<Vec<LiveGrant>, PortError> {
+        self.inner.list_grants(key_arn).await
+    }
+    async fn create_grant(&self, key_arn: &str, spec: &KmsGrantSpec) -> Result<String, PortError> {
+        if self.fail_create.lock().unwrap().contains(&spec.name) {
+            return Err(PortError::new(
+                "kms",
+                "CreateGrant",
+                format!(
+                    r#"service error: unhandled error (InvalidArnException): Error {{ code: "InvalidArnException", message: "ARN does not refer to a valid principal: {}" }}"#,
+                    spec.grantee_principal
+                ),
+            ));
+        }
+        self.inner.create_grant(key_arn, spec).await
+    }
+    async fn revoke_grant(&self, key_arn: &str, grant_id: &str) -> Result<(), PortError> {
+        if self
+            .fail_revoke
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|g| g == grant_id)
+        {
+            return Err(PortError::new(
+                "kms",
+                "RevokeGrant",
+                r#"service error: unhandled error (KMSInternalException): Error { code: "KMSInternalException", message: "internal error" }"#,
+            ));
+        }
+        self.inner.revoke_grant(key_arn, grant_id).await
     }
 }

@@ -242,17 +242,23 @@ pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
 
     // 1. Write. Only what was written goes on: an event whose item is missing is neither
     // counted nor alerted on, and its messages come back.
-    let (written, unwritten): (usize, HashSet<String>) =
-        match ports.audit.write_records(items).await {
-            Ok(outcome) => (outcome.written, outcome.failed.into_iter().collect()),
-            Err(e) => {
-                tracing::error!(error = %e, "access-log table unavailable; the batch will be retried");
-                (
-                    0,
-                    events.iter().map(|e| e.record.event_id.to_string()).collect(),
-                )
-            }
-        };
+    let (written, unwritten): (usize, HashSet<String>) = match ports
+        .audit
+        .write_records(items)
+        .await
+    {
+        Ok(outcome) => (outcome.written, outcome.failed.into_iter().collect()),
+        Err(e) => {
+            tracing::error!(error = %e, "access-log table unavailable; the batch will be retried");
+            (
+                0,
+                events
+                    .iter()
+                    .map(|e| e.record.event_id.to_string())
+                    .collect(),
+            )
+        }
+    };
     let fail_event = |failed: &mut BTreeSet<usize>, ev: &Event<'_>| {
         failed.extend(ev.messages.iter().copied());
     };
@@ -305,7 +311,10 @@ pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
         .enumerate()
         .filter(|(_, ev)| {
             !unwritten.contains(ev.record.event_id.as_ref())
-                && ev.messages.iter().any(|&m| msgs.get(m).is_some_and(Message::is_redelivery))
+                && ev
+                    .messages
+                    .iter()
+                    .any(|&m| msgs.get(m).is_some_and(Message::is_redelivery))
         })
         .map(|(i, _)| i)
         .collect();
@@ -677,7 +686,11 @@ mod tests {
             let mut t = self.times.lock().unwrap();
             if message.contains(self.account) && *t > 0 {
                 *t -= 1;
-                return Err(PortError::new("sns", "Publish", "Throttling: Rate exceeded"));
+                return Err(PortError::new(
+                    "sns",
+                    "Publish",
+                    "Throttling: Rate exceeded",
+                ));
             }
             self.published.lock().unwrap().push(subject.to_owned());
             Ok(())
@@ -749,7 +762,10 @@ mod tests {
         let mut p = pipeline();
         let event = reads_by(&["999988887777"]);
         assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m1"]);
-        assert!(w.subjects().is_empty(), "no alert about an unrecorded event");
+        assert!(
+            w.subjects().is_empty(),
+            "no alert about an unrecorded event"
+        );
         w.audit.fail_ids.lock().unwrap().clear();
         assert!(w.run(&mut p, &again(&event, 2), "i2").await.is_empty());
         assert_eq!(w.subjects().len(), 1);
@@ -779,7 +795,11 @@ mod tests {
         assert!(w.run(&mut pipeline(), &event, "i1").await.is_empty());
         // A redelivery to a fresh container (empty windows, empty memory of events) finds the
         // alert again; the ledger says it was sent.
-        assert!(w.run(&mut pipeline(), &again(&event, 2), "i2").await.is_empty());
+        assert!(
+            w.run(&mut pipeline(), &again(&event, 2), "i2")
+                .await
+                .is_empty()
+        );
         assert_eq!(w.subjects().len(), 1);
     }
 

@@ -11,7 +11,9 @@ use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use tokio::sync::Mutex;
-use warden_aws::{DynamoAlertLedger, DynamoAuditStore, DynamoGrantStore, SnsNotifier, StdoutMetrics};
+use warden_aws::{
+    DynamoAlertLedger, DynamoAuditStore, DynamoGrantStore, SnsNotifier, StdoutMetrics,
+};
 use warden_core::detect::{DetectConfig, Pipeline};
 use warden_core::ports::GrantStore;
 
@@ -70,8 +72,20 @@ async fn main() -> Result<()> {
             metrics: &StdoutMetrics,
         };
         // One invocation per process run: the process ID and the clock name it.
-        let invocation = format!("local-{}-{}", std::process::id(), Utc::now().timestamp_micros());
-        let response = handle(&ports, &mut logger, &event, &settings, &invocation, Utc::now()).await;
+        let invocation = format!(
+            "local-{}-{}",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        );
+        let response = handle(
+            &ports,
+            &mut logger,
+            &event,
+            &settings,
+            &invocation,
+            Utc::now(),
+        )
+        .await;
         println!("{}", serde_json::to_string(&response)?);
         return Ok(());
     }

@@ -23,7 +23,7 @@ async fn main() -> Result<()> {
         .without_time()
         .init();
     let settings = Settings::from_values(std::env::var("MAX_GRANT_DAYS").ok().as_deref())?;
-    let config = warden_aws::env_config().await;
+    let config = warden_aws::try_env_config().await?;
     let store = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let workflow = SfnWorkflow::new(&config, &env("STATE_MACHINE_ARN")?);
     // Local runs: one API Gateway event from WARDEN_EVENT_FILE, response on stdout.

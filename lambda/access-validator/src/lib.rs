@@ -208,6 +208,7 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
             if let Err(e) = audit
                 .write_records(vec![record(false, &req.prefix, Some(&why))])
                 .await
+                .and_then(WriteOutcome::require_all)
             {
                 tracing::error!(error = %e, "refusal could not be audited");
             }

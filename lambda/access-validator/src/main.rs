@@ -32,7 +32,7 @@ async fn main() -> Result<()> {
         ["arn", p, "kms", r, a, _] => (*p, *r, *a),
         _ => return Err(anyhow!("KMS_KEY_ARN must be a key ARN, got {key}")),
     };
-    let config = warden_aws::env_config().await;
+    let config = warden_aws::try_env_config().await?;
     // { "<account>": { "external_id": "...", ... } } written by Terraform (iam-cross-account.tf).
     let roles: HashMap<String, Value> = serde_json::from_str(
         &SsmConfig::new(&config)

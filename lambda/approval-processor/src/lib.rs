@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use warden_core::grant::{Grant, GrantInput, Registry};
-use warden_core::ports::{GrantStore, PortError, RequestStore, Workflow};
+use warden_core::ports::{Activation, GrantStore, PortError, RequestStore, Workflow};
 
 pub use identity::{Approvers, Caller, IdentityError, Principal, four_eyes};
 pub use warden_aws::DynamoPendingRequests;
@@ -31,6 +31,10 @@ pub use warden_core::ports::{PendingRequest, PendingRequests};
 
 /// The longest grant `max_grant_days` may allow (Terraform validates 1..3650).
 pub const MAX_GRANT_DAYS_LIMIT: u32 = 3650;
+
+/// Conditional activations tried before the task fails (each refused one means the account's
+/// items changed in between: someone else's approval or a Terraform apply).
+pub const ACTIVATION_ATTEMPTS: usize = 3;
 
 /// What the function is configured with (Terraform's environment).
 #[derive(Debug, Clone)]
@@ -353,16 +357,37 @@ pub async fn task<S: GrantStore + RequestStore, P: PendingRequests>(
         ))
         .await;
     }
-    // Would the registry stay consistent with this grant? Overlaps are rejected, not merged.
-    let registry = store.load_registry(now).await?;
-    let mut all = registry.grants().to_vec();
-    all.push(grant);
-    if let Err(e) = Registry::new(all) {
-        return reject(format!("registry check: {e}")).await;
+    // Would the account's grants stay consistent with this one? Overlaps are rejected, not
+    // merged. The check and the activation are one conditional write: if another approval or a
+    // Terraform apply changed the account's items in between, the write is refused and the check
+    // runs again on what is there now.
+    let mut changed = None;
+    for _ in 0..ACTIVATION_ATTEMPTS {
+        let (mut current, snapshot) = store.account_snapshot(account, now).await?;
+        current.push(grant.clone());
+        if let Err(e) = Registry::new(current) {
+            return reject(format!("registry check: {e}")).await;
+        }
+        match store
+            .activate(account, request_id, &approver.arn, &snapshot)
+            .await?
+        {
+            Activation::Activated => changed = Some(true),
+            Activation::NotPending => changed = Some(false),
+            Activation::Changed => continue,
+        }
+        break;
     }
-    let changed = store
-        .settle(account, request_id, "active", &approver.arn)
-        .await?;
+    let Some(changed) = changed else {
+        // The task fails and Step Functions retries it (the claim binds it to this execution).
+        return Err(PortError::new(
+            "dynamodb",
+            "TransactWriteItems",
+            format!(
+                "the registry items of account {account} changed during each of {ACTIVATION_ATTEMPTS} activation attempts; retry"
+            ),
+        ));
+    };
     Ok(
         json!({"request_id": request_id, "state": if changed { "active" } else { "unchanged" },
         "approver": approver.arn, "allowed_prefixes": stored.allowed_prefixes,
@@ -469,6 +494,55 @@ mod tests {
             "{out}"
         );
         assert_eq!(state(&s), "rejected");
+    }
+
+    /// A grant of 210000000000 for `prefix`, as another approval would make active.
+    fn other_grant(prefix: &str) -> Grant {
+        Grant::from_input(
+            &GrantInput {
+                account_id: "210000000000".into(),
+                name: None,
+                allowed_prefixes: vec![prefix.into()],
+                access_level: "read".into(),
+                expiration_date: "2027-01-01T00:00:00Z".into(),
+                owner_email: None,
+                external_id: None,
+                created_by: Some("someone-else".into()),
+                created_at: None,
+            },
+            now(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn race_an_overlapping_grant_activated_meanwhile_is_caught_by_the_conditional_write() {
+        // Our request is finance/; between our check and our write, another approval makes
+        // finance/2026/ active. The write is refused, the check runs again and rejects ours.
+        let s = store();
+        *s.interfere.lock().unwrap() = Some(other_grant("finance/2026/"));
+        let out = task(&s, &s, &settings(), &apply_by(BOB), now())
+            .await
+            .unwrap();
+        assert_eq!(out["state"], "rejected", "{out}");
+        assert!(
+            out["reason"].as_str().unwrap().contains("overlaps"),
+            "{out}"
+        );
+        assert_eq!(state(&s), "rejected");
+    }
+
+    #[tokio::test]
+    async fn race_an_unrelated_change_meanwhile_only_costs_a_second_check() {
+        let s = store();
+        *s.interfere.lock().unwrap() = Some(other_grant("marketing/"));
+        let out = task(&s, &s, &settings(), &apply_by(BOB), now())
+            .await
+            .unwrap();
+        assert_eq!(out["state"], "active", "{out}");
+        let reg = s.load_registry(now()).await.unwrap();
+        assert!(reg.allows("210000000000", "finance/x.csv", false, now()));
+        assert!(reg.allows("210000000000", "marketing/x.csv", false, now()));
     }
 
     #[tokio::test]

@@ -33,7 +33,7 @@ async fn main() -> Result<()> {
     if settings.approvers.is_empty() {
         tracing::warn!("APPROVER_PRINCIPAL_ARNS is empty: every approval decision is refused");
     }
-    let config = warden_aws::env_config().await;
+    let config = warden_aws::try_env_config().await?;
     let table = env("REGISTRY_TABLE")?;
     let store = DynamoGrantStore::new(&config, &table);
     let pending = DynamoPendingRequests::new(&config, &table);

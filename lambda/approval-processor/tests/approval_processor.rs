@@ -187,3 +187,93 @@ async fn attack_forged_task_events_on_the_registry_table_are_refused_or_ignored(
     // Replayed once the request is settled: refused.
     assert_eq!(apply(&run, &run.payload).await.unwrap()["state"], "refused");
 }
+
+/// The overlap check's conditional write on the emulator: an activation made on a snapshot is
+/// refused when another item of the account changed or a declared grant appeared since.
+#[tokio::test]
+async fn race_activation_is_refused_when_the_account_changed_since_the_check() {
+    use warden_core::grant::{Grant, GrantInput};
+    use warden_core::ports::{Activation, RequestStore};
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let table = unique("reg");
+    warden_aws::bootstrap::create_registry_table(&cfg, &table)
+        .await
+        .unwrap();
+    let store = DynamoGrantStore::new(&cfg, &table);
+    let now = Utc::now();
+    let grant = |prefix: &str| {
+        Grant::from_input(
+            &GrantInput {
+                account_id: "360000000009".into(),
+                name: None,
+                allowed_prefixes: vec![prefix.into()],
+                access_level: "read".into(),
+                expiration_date: "2030-01-01T00:00:00Z".into(),
+                owner_email: None,
+                external_id: None,
+                created_by: Some("alice".into()),
+                created_at: None,
+            },
+            now,
+        )
+        .unwrap()
+    };
+    store
+        .put_pending("request-a", &grant("ml/"), "a")
+        .await
+        .unwrap();
+    store
+        .put_pending("request-b", &grant("ml/2026/"), "b")
+        .await
+        .unwrap();
+    // Both approvals check on the same snapshot: neither sees the other active.
+    let (active, snap_a) = store.account_snapshot("360000000009", now).await.unwrap();
+    assert!(active.is_empty());
+    let (_, snap_b) = store.account_snapshot("360000000009", now).await.unwrap();
+    assert_eq!(
+        store
+            .activate("360000000009", "request-b", "bob", &snap_b)
+            .await
+            .unwrap(),
+        Activation::Activated
+    );
+    // A's check no longer holds (B became active): refused, nothing changed.
+    assert_eq!(
+        store
+            .activate("360000000009", "request-a", "bob", &snap_a)
+            .await
+            .unwrap(),
+        Activation::Changed
+    );
+    let (active, snap) = store.account_snapshot("360000000009", now).await.unwrap();
+    assert_eq!(active.len(), 1, "only B is active");
+    // A declared grant written by Terraform after the snapshot is seen too.
+    store
+        .put_grant(&grant("finance/"), "declared")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .activate("360000000009", "request-a", "bob", &snap)
+            .await
+            .unwrap(),
+        Activation::Changed
+    );
+    // Decided elsewhere meanwhile: not pending.
+    let (_, snap) = store.account_snapshot("360000000009", now).await.unwrap();
+    assert!(
+        store
+            .settle("360000000009", "request-a", "rejected", "carol")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .activate("360000000009", "request-a", "bob", &snap)
+            .await
+            .unwrap(),
+        Activation::NotPending
+    );
+}

@@ -25,7 +25,7 @@ async fn main() -> Result<()> {
     let prices: PriceTable =
         serde_json::from_str(&env("PRICE_TABLE")?).map_err(|e| anyhow!("PRICE_TABLE: {e}"))?;
     let prefix = env("REPORT_PREFIX")?;
-    let config = warden_aws::env_config().await;
+    let config = warden_aws::try_env_config().await?;
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let usage = DynamoAuditStore::new(&config, &env("AUDIT_TABLE")?);
     let reports = S3Reports::new(&config, &env("AUDIT_BUCKET")?);

@@ -91,18 +91,15 @@ where
     M: Metrics,
 {
     let mut report = Report::default();
-    let registry = match grants.load_registry(now).await {
-        Ok(r) => r,
-        Err(e) => {
-            // An inconsistent registry (overlaps, invalid items) is itself drift.
-            report.drift.push(Drift {
-                kind: "registry",
-                account_id: None,
-                detail: e.to_string(),
-            });
-            warden_core::grant::Registry::default()
-        }
-    };
+    // A registry that cannot be read fails the check: compared with an empty registry, every
+    // live statement, KMS grant and consumer role would be reported as drift. An inconsistent
+    // registry (invalid items, overlaps) is itself drift: each item left out is reported.
+    let (registry, left_out) = grants.load_registry_checked(now).await?;
+    report.drift.extend(left_out.into_iter().map(|s| Drift {
+        kind: "registry",
+        account_id: None,
+        detail: format!("item {} left out of the registry: {}", s.item, s.rule),
+    }));
     let s = &settings.render;
     // The baseline parameter is compared with the baseline compiled into warden-core, and the
     // live policy with the render on the compiled baseline: an edited parameter is reported,
@@ -402,6 +399,58 @@ mod tests {
         assert!(
             last.contains("\"Drift\":1") && last.contains("\"RolesSkipped\":0"),
             "{last}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_registry_fails_the_check_instead_of_reporting_everything_as_drift() {
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        *w.g.registry.lock().unwrap() = Err(PortError::new(
+            "dynamodb",
+            "Scan",
+            "ProvisionedThroughputExceededException: throttled",
+        ));
+        let e = check(
+            &w.g,
+            &w.p,
+            &w.k,
+            &w.c,
+            &w.r,
+            &w.n,
+            &w.m,
+            &settings(),
+            Utc::now(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!((e.service, e.operation), ("dynamodb", "Scan"));
+        assert!(
+            w.n.messages.lock().unwrap().is_empty(),
+            "no alert of false drift"
+        );
+        assert!(
+            w.m.lines.lock().unwrap().is_empty(),
+            "no Drift metric either"
+        );
+    }
+
+    #[tokio::test]
+    async fn registry_items_left_out_are_drift() {
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        w.g.skipped
+            .lock()
+            .unwrap()
+            .push(warden_core::grant::SkippedItem {
+                item: "220000000000/declared".into(),
+                rule: "access_level: must be read or read-write".into(),
+            });
+        let r = w.run().await;
+        assert_eq!(r.drift.len(), 1, "{r:?}");
+        assert_eq!(r.drift[0].kind, "registry");
+        assert!(
+            r.drift[0].detail.contains("220000000000/declared")
+                && r.drift[0].detail.contains("access_level"),
+            "{r:?}"
         );
     }
 

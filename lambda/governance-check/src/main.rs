@@ -65,7 +65,7 @@ async fn main() -> Result<()> {
         // consumer-role/ attaches no permissions boundary.
         permissions_boundary: None,
     };
-    let config = warden_aws::env_config().await;
+    let config = warden_aws::try_env_config().await?;
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let policies = S3PolicyStore::new(&config);
     let keys = KmsKeyGrants::new(&config);

@@ -53,7 +53,15 @@ impl Local {
     }
 
     async fn run(&self) -> Report {
-        let (cfg, env) = (&self.cfg, &self.env);
+        self.run_with(&self.cfg).await.unwrap()
+    }
+
+    /// A run whose clients are built from `cfg` (e.g. under the fault layer).
+    async fn run_with(
+        &self,
+        cfg: &aws_config::SdkConfig,
+    ) -> Result<Report, warden_core::ports::PortError> {
+        let env = &self.env;
         let settings = Settings {
             render: env.render.clone(),
             baseline_parameter: env.baseline_parameter.clone(),
@@ -74,7 +82,6 @@ impl Local {
             Utc::now(),
         )
         .await
-        .unwrap()
     }
 
     /// The one consumer-role finding of `account`, or a panic naming the report.
@@ -397,4 +404,80 @@ async fn attack_ssm_baseline_edit_is_reported() {
         "{}",
         found[0]
     );
+}
+
+/// The emulator's config under `spec` (SDK retries as in production, shorter backoff).
+async fn faulty(spec: &str) -> aws_config::SdkConfig {
+    let ep = std::env::var("WARDEN_MOTO_ENDPOINT").unwrap();
+    let layer = warden_aws::FaultPlan::parse(spec).unwrap().layer();
+    warden_aws::local_config_with_faults(&ep, "us-east-1", Some(&layer))
+        .await
+        .to_builder()
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(std::time::Duration::from_millis(5)),
+        )
+        .build()
+}
+
+/// Under faults the check either fails, naming the call, or names each role it could not read —
+/// never an all-clear, and never drift invented from a registry it could not read. The next run
+/// without faults reports what it reported before.
+#[tokio::test]
+async fn faults_fail_the_check_or_name_what_was_not_read_never_a_false_all_clear() {
+    let Some(l) = Local::new("gov-faults", 9).await else {
+        return;
+    };
+    let before = l.run().await;
+    assert_eq!(before.roles_checked, 2, "{before:?}");
+    let alerts = warden_aws::local::queue_depth(&l.cfg, &l.env.security_inbox_url)
+        .await
+        .unwrap();
+    for (spec, service, operation, code) in [
+        (
+            "dynamodb:throttle=1.0",
+            "dynamodb",
+            "Scan",
+            "ProvisionedThroughputExceededException",
+        ),
+        (
+            "ssm:throttle=1.0",
+            "ssm",
+            "GetParameter",
+            "ThrottlingException",
+        ),
+        ("s3:5xx=1.0", "s3", "GetBucketPolicy", "InternalError"),
+        ("kms:timeout=1.0", "kms", "ListGrants", "timeout"),
+    ] {
+        let e = l.run_with(&faulty(spec).await).await.unwrap_err();
+        assert_eq!(
+            (e.service, e.operation),
+            (service, operation),
+            "{spec}: {e}"
+        );
+        assert!(e.message.contains(code), "{spec}: {e}");
+    }
+    assert_eq!(
+        warden_aws::local::queue_depth(&l.cfg, &l.env.security_inbox_url)
+            .await
+            .unwrap(),
+        alerts,
+        "a check that could not complete sends no alert"
+    );
+    // IAM throttled in the consumer accounts: each role not read is a finding, by name.
+    let partial = l
+        .run_with(&faulty("iam:throttle=1.0,seed=5").await)
+        .await
+        .unwrap();
+    assert_eq!(partial.roles_checked, 0, "{partial:?}");
+    for account in [&l.reader, &l.other] {
+        assert!(
+            partial.drift.iter().any(|d| d.kind == "consumer-role"
+                && d.account_id.as_deref() == Some(account.as_str())
+                && d.detail.contains("Throttling")),
+            "{partial:?}"
+        );
+    }
+    let after = l.run().await;
+    assert_eq!(after, before);
 }

@@ -2,10 +2,26 @@
 //!
 //! Every invocation — a registry stream batch, the expiration-enforcer, the approval workflow, a
 //! Terraform apply — does the same idempotent thing: load the registry and the baseline, render
-//! with warden-core, compare with what is live, apply the difference. A render over the 20 KB
-//! budget is refused (alert published, nothing applied), never truncated. So is a baseline
-//! parameter that holds anything but the known baseline Deny statements: an edit of the
-//! parameter must not become a grant on the shared bucket.
+//! with warden-core, compare with what is live, apply the difference. A baseline parameter that
+//! holds anything but the known baseline Deny statements is refused (alert, nothing applied): an
+//! edit of the parameter must not become a grant on the shared bucket.
+//!
+//! Failures are per grant and per change, never for the whole plan (issue 14, item 4):
+//! - a grant that does not fit the 20 KB budget (ranked: declared first, then self-service oldest
+//!   first), or whose consumer role S3 refuses (`MalformedPolicy: Invalid principal in policy`:
+//!   deleted, or never created), is left out of the bucket policy and gets no KMS grant; every
+//!   other grant is applied. S3 does not say which principal it refuses, so
+//!   [`warden_core::reconcile::PolicySearch`] finds it with at most
+//!   [`warden_core::reconcile::MAX_POLICY_ATTEMPTS`] calls;
+//! - removals (removed and expired grants) are in no document the reconciler puts, so every
+//!   accepted PutBucketPolicy applies all of them; when nothing else is accepted the baseline alone
+//!   is put. KMS grants to retire are revoked first, each on its own, then grants are created,
+//!   each on its own: one failing call stops no other;
+//! - one alert per run names every grant left out and every change that failed. Grants left out
+//!   make the report `partial` (retrying cannot fix them: a person must). A change that failed
+//!   (PutBucketPolicy after the SDK's retries, CreateGrant, RevokeGrant) or grants not decided
+//!   within the attempt bound make the run [`ReconcileError::Incomplete`]: the invocation fails so
+//!   that Lambda retries it, and the retry — the same idempotent plan — finishes the job.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use chrono::{DateTime, Utc};
@@ -13,7 +29,7 @@ use serde::Serialize;
 use warden_core::policy::model::Policy;
 use warden_core::policy::render::{RenderError, RenderSettings};
 use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError};
-use warden_core::reconcile;
+use warden_core::reconcile::{self, ExcludedGrant, ExclusionKind};
 
 /// What the function needs to know, read once from the environment in `main`.
 #[derive(Debug, Clone)]
@@ -27,7 +43,7 @@ pub struct Settings {
 /// Why a reconciliation did not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
-    /// A service call failed (retried by the SDK first).
+    /// A service call failed before anything was applied (retried by the SDK first).
     #[error(transparent)]
     Port(#[from] PortError),
     /// The baseline parameter is not a policy document.
@@ -38,7 +54,7 @@ pub enum ReconcileError {
         /// Parse error.
         message: String,
     },
-    /// The render would exceed an AWS limit: nothing was applied.
+    /// The baseline alone exceeds an AWS limit: nothing was applied.
     #[error("refused to apply: {0}")]
     OverBudget(#[from] RenderError),
     /// The baseline parameter holds statements other than the known baseline Deny statements
@@ -50,6 +66,27 @@ pub enum ReconcileError {
         /// Each statement refused and the rule it breaks.
         rejected: reconcile::BaselineRejected,
     },
+    /// Everything that could be applied was; some changes failed or some grants were not
+    /// decided. Retrying the invocation (the same idempotent plan) finishes the job.
+    #[error("reconciliation incomplete, retry: {}", .0.summary())]
+    Incomplete(Box<Report>),
+}
+
+/// A change that was planned and failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// What was not changed: `bucket policy <bucket>`, `KMS grant <name> (account <id>)`.
+    pub item: String,
+    /// The call: `PutBucketPolicy`, `CreateGrant`, `RevokeGrant`.
+    pub change: String,
+    /// The service's error.
+    pub error: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {}: {}", self.change, self.item, self.error)
+    }
 }
 
 /// What was done.
@@ -57,20 +94,114 @@ pub enum ReconcileError {
 pub struct Report {
     /// Whether the bucket policy was replaced.
     pub policy_applied: bool,
-    /// Size of the rendered policy (bytes).
+    /// Size of the policy rendered for the grants applied — or, when PutBucketPolicy failed, for
+    /// the grants to apply (bytes).
     pub policy_size: usize,
     /// Grants in the registry.
     pub grants_in_registry: usize,
+    /// Grants in the bucket policy now in force (active, fitting, not refused); 0 when the policy
+    /// was not replaced (see `removals_applied`).
+    pub grants_applied: usize,
+    /// Whether the live bucket policy is the render of this run's registry, so every removed and
+    /// expired grant is out of it. `false` only when no PutBucketPolicy succeeded.
+    pub removals_applied: bool,
+    /// PutBucketPolicy calls made.
+    pub policy_attempts: usize,
     /// KMS grants created.
     pub kms_grants_created: usize,
     /// KMS grants revoked.
     pub kms_grants_revoked: usize,
+    /// Whether anything was left out or failed.
+    pub partial: bool,
+    /// Grants left out of the bucket policy (and given no KMS grant), each with its rule.
+    pub excluded: Vec<ExcludedGrant>,
+    /// Changes that failed.
+    pub failures: Vec<Failure>,
+    /// Principals the live policy named by unique ID (`AROA…`) before this run: roles deleted
+    /// since they were applied.
+    pub deleted_principal_ids: Vec<String>,
+    /// Registry items left out by the loader (unreadable, invalid, conflicting), alerted on by
+    /// name and counted in the `RegistryItemsSkipped` metric.
+    pub registry_items_skipped: usize,
 }
 
-/// Reconcile once.
+impl Report {
+    /// Whether a retry may finish what this run could not: a change failed, or grants were not
+    /// decided within the attempt bound.
+    #[must_use]
+    pub fn retry_needed(&self) -> bool {
+        !self.failures.is_empty()
+            || self
+                .excluded
+                .iter()
+                .any(|e| e.kind == ExclusionKind::Unverified)
+    }
+
+    /// One line: what was left out and what failed.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self.failures.iter().map(ToString::to_string).collect();
+        parts.extend(self.excluded.iter().map(ToString::to_string));
+        format!(
+            "{} change(s) failed, {} grant(s) left out{}: {}",
+            self.failures.len(),
+            self.excluded.len(),
+            if self.removals_applied {
+                "; every removal applied"
+            } else {
+                "; the bucket policy was not replaced, removals in it are pending"
+            },
+            parts.join("; ")
+        )
+    }
+
+    fn alert(&self, bucket: &str) -> (String, String) {
+        let n = self.excluded.len() + self.failures.len();
+        let subject = format!("Warden: policy-reconciler partial run, {n} item(s) not applied");
+        let mut body = vec![format!(
+            "The policy-reconciler applied every change it could to bucket {bucket} and its KMS key; these were not applied."
+        )];
+        if !self.excluded.is_empty() {
+            body.push(if self.removals_applied {
+                format!(
+                    "\nGrants left out of the bucket policy (and given no KMS grant); {} of {} are applied:",
+                    self.grants_applied,
+                    self.grants_applied + self.excluded.len()
+                )
+            } else {
+                "\nGrants left out of the bucket policy (and given no KMS grant):".to_owned()
+            });
+            body.extend(self.excluded.iter().map(|e| format!("- {e}")));
+        }
+        if !self.failures.is_empty() {
+            body.push(
+                "\nChanges that failed (the invocation fails so that Lambda retries it; the plan is idempotent):"
+                    .to_owned(),
+            );
+            body.extend(self.failures.iter().map(|f| format!("- {f}")));
+        }
+        if !self.deleted_principal_ids.is_empty() {
+            body.push(format!(
+                "\nThe live bucket policy named {} principal(s) by unique ID, i.e. roles deleted since they were applied: {}.",
+                self.deleted_principal_ids.len(),
+                self.deleted_principal_ids.join(", ")
+            ));
+        }
+        body.push(if self.removals_applied {
+            "\nRemovals: every removed or expired grant is out of the bucket policy now in force.".to_owned()
+        } else {
+            "\nRemovals: THE BUCKET POLICY WAS NOT REPLACED; removed or expired grants stay in it until a retry succeeds.".to_owned()
+        });
+        (subject, body.join("\n"))
+    }
+}
+
+/// Reconcile once: apply every grant and every removal that can be applied, report the rest.
 ///
 /// # Errors
-/// See [`ReconcileError`]; an over-budget render is also published to the notifier.
+/// See [`ReconcileError`]: [`ReconcileError::Incomplete`] after applying everything else when a
+/// change failed (so that the invocation is retried); the other variants before anything was
+/// applied. Refusals and partial runs are also published to the notifier, once per run.
 pub async fn reconcile<G, P, K, C, N>(
     grants: &G,
     policies: &P,
@@ -118,13 +249,16 @@ where
         });
     }
     let (registry, skipped) = grants.load_registry_checked(now).await?;
+    let mut skipped_alert_failed: Option<String> = None;
     if !skipped.is_empty() {
         // The others are applied as usual (the bad items' access is removed); a person fixes these.
         let lines: Vec<String> = skipped
             .iter()
             .map(|k| format!("- {}: {}", k.item, k.rule))
             .collect();
-        notifier
+        // A failed alert must not stop the run: removals still have to be applied. It is
+        // reported as a failure below, so the invocation is retried (and the alert with it).
+        if let Err(e) = notifier
             .publish(
                 "Warden: registry items skipped, their access is not applied",
                 &format!(
@@ -133,46 +267,205 @@ where
                     lines.join("\n")
                 ),
             )
-            .await?;
+            .await
+        {
+            skipped_alert_failed = Some(e.to_string());
+        }
     }
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
-    let plan = match reconcile::plan(
-        &registry,
-        s,
-        baseline,
-        live_policy.as_deref(),
-        &live_grants,
-        now,
-    ) {
-        Ok(p) => p,
+    let desired = reconcile::Desired::new(&registry, s, baseline, now);
+    let fit = match desired.fit_budget() {
+        Ok(f) => f,
         Err(e) => {
-            // Tell a person: access for new grants is blocked until the registry shrinks.
+            // Only the baseline alone can be over budget; nothing can be applied.
             notifier
                 .publish(
-                    "Warden: bucket policy over its size limit, nothing applied",
+                    "Warden: bucket-policy baseline over its size limit, nothing applied",
                     &e.to_string(),
                 )
                 .await?;
             return Err(e.into());
         }
     };
-    if let Some(policy) = &plan.bucket_policy {
-        policies.put_bucket_policy(&s.bucket, policy).await?;
+    let mut excluded: Vec<ExcludedGrant> = fit
+        .over_budget
+        .iter()
+        .filter_map(|&i| {
+            desired.excluded(
+                i,
+                ExclusionKind::OverBudget,
+                reconcile::RULE_OVER_BUDGET.to_owned(),
+            )
+        })
+        .collect();
+    let mut failures: Vec<Failure> = Vec::new();
+    if let Some(error) = skipped_alert_failed {
+        failures.push(Failure {
+            item: "the registry-items-skipped alert".into(),
+            change: "Publish".into(),
+            error,
+        });
     }
-    for spec in &plan.create_grants {
-        keys.create_grant(&s.kms_key_arn, spec).await?;
+
+    // The bucket policy: the grants that fit, less the ones S3 refuses. Every document put holds
+    // no removed grant, so the first one accepted applies every removal.
+    let mut search = desired.search(
+        &fit.fitted,
+        live_policy.as_deref(),
+        reconcile::MAX_POLICY_ATTEMPTS,
+    );
+    let mut live = live_policy.clone();
+    let (mut policy_applied, mut policy_attempts, mut put_failed) = (false, 0, false);
+    while let Some(set) = search.next_document() {
+        let doc = match desired.render(&set) {
+            Ok(r) => r.policy.to_compact_json(),
+            // A subset of what fits fits; refuse rather than put an unchecked document.
+            Err(e) => {
+                search.refused(&e.to_string());
+                continue;
+            }
+        };
+        if live
+            .as_deref()
+            .is_some_and(|l| reconcile::same_policy(l, &doc))
+        {
+            search.unchanged();
+            continue;
+        }
+        policy_attempts += 1;
+        match policies.put_bucket_policy(&s.bucket, &doc).await {
+            Ok(()) => {
+                search.accepted();
+                live = Some(doc);
+                policy_applied = true;
+            }
+            Err(e) if reconcile::is_policy_refusal(&e.message) => {
+                tracing::info!(grants = set.len(), error = %e, "bucket policy refused, narrowing down");
+                search.refused(reconcile::service_message(&e.message));
+            }
+            Err(e) => {
+                // The SDK has retried already; Lambda retries the invocation.
+                failures.push(Failure {
+                    item: format!("bucket policy of {}", s.bucket),
+                    change: "PutBucketPolicy".into(),
+                    error: e.to_string(),
+                });
+                put_failed = true;
+                break;
+            }
+        }
     }
-    for g in &plan.retire_grants {
-        keys.revoke_grant(&s.kms_key_arn, &g.grant_id).await?;
+    let outcome = search.outcome();
+    if let Some(message) = &outcome.baseline_refused {
+        failures.push(Failure {
+            item: format!("bucket policy of {} (baseline statements only)", s.bucket),
+            change: "PutBucketPolicy".into(),
+            error: message.clone(),
+        });
     }
-    Ok(Report {
-        policy_applied: plan.bucket_policy.is_some(),
-        policy_size: plan.bucket_policy_size,
+    excluded.extend(
+        outcome
+            .refused
+            .iter()
+            .filter_map(|(i, message)| desired.refused(*i, message)),
+    );
+    // After a failed put the undecided grants are not left out: the retry decides them, and their
+    // KMS grants are kept or created meanwhile (without the bucket policy they give no access).
+    let kms_set: Vec<usize> = if put_failed {
+        let refused: std::collections::BTreeSet<usize> =
+            outcome.refused.iter().map(|(i, _)| *i).collect();
+        fit.fitted
+            .iter()
+            .copied()
+            .filter(|i| !refused.contains(i))
+            .collect()
+    } else {
+        excluded.extend(outcome.undecided.iter().filter_map(|&i| {
+            desired.excluded(
+                i,
+                ExclusionKind::Unverified,
+                reconcile::rule_unverified(reconcile::MAX_POLICY_ATTEMPTS),
+            )
+        }));
+        outcome.included.clone()
+    };
+
+    // KMS: retire first, then create; each call on its own.
+    let (create, retire) = reconcile::kms_changes(&desired.kms_grants(&kms_set), &live_grants);
+    let mut kms_grants_revoked = 0;
+    for g in &retire {
+        match keys.revoke_grant(&s.kms_key_arn, &g.grant_id).await {
+            Ok(()) => kms_grants_revoked += 1,
+            Err(e) => failures.push(Failure {
+                item: format!(
+                    "KMS grant {} ({}) for {}",
+                    g.name.as_deref().unwrap_or("?"),
+                    g.grant_id,
+                    g.grantee_principal
+                ),
+                change: "RevokeGrant".into(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    let mut kms_grants_created = 0;
+    for spec in &create {
+        match keys.create_grant(&s.kms_key_arn, spec).await {
+            Ok(_) => kms_grants_created += 1,
+            Err(e) => failures.push(Failure {
+                item: format!("KMS grant {} (account {})", spec.name, spec.account_id),
+                change: "CreateGrant".into(),
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    let mut report = Report {
+        policy_applied,
+        policy_size: desired
+            .render(if put_failed {
+                &kms_set
+            } else {
+                &outcome.included
+            })
+            .map_or(0, |r| r.size),
         grants_in_registry: registry.grants().len(),
-        kms_grants_created: plan.create_grants.len(),
-        kms_grants_revoked: plan.retire_grants.len(),
-    })
+        grants_applied: outcome.included.len(),
+        removals_applied: outcome.applied,
+        policy_attempts,
+        kms_grants_created,
+        kms_grants_revoked,
+        partial: !excluded.is_empty() || !failures.is_empty(),
+        excluded,
+        failures,
+        deleted_principal_ids: live_policy
+            .as_deref()
+            .map(reconcile::deleted_principal_ids)
+            .unwrap_or_default(),
+        registry_items_skipped: skipped.len(),
+    };
+    for e in &report.excluded {
+        tracing::warn!(account = %e.account_id, kind = ?e.kind, rule = %e.rule, "grant left out");
+    }
+    for f in &report.failures {
+        tracing::warn!(item = %f.item, change = %f.change, error = %f.error, "change failed");
+    }
+    if report.partial {
+        // One alert per run, listing everything not applied.
+        let (subject, body) = report.alert(&s.bucket);
+        if let Err(e) = notifier.publish(&subject, &body).await {
+            report.failures.push(Failure {
+                item: "the partial-run alert".into(),
+                change: "Publish".into(),
+                error: e.to_string(),
+            });
+        }
+    }
+    if report.retry_needed() {
+        return Err(ReconcileError::Incomplete(Box::new(report)));
+    }
+    Ok(report)
 }
 
 #[cfg(test)]
@@ -182,7 +475,10 @@ mod tests {
     use super::*;
     use warden_core::grant::{AccountId, Grant, GrantInput, Registry, Timestamp};
     use warden_core::policy::render;
-    use warden_testkit::{FakeConfig, FakeGrants, FakeKeyGrants, FakeNotifier, FakePolicies};
+    use warden_testkit::{
+        FailingKeyGrants, FakeConfig, FakeGrants, FakeKeyGrants, FakeNotifier, FakePolicies,
+        FlakyPolicies, RefusingPolicies,
+    };
 
     fn now() -> DateTime<Utc> {
         Timestamp::parse("2026-11-22T12:00:00Z").unwrap().0
@@ -310,8 +606,10 @@ mod tests {
         assert_eq!(k.grants.lock().unwrap().len(), 2);
     }
 
+    /// Over budget: the grants that fit (in rank order) are applied with their KMS grants, the
+    /// rest are named in one alert; the run succeeds as partial (a retry cannot fix it).
     #[tokio::test]
-    async fn over_budget_is_refused_and_reported() {
+    async fn over_budget_applies_what_fits_and_reports_the_rest() {
         let (g, p, k, c, n) = (
             FakeGrants::new(registry(120, 200)),
             FakePolicies::default(),
@@ -319,13 +617,287 @@ mod tests {
             config(),
             FakeNotifier::default(),
         );
-        let e = reconcile(&g, &p, &k, &c, &n, &settings(), now())
-            .await
-            .unwrap_err();
-        assert!(matches!(e, ReconcileError::OverBudget(_)), "{e}");
-        assert!(p.policies.lock().unwrap().is_empty(), "nothing applied");
-        assert!(k.grants.lock().unwrap().is_empty());
-        assert_eq!(n.messages.lock().unwrap().len(), 1);
+        let s = settings();
+        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(r.policy_applied && r.partial && r.removals_applied);
+        assert!(r.policy_size <= render::BUCKET_POLICY_BUDGET);
+        assert!(r.grants_applied > 0 && !r.excluded.is_empty());
+        assert_eq!(r.grants_applied + r.excluded.len(), 120);
+        assert!(
+            r.excluded
+                .iter()
+                .all(|e| e.kind == ExclusionKind::OverBudget)
+        );
+        assert_eq!(
+            r.kms_grants_created, r.grants_applied,
+            "no KMS grant for a grant left out"
+        );
+        let live = p.policies.lock().unwrap()["shared"].clone();
+        assert!(live.len() <= render::BUCKET_POLICY_BUDGET);
+        assert!(!live.contains(&format!("::{}:role", r.excluded[0].account_id)));
+        let msgs = n.messages.lock().unwrap().clone();
+        assert_eq!(msgs.len(), 1, "one alert per run");
+        assert!(
+            msgs[0].0.contains("partial run") && msgs[0].1.contains("does not fit"),
+            "{msgs:?}"
+        );
+        assert!(msgs[0].1.contains(&r.excluded[0].account_id));
+        // Idempotent: the same registry again changes nothing.
+        let again = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!again.policy_applied);
+        assert_eq!(
+            (
+                again.kms_grants_created,
+                again.kms_grants_revoked,
+                again.policy_attempts
+            ),
+            (0, 0, 0)
+        );
+        assert_eq!(again.excluded, r.excluded);
+    }
+
+    fn role(account: &str) -> String {
+        format!("arn:aws:iam::{account}:role/warden-consumer")
+    }
+
+    fn account(i: usize) -> String {
+        format!("{:012}", 200_000_000_000u64 + i as u64)
+    }
+
+    /// A consumer role deleted in its account: S3 refuses every policy naming it. That grant is
+    /// left out (with its KMS grant) and named; every other grant stays, and the grant removed
+    /// from the registry meanwhile is revoked anyway.
+    #[tokio::test]
+    async fn a_deleted_consumer_role_is_left_out_and_every_other_change_applied() {
+        let (g, k, c, n) = (
+            FakeGrants::new(registry(5, 4)),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let p = RefusingPolicies::new(FakePolicies::default(), &[]);
+        let s = settings();
+        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        // Account 2's role is deleted; account 4's grant is removed from the registry.
+        p.refused.lock().unwrap().push(role(&account(2)));
+        *g.registry.lock().unwrap() = Ok(registry(4, 4));
+        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(r.partial && r.policy_applied && r.removals_applied, "{r:?}");
+        assert_eq!(r.excluded.len(), 1, "{r:?}");
+        let e = &r.excluded[0];
+        assert_eq!(
+            (e.account_id.as_str(), e.kind),
+            (account(2).as_str(), ExclusionKind::Refused)
+        );
+        assert!(
+            e.rule.contains("Invalid principal in policy") && e.rule.contains("consumer-role/"),
+            "{}",
+            e.rule
+        );
+        assert_eq!(r.grants_applied, 3);
+        let live = p.inner.policies.lock().unwrap()["shared"].clone();
+        for (i, there) in [(0, true), (1, true), (2, false), (3, true), (4, false)] {
+            assert_eq!(
+                live.contains(&role(&account(i))),
+                there,
+                "account {i}: {live}"
+            );
+        }
+        // KMS: the removed grant and the refused one lose theirs; the others keep theirs.
+        assert_eq!(r.kms_grants_revoked, 2);
+        let kms: Vec<String> = k
+            .grants
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|g| g.grantee_principal.clone())
+            .collect();
+        assert_eq!(kms.len(), 3);
+        assert!(!kms.contains(&role(&account(2))) && !kms.contains(&role(&account(4))));
+        // Full document, then the roles the live policy names (accepted); the role S3 shows as a
+        // unique ID is then known refused without another call.
+        assert_eq!((r.policy_attempts, *p.refusals.lock().unwrap()), (2, 1));
+        assert_eq!(
+            r.deleted_principal_ids,
+            vec![warden_testkit::deleted_role_id(&role(&account(2)))]
+        );
+        let msgs = n.messages.lock().unwrap().clone();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(
+            msgs[0].1.contains(&account(2))
+                && msgs[0].1.contains("every removed or expired grant is out"),
+            "{}",
+            msgs[0].1
+        );
+        // A second run changes nothing (one refused call), and still says why.
+        let again = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!again.policy_applied && again.partial);
+        assert_eq!((again.kms_grants_created, again.kms_grants_revoked), (0, 0));
+        assert_eq!(again.excluded, r.excluded);
+        assert_eq!(p.inner.policies.lock().unwrap()["shared"], live);
+        // The role is created again: the next run applies the grant.
+        p.refused.lock().unwrap().clear();
+        let fixed = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(fixed.policy_applied && !fixed.partial && fixed.excluded.is_empty());
+        assert_eq!((fixed.grants_applied, fixed.kms_grants_created), (4, 1));
+    }
+
+    /// A new grant for an account whose consumer role does not exist yet never blocks the
+    /// revocation of another grant, even among many new grants.
+    #[tokio::test]
+    async fn a_grant_without_consumer_role_does_not_block_a_revocation() {
+        let (g, k, c, n) = (
+            FakeGrants::new(registry(3, 4)),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let p = RefusingPolicies::new(FakePolicies::default(), &[]);
+        let s = settings();
+        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        // Account 0 leaves; 3..12 arrive, 7 has no consumer role yet.
+        let mut next: Vec<Grant> = registry(12, 4).grants()[1..].to_vec();
+        next.sort_by(|a, b| b.account_id.cmp(&a.account_id));
+        *g.registry.lock().unwrap() = Ok(Registry::new(next).unwrap());
+        p.refused.lock().unwrap().push(role(&account(7)));
+        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let live = p.inner.policies.lock().unwrap()["shared"].clone();
+        assert!(!live.contains(&role(&account(0))), "revoked");
+        assert!(!live.contains(&role(&account(7))));
+        assert!(
+            (1..12)
+                .filter(|&i| i != 7)
+                .all(|i| live.contains(&role(&account(i))))
+        );
+        assert_eq!(r.excluded.len(), 1);
+        assert_eq!(r.excluded[0].account_id, account(7));
+        assert!(r.policy_attempts <= 2 + 4, "{} calls", r.policy_attempts);
+        assert!(
+            !k.grants
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|g| g.grantee_principal == role(&account(0)))
+        );
+    }
+
+    /// PutBucketPolicy fails (the SDK gave up): the KMS changes are applied all the same, the
+    /// run is incomplete (so the invocation is retried) and says the removals are pending; the
+    /// retry finishes the job, and a third run changes nothing.
+    #[tokio::test]
+    async fn a_failed_put_is_retried_and_the_retry_finishes_the_job() {
+        let (g, k, c, n) = (
+            FakeGrants::new(registry(3, 4)),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let p = FlakyPolicies {
+            inner: FakePolicies::default(),
+            fail_puts: std::sync::Mutex::new(0),
+        };
+        let s = settings();
+        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let before = p.inner.policies.lock().unwrap()["shared"].clone();
+        *g.registry.lock().unwrap() = Ok(registry(2, 4));
+        *p.fail_puts.lock().unwrap() = 1;
+        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let ReconcileError::Incomplete(r) = e else {
+            panic!("{e}");
+        };
+        assert!(!r.policy_applied && !r.removals_applied && r.partial);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].change, "PutBucketPolicy");
+        assert!(r.failures[0].error.contains("InternalError"));
+        assert_eq!(
+            r.kms_grants_revoked, 1,
+            "the KMS revocation does not wait for the policy"
+        );
+        assert_eq!(p.inner.policies.lock().unwrap()["shared"], before);
+        let msgs = n.messages.lock().unwrap().clone();
+        assert!(
+            msgs[0].1.contains("THE BUCKET POLICY WAS NOT REPLACED"),
+            "{}",
+            msgs[0].1
+        );
+        // The retry (Lambda's) applies the policy.
+        let retry = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(retry.policy_applied && retry.removals_applied && !retry.partial);
+        assert_eq!((retry.kms_grants_created, retry.kms_grants_revoked), (0, 0));
+        assert!(!p.inner.policies.lock().unwrap()["shared"].contains(&role(&account(2))));
+        let third = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!third.policy_applied && third.policy_attempts == 0);
+    }
+
+    /// One CreateGrant fails: the other CreateGrants and the RevokeGrants are made; the run is
+    /// incomplete, names the grant, and the retry creates it.
+    #[tokio::test]
+    async fn one_failing_create_grant_stops_no_other_kms_change() {
+        let (g, p, c, n) = (
+            FakeGrants::new(registry(3, 4)),
+            FakePolicies::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let k = FailingKeyGrants::<FakeKeyGrants>::default();
+        let s = settings();
+        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        // Account 0 leaves, 3 and 4 arrive; CreateGrant fails for 3.
+        *g.registry.lock().unwrap() =
+            Ok(Registry::new(registry(5, 4).grants()[1..].to_vec()).unwrap());
+        let failing = format!("warden-{}-read", account(3));
+        k.fail_create.lock().unwrap().push(failing.clone());
+        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let ReconcileError::Incomplete(r) = e else {
+            panic!("{e}");
+        };
+        assert!(r.policy_applied && r.removals_applied);
+        assert_eq!((r.kms_grants_created, r.kms_grants_revoked), (1, 1));
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.failures[0].change, "CreateGrant");
+        assert!(r.failures[0].item.contains(&failing), "{:?}", r.failures);
+        let msgs = n.messages.lock().unwrap().clone();
+        assert_eq!(msgs.len(), 1);
+        assert!(
+            msgs[0].1.contains(&failing) && msgs[0].1.contains("Lambda retries"),
+            "{}",
+            msgs[0].1
+        );
+        k.fail_create.lock().unwrap().clear();
+        let retry = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        assert_eq!((retry.kms_grants_created, retry.kms_grants_revoked), (1, 0));
+        assert!(!retry.partial && !retry.policy_applied);
+    }
+
+    /// A RevokeGrant that fails does not stop the others (nor the creates).
+    #[tokio::test]
+    async fn one_failing_revoke_grant_stops_no_other_kms_change() {
+        let (g, p, c, n) = (
+            FakeGrants::new(registry(3, 4)),
+            FakePolicies::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let k = FailingKeyGrants::<FakeKeyGrants>::default();
+        let s = settings();
+        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let first = k.inner.grants.lock().unwrap()[0].grant_id.clone();
+        k.fail_revoke.lock().unwrap().push(first);
+        // Accounts 0 and 1 leave, 3 arrives.
+        let mut next = registry(4, 4).grants()[2..].to_vec();
+        next.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        *g.registry.lock().unwrap() = Ok(Registry::new(next).unwrap());
+        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let ReconcileError::Incomplete(r) = e else {
+            panic!("{e}");
+        };
+        assert_eq!((r.kms_grants_created, r.kms_grants_revoked), (1, 1));
+        assert_eq!(r.failures[0].change, "RevokeGrant");
+        assert!(e_text(&r).contains("RevokeGrant"));
+    }
+
+    fn e_text(r: &Report) -> String {
+        ReconcileError::Incomplete(Box::new(r.clone())).to_string()
     }
 
     #[tokio::test]

@@ -2,12 +2,15 @@
 //! the clients, serve. Every event (stream batch, direct invocation) triggers one reconciliation.
 //!
 //! `WARDEN_RUN_ONCE=1` runs one reconciliation and prints the report instead of serving the
-//! Lambda runtime API — for the local emulator and the demo.
+//! Lambda runtime API — for the local emulator and the demo. A run that could not apply every
+//! change (some call failed: a retry finishes the job) prints its report and exits non-zero; on
+//! Lambda it fails the invocation, so that it is retried. A partial run whose left-out grants need
+//! a person (over budget, consumer role missing) succeeds with `"partial": true` and one alert.
 
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
-use policy_reconciler::{Settings, reconcile};
+use policy_reconciler::{ReconcileError, Settings, reconcile};
 use serde_json::Value;
 use warden_aws::{DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig};
 use warden_core::grant::AccountId;
@@ -24,6 +27,8 @@ struct App {
     config: SsmConfig,
     notifier: SnsNotifier,
     settings: Settings,
+    /// EMF namespace, `Warden/<environment>`.
+    namespace: String,
 }
 
 async fn app() -> Result<App> {
@@ -59,11 +64,30 @@ async fn app() -> Result<App> {
         config: SsmConfig::new(&config),
         notifier: SnsNotifier::new(&config, &env("ALERT_TOPIC_ARN")?),
         settings,
+        namespace: env("METRICS_NAMESPACE")?,
     })
 }
 
-async fn run_once(app: &App) -> Result<Value> {
-    let report = reconcile(
+/// The run's counters as one EMF line (alarmed on in cloudwatch.tf): registry items skipped,
+/// grants left out, changes failed.
+fn emit_metrics(app: &App, report: &policy_reconciler::Report) {
+    use warden_core::ports::Metrics as _;
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    warden_aws::StdoutMetrics.emit(&warden_core::emf::counters(
+        &app.namespace,
+        Utc::now().timestamp_millis(),
+        &[
+            ("RegistryItemsSkipped", n(report.registry_items_skipped)),
+            ("GrantsExcluded", n(report.excluded.len())),
+            ("ReconcileFailures", n(report.failures.len())),
+        ],
+    ));
+}
+
+/// One reconciliation: the report, or — when some change failed and a retry must finish the job
+/// — the report with the error, so that it is printed (and logged) before the invocation fails.
+async fn run_once(app: &App) -> Result<Value, (Option<Value>, anyhow::Error)> {
+    match reconcile(
         &app.grants,
         &app.policies,
         &app.keys,
@@ -72,9 +96,28 @@ async fn run_once(app: &App) -> Result<Value> {
         &app.settings,
         Utc::now(),
     )
-    .await?;
-    tracing::info!(?report, "reconciled");
-    Ok(serde_json::to_value(report)?)
+    .await
+    {
+        Ok(report) => {
+            emit_metrics(app, &report);
+            if report.partial {
+                tracing::warn!(?report, "reconciled, partially");
+            } else {
+                tracing::info!(?report, "reconciled");
+            }
+            serde_json::to_value(report).map_err(|e| (None, e.into()))
+        }
+        Err(ReconcileError::Incomplete(report)) => {
+            emit_metrics(app, &report);
+            tracing::error!(
+                ?report,
+                "reconciliation incomplete; failing the invocation so that Lambda retries it"
+            );
+            let value = serde_json::to_value(&*report).ok();
+            Err((value, ReconcileError::Incomplete(report).into()))
+        }
+        Err(e) => Err((None, e.into())),
+    }
 }
 
 #[tokio::main]
@@ -90,9 +133,19 @@ async fn main() -> Result<()> {
         .init();
     let app = app().await.context("reading settings")?;
     if std::env::var("WARDEN_RUN_ONCE").is_ok_and(|v| v == "1") {
-        let report = run_once(&app).await?;
-        println!("{report}");
-        return Ok(());
+        return match run_once(&app).await {
+            Ok(report) => {
+                println!("{report}");
+                Ok(())
+            }
+            Err((report, e)) => {
+                // The report first (what was applied, what was not), then a failing exit.
+                if let Some(report) = report {
+                    println!("{report}");
+                }
+                Err(e)
+            }
+        };
     }
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -103,9 +156,14 @@ async fn main() -> Result<()> {
             .unwrap_or("stream")
             .to_owned();
         tracing::info!(%trigger, "reconciling");
-        run_once(app)
-            .await
-            .map_err(|e| lambda_runtime::Error::from(format!("{e:#}")))
+        // An incomplete run fails the invocation (the stream batch, the asynchronous invocation
+        // or Terraform's invoke is retried); the error carries the report.
+        run_once(app).await.map_err(|(report, e)| {
+            lambda_runtime::Error::from(match report {
+                Some(r) => format!("{e:#}; report: {r}"),
+                None => format!("{e:#}"),
+            })
+        })
     }))
     .await
     .map_err(|e| anyhow!("lambda runtime: {e}"))

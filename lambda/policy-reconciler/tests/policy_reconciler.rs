@@ -1,12 +1,19 @@
 //! policy-reconciler on the local emulator: the real S3, KMS and SSM adapters. Skipped (with a
 //! note) when `make test` has not started moto.
+//!
+//! moto stores any bucket policy: it does not resolve principals, so it neither refuses a role that
+//! does not exist (`MalformedPolicy: Invalid principal in policy`) nor shows a deleted role by its
+//! unique ID (`moto_stores_a_policy_naming_a_role_that_does_not_exist` pins that gap). The tests of
+//! those failures wrap the real S3 adapter in warden-testkit's `RefusingPolicies`, which answers as
+//! S3 does; the registry, the stored policy, the KMS grants and the alerts are moto's.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use chrono::Utc;
 use policy_reconciler::{Settings, reconcile};
 use warden_aws::local::{Environment, emulator_from_env, unique};
 use warden_aws::{DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig};
-use warden_core::ports::PolicyStore;
+use warden_core::ports::{GrantRef, GrantStore, KeyGrants, PolicyStore};
+use warden_testkit::{FlakyPolicies, RefusingPolicies};
 
 const GRANTS: &str = r#"{"consumer_accounts":[
  {"account_id":"310000000001","allowed_prefixes":["sales/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"},
@@ -143,3 +150,189 @@ async fn attack_ssm_baseline_with_allow_for_another_account_is_refused_and_alert
         "{mail}"
     );
 }
+
+const GRANTS_4: &str = r#"{"consumer_accounts":[
+ {"account_id":"320000000001","allowed_prefixes":["sales/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"},
+ {"account_id":"320000000002","allowed_prefixes":["ml/"],"access_level":"read-write","expiration_date":"2030-01-01T00:00:00Z"},
+ {"account_id":"320000000004","allowed_prefixes":["finance/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"},
+ {"account_id":"320000000003","allowed_prefixes":["old/"],"access_level":"read","expiration_date":"2020-01-01T00:00:00Z"}]}"#;
+
+fn role(account: &str) -> String {
+    format!("arn:aws:iam::{account}:role/warden-consumer")
+}
+
+fn declared(account: &str, prefix: &str, level: &str) -> GrantRef {
+    GrantRef {
+        account_id: account.into(),
+        grant_id: "declared".into(),
+        expiration_date: "2030-01-01T00:00:00Z".into(),
+        allowed_prefixes: vec![prefix.into()],
+        access_level: level.into(),
+    }
+}
+
+/// The emulator gap the next tests work around: moto accepts a principal that does not exist.
+#[tokio::test]
+async fn moto_stores_a_policy_naming_a_role_that_does_not_exist() {
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let bucket = unique("rec-moto-principal");
+    warden_aws::bootstrap::create_bucket(&cfg, &bucket)
+        .await
+        .unwrap();
+    let doc = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::399999999999:role/does-not-exist"},
+        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]})
+    .to_string();
+    let s3 = S3PolicyStore::new(&cfg);
+    s3.put_bucket_policy(&bucket, &doc).await.unwrap();
+    let live = s3.get_bucket_policy(&bucket).await.unwrap().unwrap();
+    assert!(live.contains("arn:aws:iam::399999999999:role/does-not-exist"));
+}
+
+/// A consumer role is deleted (S3 refuses it) while another grant is revoked in the registry: on
+/// moto's S3, KMS, DynamoDB and SNS, the revocation is applied, the broken grant is left out and
+/// named in the alert, the third grant stays; a second run changes nothing.
+#[tokio::test]
+async fn a_deleted_consumer_role_does_not_block_a_revocation() {
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let env = Environment::create(&cfg, &unique("rec-partial"), GRANTS_4, Utc::now())
+        .await
+        .unwrap();
+    let (grants, keys, ssm, notes) = (
+        DynamoGrantStore::new(&cfg, &env.registry_table),
+        KmsKeyGrants::new(&cfg),
+        SsmConfig::new(&cfg),
+        SnsNotifier::new(&cfg, &env.alert_topic),
+    );
+    let policies = RefusingPolicies::new(S3PolicyStore::new(&cfg), &[]);
+    let settings = Settings {
+        render: env.render.clone(),
+        baseline_parameter: env.baseline_parameter.clone(),
+    };
+    let run = || {
+        reconcile(
+            &grants,
+            &policies,
+            &keys,
+            &ssm,
+            &notes,
+            &settings,
+            Utc::now(),
+        )
+    };
+    let first = run().await.unwrap();
+    assert_eq!((first.kms_grants_created, first.grants_applied), (3, 3));
+    // 320000000001's consumer role is deleted; 320000000002's grant is revoked.
+    policies.refused.lock().unwrap().push(role("320000000001"));
+    assert!(
+        grants
+            .revoke(&declared("320000000002", "ml/", "read-write"), Utc::now())
+            .await
+            .unwrap()
+    );
+    let r = run().await.unwrap();
+    assert!(r.partial && r.policy_applied && r.removals_applied, "{r:?}");
+    assert_eq!(r.excluded.len(), 1, "{r:?}");
+    assert_eq!(r.excluded[0].account_id, "320000000001");
+    assert!(r.excluded[0].rule.contains("Invalid principal in policy"));
+    assert_eq!(r.kms_grants_revoked, 2);
+    let live = S3PolicyStore::new(&cfg)
+        .get_bucket_policy(&env.bucket)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!live.contains("320000000002"), "the revocation is applied");
+    assert!(!live.contains("320000000001"));
+    assert!(live.contains(&role("320000000004")));
+    let kms: Vec<String> = keys
+        .list_grants(&env.key_arn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.grantee_principal)
+        .collect();
+    assert_eq!(kms, vec![role("320000000004")]);
+    let inbox = warden_aws::local::EventSourceMapping::new(&cfg, &env.security_inbox_url)
+        .await
+        .unwrap();
+    let mail = inbox.receive(10).await.unwrap().event.to_string();
+    assert!(
+        mail.contains("partial run")
+            && mail.contains("320000000001")
+            && mail.contains("consumer-role/"),
+        "{mail}"
+    );
+    let again = run().await.unwrap();
+    assert!(!again.policy_applied && again.partial);
+    assert_eq!((again.kms_grants_created, again.kms_grants_revoked), (0, 0));
+}
+
+/// PutBucketPolicy fails after the SDK's retries: the KMS revocation is applied on moto anyway,
+/// the run is incomplete (the invocation is retried) and the retry applies the policy.
+#[tokio::test]
+async fn a_failed_put_is_finished_by_the_retry() {
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let env = Environment::create(&cfg, &unique("rec-retry"), GRANTS_4, Utc::now())
+        .await
+        .unwrap();
+    let (grants, keys, ssm, notes) = (
+        DynamoGrantStore::new(&cfg, &env.registry_table),
+        KmsKeyGrants::new(&cfg),
+        SsmConfig::new(&cfg),
+        SnsNotifier::new(&cfg, &env.alert_topic),
+    );
+    let policies = FlakyPolicies {
+        inner: S3PolicyStore::new(&cfg),
+        fail_puts: std::sync::Mutex::new(0),
+    };
+    let settings = Settings {
+        render: env.render.clone(),
+        baseline_parameter: env.baseline_parameter.clone(),
+    };
+    let run = || {
+        reconcile(
+            &grants,
+            &policies,
+            &keys,
+            &ssm,
+            &notes,
+            &settings,
+            Utc::now(),
+        )
+    };
+    run().await.unwrap();
+    assert!(
+        grants
+            .revoke(&declared("320000000004", "finance/", "read"), Utc::now())
+            .await
+            .unwrap()
+    );
+    *policies.fail_puts.lock().unwrap() = 1;
+    let e = run().await.unwrap_err();
+    let policy_reconciler::ReconcileError::Incomplete(r) = e else {
+        panic!("{e}");
+    };
+    assert!(!r.removals_applied && r.kms_grants_revoked == 1, "{r:?}");
+    assert_eq!(r.failures[0].change, "PutBucketPolicy");
+    let s3 = S3PolicyStore::new(&cfg);
+    let stale = s3.get_bucket_policy(&env.bucket).await.unwrap().unwrap();
+    assert!(stale.contains("320000000004"), "not replaced yet");
+    let retry = run().await.unwrap();
+    assert!(retry.policy_applied && retry.removals_applied && !retry.partial);
+    let live = s3.get_bucket_policy(&env.bucket).await.unwrap().unwrap();
+    assert!(!live.contains("320000000004"));
+}
+
+// --- Fault injection -------------------------------------------------------------------------
+// Place for the SDK-level fault-layer test (`WARDEN_FAULTS`): the real adapters on moto with
+// faults injected under the SDK (e.g. PutBucketPolicy answering 503 SlowDown until the SDK gives
+// up, CreateGrant failing for one grant). What it should assert is what the fakes above assert:
+// `reconcile` returns `ReconcileError::Incomplete` naming each failed change, every other change
+// (the KMS revocations above all) is applied, and a second run without faults finishes the job
+// and a third changes nothing.

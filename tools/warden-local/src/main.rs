@@ -79,6 +79,8 @@ async fn main() -> Result<()> {
     if !(endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:")) {
         bail!("ENDPOINT must be a local emulator (http://127.0.0.1:PORT), got {endpoint}");
     }
+    // A bad WARDEN_FAULTS stops here, named, rather than failing every call.
+    warden_aws::FaultPlan::from_env()?;
     let cfg = local_config(endpoint, "us-east-1").await;
     match rest {
         [cmd, grants] if cmd == "bootstrap" => {

@@ -54,8 +54,7 @@ impl SeenEvents {
         if self.ids.contains(event_id) {
             return false;
         }
-        if self.newest_ms != i64::MIN && epoch_ms < self.newest_ms.saturating_sub(self.horizon_ms)
-        {
+        if self.newest_ms != i64::MIN && epoch_ms < self.newest_ms.saturating_sub(self.horizon_ms) {
             return true;
         }
         self.newest_ms = self.newest_ms.max(epoch_ms);

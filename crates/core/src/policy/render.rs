@@ -349,6 +349,42 @@ pub fn key_admin_statement(s: &RenderSettings) -> Statement {
     st
 }
 
+/// The KMS grant specs for the active grants of `registry`: one per (account, level), sorted by
+/// name. The same specs as [`kms`] returns, without the key policy (so no size limit applies).
+#[must_use]
+pub fn kms_grants(
+    registry: &Registry,
+    s: &RenderSettings,
+    now: DateTime<Utc>,
+) -> Vec<KmsGrantSpec> {
+    let bucket_arn = s.bucket_arn();
+    let mut grants: Vec<KmsGrantSpec> = registry
+        .active(now)
+        .map(|g| {
+            let mut ops: Vec<String> = KMS_READ_OPERATIONS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            if g.access_level.can_write() {
+                ops.extend(KMS_WRITE_OPERATIONS.iter().map(|s| (*s).to_owned()));
+            }
+            KmsGrantSpec {
+                name: format!("warden-{}-{}", g.account_id, g.access_level.as_str()),
+                account_id: g.account_id.to_string(),
+                grantee_principal: s.consumer_role_arn(&g.account_id),
+                operations: ops,
+                encryption_context_subset: BTreeMap::from([(
+                    "aws:s3:arn".to_owned(),
+                    bucket_arn.clone(),
+                )]),
+            }
+        })
+        .collect();
+    grants.sort();
+    grants.dedup_by(|a, b| a.name == b.name);
+    grants
+}
+
 /// Render the key policy (admin statement plus consumer statements) and the KMS grant specs.
 ///
 /// # Errors
@@ -359,34 +395,14 @@ pub fn kms(
     now: DateTime<Utc>,
 ) -> Result<KmsRender, RenderError> {
     let mut by_level: BTreeMap<AccessLevel, Vec<String>> = BTreeMap::new();
-    let mut grants = Vec::new();
-    let bucket_arn = s.bucket_arn();
     for g in registry.active(now) {
-        let role = s.consumer_role_arn(&g.account_id);
         by_level
             .entry(g.access_level)
             .or_default()
-            .push(role.clone());
-        let mut ops: Vec<String> = KMS_READ_OPERATIONS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        if g.access_level.can_write() {
-            ops.extend(KMS_WRITE_OPERATIONS.iter().map(|s| (*s).to_owned()));
-        }
-        grants.push(KmsGrantSpec {
-            name: format!("warden-{}-{}", g.account_id, g.access_level.as_str()),
-            account_id: g.account_id.to_string(),
-            grantee_principal: role,
-            operations: ops,
-            encryption_context_subset: BTreeMap::from([(
-                "aws:s3:arn".to_owned(),
-                bucket_arn.clone(),
-            )]),
-        });
+            .push(s.consumer_role_arn(&g.account_id));
     }
-    grants.sort();
-    grants.dedup_by(|a, b| a.name == b.name);
+    let grants = kms_grants(registry, s, now);
+    let bucket_arn = s.bucket_arn();
     let mut statements = vec![key_admin_statement(s)];
     for (level, mut roles) in by_level {
         roles.sort();
