@@ -77,6 +77,20 @@ resource "aws_dynamodb_table" "alert_ledger" {
     name = "detector"
     type = "S"
   }
+  attribute {
+    name = "released"
+    type = "S"
+  }
+
+  # Sparse: only alerts whose publish failed carry `released`; the logger sweeps them, so an
+  # alert whose message never comes back counting its receives (a DLQ redrive sends new
+  # messages) is still published.
+  global_secondary_index {
+    name            = "by-released"
+    hash_key        = "released"
+    range_key       = "event_id"
+    projection_type = "ALL"
+  }
 
   ttl {
     attribute_name = "expires_at"

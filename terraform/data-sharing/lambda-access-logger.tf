@@ -81,7 +81,7 @@ data "aws_iam_policy_document" "access_logger" {
   statement {
     sid       = "PublishEachAlertOnce"
     actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.alert_ledger.arn]
+    resources = [aws_dynamodb_table.alert_ledger.arn, "${aws_dynamodb_table.alert_ledger.arn}/index/by-released"]
   }
   statement {
     sid       = "ReadRegistryForDetectors"

@@ -9,6 +9,7 @@
 //! | `lease_until` | epoch seconds; a `claimed` item past it may be claimed again (a crashed holder) |
 //! | `subject`, `message` | the alert, kept until sent so a redelivery can publish it |
 //! | `expires_at` | TTL: [`RETENTION_DAYS`] after the claim, longer than SQS keeps a message |
+//! | `released` | `"1"` while a released alert waits (GSI `by-released`, sparse: only those) |
 //!
 //! A claim is one conditional `PutItem`; the condition is what makes two deliveries of one
 //! event race safely (DynamoDB evaluates it atomically with the write:
@@ -23,6 +24,10 @@ use crate::util::{ATTEMPTS, backoff, s_attr, sdk_err};
 /// Days a ledger item is kept: SQS keeps a message at most 14 days, a DLQ redrive can bring it
 /// back within the DLQ's 14 days, so 30 days outlives every redelivery.
 pub const RETENTION_DAYS: i64 = 30;
+
+/// The sparse index of released alerts (`released` hash, `event_id` range): written only when
+/// a publish fails, so it stays small and cold.
+pub const RELEASED_INDEX: &str = "by-released";
 
 /// The alert ledger on DynamoDB.
 #[derive(Debug, Clone)]
@@ -46,6 +51,32 @@ impl DynamoAlertLedger {
             ("event_id".into(), AttributeValue::S(key.event_id.clone())),
             ("detector".into(), AttributeValue::S(key.detector.clone())),
         ]
+    }
+
+    async fn put_claim(
+        &self,
+        item: std::collections::HashMap<String, AttributeValue>,
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> Result<
+        aws_sdk_dynamodb::operation::put_item::PutItemOutput,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError>,
+    > {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(
+                "attribute_not_exists(event_id) OR #s = :pending OR (#s = :claimed AND (lease_until < :now OR #o = :me))",
+            )
+            .expression_attribute_names("#s", "state")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+            .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
+            .send()
+            .await
     }
 
     async fn state_of(&self, key: &AlertKey) -> Result<Option<(String, String)>, PortError> {
@@ -89,22 +120,24 @@ impl AlertLedger for DynamoAlertLedger {
             "expires_at".into(),
             AttributeValue::N((now.timestamp() + RETENTION_DAYS * 86_400).to_string()),
         );
-        let r = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(event_id) OR #s = :pending OR (#s = :claimed AND (lease_until < :now OR #o = :me))",
-            )
-            .expression_attribute_names("#s", "state")
-            .expression_attribute_names("#o", "owner")
-            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
-            .expression_attribute_values(":claimed", AttributeValue::S("claimed".into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
-            .expression_attribute_values(":me", AttributeValue::S(owner.to_owned()))
-            .send()
-            .await;
+        // Beyond the SDK's own attempts (a drained retry quota makes those one): a claim that
+        // cannot be made leaves the caller choosing between a delayed and a repeated alert.
+        let mut attempt = 0;
+        let r = loop {
+            let r = self.put_claim(item.clone(), owner, now).await;
+            attempt += 1;
+            match r {
+                Err(e)
+                    if attempt < ATTEMPTS
+                        && !e
+                            .as_service_error()
+                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                r => break r,
+            }
+        };
         match r {
             Ok(_) => Ok(Claim::Mine),
             Err(e)
@@ -140,7 +173,9 @@ impl AlertLedger for DynamoAlertLedger {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(Self::key(key).into_iter().collect()))
-                .update_expression("SET #s = :sent, sent_at = :t, #o = :me REMOVE lease_until")
+                .update_expression(
+                    "SET #s = :sent, sent_at = :t, #o = :me REMOVE lease_until, released",
+                )
                 .expression_attribute_names("#s", "state")
                 .expression_attribute_names("#o", "owner")
                 .expression_attribute_values(":sent", AttributeValue::S("sent".into()))
@@ -162,7 +197,8 @@ impl AlertLedger for DynamoAlertLedger {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(key).into_iter().collect()))
-            .update_expression("SET #s = :pending REMOVE lease_until")
+            .update_expression("SET #s = :pending, released = :one REMOVE lease_until")
+            .expression_attribute_values(":one", AttributeValue::S("1".into()))
             .condition_expression("#s = :claimed AND #o = :me")
             .expression_attribute_names("#s", "state")
             .expression_attribute_names("#o", "owner")
@@ -218,5 +254,33 @@ impl AlertLedger for DynamoAlertLedger {
             }
         }
         Ok(out)
+    }
+
+    async fn released(&self, limit: usize) -> Result<Vec<LedgerAlert>, PortError> {
+        let page = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(RELEASED_INDEX)
+            .key_condition_expression("released = :one")
+            .expression_attribute_values(":one", AttributeValue::S("1".into()))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_err("dynamodb", "Query"))?;
+        Ok(page
+            .items()
+            .iter()
+            .filter_map(|item| {
+                Some(LedgerAlert {
+                    key: AlertKey {
+                        event_id: s_attr(item, "event_id")?.to_owned(),
+                        detector: s_attr(item, "detector")?.to_owned(),
+                    },
+                    subject: s_attr(item, "subject").unwrap_or_default().to_owned(),
+                    message: s_attr(item, "message").unwrap_or_default().to_owned(),
+                })
+            })
+            .collect())
     }
 }

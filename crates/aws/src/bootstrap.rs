@@ -109,8 +109,22 @@ pub async fn create_alert_ledger_table(config: &SdkConfig, name: &str) -> Result
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr("event_id")?)
         .attribute_definitions(attr("detector")?)
+        .attribute_definitions(attr("released")?)
         .key_schema(key("event_id", KeyType::Hash)?)
         .key_schema(key("detector", KeyType::Range)?)
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(crate::alert_ledger::RELEASED_INDEX)
+                .key_schema(key("released", KeyType::Hash)?)
+                .key_schema(key("event_id", KeyType::Range)?)
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .map_err(|x| PortError::new("dynamodb", "CreateTable", x.to_string()))?,
+        )
         .send()
         .await
         .map_err(e("dynamodb", "CreateTable"))?;

@@ -134,7 +134,9 @@ impl GrantStore for DynamoGrantStore {
                 .await
                 .map_err(sdk_err("dynamodb", "Scan"))?;
             for item in page.items() {
-                if s_attr(item, "grant_state").is_some_and(|s| s != "active") {
+                if s_attr(item, "grant_state").is_some_and(|s| s != "active")
+                    || s_attr(item, "grant_id").is_some_and(|g| g.starts_with('#'))
+                {
                     continue;
                 }
                 let key = format!(
@@ -270,25 +272,29 @@ impl GrantStore for DynamoGrantStore {
     }
 }
 
-/// What a conditional activation requires to be unchanged: the account's items that grant
-/// access or could (active — the declared one included — and pending), each with the attributes
-/// read, and whether the account had a declared item.
+/// What a conditional activation requires to be unchanged: the account's activation counter
+/// and its declared item (whatever its state), as read.
 #[derive(Debug, Clone, Default)]
 pub struct AccountSnapshot {
-    items: Vec<HashMap<String, AttributeValue>>,
-    declared: bool,
+    /// The counter item's `activations` value; `None` when the account has none yet.
+    version: Option<String>,
+    /// The declared item as read, or `None` when there was none.
+    declared: Option<HashMap<String, AttributeValue>>,
 }
 
-/// Attributes whose change invalidates an overlap check made on the snapshot.
+/// The registry item (`grant_id`) that counts an account's activations. Every activation bumps
+/// it in the same transaction, conditional on the value its overlap check read, so activations
+/// of one account are serialised: two cannot both pass a check made before the other. Item keys
+/// starting with `#` are bookkeeping, never grants.
+pub const ACTIVATION_COUNTER: &str = "#activations";
+
+/// Attributes of the declared item whose change invalidates an overlap check.
 const CHECKED_ATTRIBUTES: [&str; 4] = [
     "grant_state",
     "allowed_prefixes",
     "access_level",
     "expiration_date",
 ];
-
-/// TransactWriteItems takes at most 100 actions: the activation plus 99 checks.
-const MAX_SNAPSHOT_ITEMS: usize = 98;
 
 impl warden_core::ports::RequestStore for DynamoGrantStore {
     type Snapshot = AccountSnapshot;
@@ -314,23 +320,25 @@ impl warden_core::ports::RequestStore for DynamoGrantStore {
                 .await
                 .map_err(sdk_err("dynamodb", "Query"))?;
             for item in page.items() {
-                let state = s_attr(item, "grant_state").unwrap_or("active");
-                if s_attr(item, "grant_id") == Some("declared") {
-                    snapshot.declared = true;
+                match s_attr(item, "grant_id") {
+                    Some(ACTIVATION_COUNTER) => {
+                        snapshot.version =
+                            item.get("activations").and_then(|v| v.as_n().ok()).cloned();
+                        continue;
+                    }
+                    Some(id) if id.starts_with('#') => continue,
+                    Some("declared") => snapshot.declared = Some(item.clone()),
+                    _ => {}
                 }
-                if state != "active" && state != "pending" {
+                if s_attr(item, "grant_state").unwrap_or("active") != "active" {
                     continue;
                 }
-                if state == "active" {
-                    // An unreadable item is left out of the check as the loader leaves it out of
-                    // the registry; its attributes still take part in the condition.
-                    if let Ok(g) = item_to_input(item)
-                        .and_then(|i| Grant::from_input(&i, now).map_err(|e| e.to_string()))
-                    {
-                        grants.push(g);
-                    }
+                // An unreadable item is left out as the loader leaves it out of the registry.
+                if let Ok(g) = item_to_input(item)
+                    .and_then(|i| Grant::from_input(&i, now).map_err(|e| e.to_string()))
+                {
+                    grants.push(g);
                 }
-                snapshot.items.push(item.clone());
             }
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
@@ -364,87 +372,66 @@ impl warden_core::ports::RequestStore for DynamoGrantStore {
                 ),
             ])
         };
-        let others: Vec<&HashMap<String, AttributeValue>> = snapshot
-            .items
-            .iter()
-            .filter(|i| s_attr(i, "grant_id") != Some(request_id))
-            .collect();
-        if others.len() > MAX_SNAPSHOT_ITEMS {
-            return Err(PortError::new(
-                "dynamodb",
-                "TransactWriteItems",
-                format!(
-                    "account {account_id} has {} active or pending registry items; an activation can check at most {MAX_SNAPSHOT_ITEMS} (settle or delete old requests)",
-                    others.len()
-                ),
-            ));
+        let request = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(request_id)))
+            .update_expression("SET grant_state = :s, decided_by = :by")
+            .condition_expression("grant_state = :pending")
+            .expression_attribute_values(":s", AttributeValue::S("active".into()))
+            .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
+            .build()
+            .map_err(bad)?;
+        let next = snapshot
+            .version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        let mut counter = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(ACTIVATION_COUNTER)))
+            .update_expression("SET activations = :next")
+            .expression_attribute_values(":next", AttributeValue::N(next.to_string()));
+        counter = match &snapshot.version {
+            Some(v) => counter
+                .condition_expression("activations = :seen")
+                .expression_attribute_values(":seen", AttributeValue::N(v.clone())),
+            None => counter.condition_expression("attribute_not_exists(grant_id)"),
+        };
+        // The declared item as read — attributes equal (lists compare whole: EQ works on every
+        // type, https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Condition.html)
+        // or still absent: Terraform writes it without the counter.
+        let mut declared = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key("declared")));
+        match &snapshot.declared {
+            Some(item) => {
+                let mut clauses = Vec::new();
+                for (n, attr) in CHECKED_ATTRIBUTES.iter().enumerate() {
+                    declared = declared.expression_attribute_names(format!("#a{n}"), *attr);
+                    match item.get(*attr) {
+                        Some(v) => {
+                            clauses.push(format!("#a{n} = :v{n}"));
+                            declared =
+                                declared.expression_attribute_values(format!(":v{n}"), v.clone());
+                        }
+                        None => clauses.push(format!("attribute_not_exists(#a{n})")),
+                    }
+                }
+                declared = declared.condition_expression(clauses.join(" AND "));
+            }
+            None => declared = declared.condition_expression("attribute_not_exists(grant_id)"),
         }
-        let mut actions = vec![
+        let actions = vec![
+            TransactWriteItem::builder().update(request).build(),
             TransactWriteItem::builder()
-                .update(
-                    Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(request_id)))
-                        .update_expression("SET grant_state = :s, decided_by = :by")
-                        .condition_expression("grant_state = :pending")
-                        .expression_attribute_values(":s", AttributeValue::S("active".into()))
-                        .expression_attribute_values(":by", AttributeValue::S(by.to_owned()))
-                        .expression_attribute_values(
-                            ":pending",
-                            AttributeValue::S("pending".into()),
-                        )
-                        .build()
-                        .map_err(bad)?,
-                )
+                .update(counter.build().map_err(bad)?)
+                .build(),
+            TransactWriteItem::builder()
+                .condition_check(declared.build().map_err(bad)?)
                 .build(),
         ];
-        for item in &others {
-            let Some(grant_id) = s_attr(item, "grant_id") else {
-                continue;
-            };
-            // Each checked attribute as read (lists compare whole: EQ works on every type,
-            // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Condition.html),
-            // or still absent.
-            let mut clauses = Vec::new();
-            let mut check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(grant_id)));
-            for (n, attr) in CHECKED_ATTRIBUTES.iter().enumerate() {
-                check = check.expression_attribute_names(format!("#a{n}"), *attr);
-                match item.get(*attr) {
-                    Some(v) => {
-                        clauses.push(format!("#a{n} = :v{n}"));
-                        check = check.expression_attribute_values(format!(":v{n}"), v.clone());
-                    }
-                    None => clauses.push(format!("attribute_not_exists(#a{n})")),
-                }
-            }
-            actions.push(
-                TransactWriteItem::builder()
-                    .condition_check(
-                        check
-                            .condition_expression(clauses.join(" AND "))
-                            .build()
-                            .map_err(bad)?,
-                    )
-                    .build(),
-            );
-        }
-        if !snapshot.declared {
-            // A declared grant Terraform writes meanwhile must be seen by the check.
-            actions.push(
-                TransactWriteItem::builder()
-                    .condition_check(
-                        ConditionCheck::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(key("declared")))
-                            .condition_expression("attribute_not_exists(grant_id)")
-                            .build()
-                            .map_err(bad)?,
-                    )
-                    .build(),
-            );
-        }
         let r = self
             .client
             .transact_write_items()
@@ -457,14 +444,12 @@ impl warden_core::ports::RequestStore for DynamoGrantStore {
                 if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c)) = e.as_service_error() {
                     // Reasons come in the order of the actions: the first is the request itself.
                     let reasons = c.cancellation_reasons();
-                    let failed = |r: &aws_sdk_dynamodb::types::CancellationReason| {
-                        r.code().is_some_and(|c| c != "None")
-                    };
                     if reasons.first().is_some_and(|r| r.code() == Some("ConditionalCheckFailed")) {
                         return Ok(Activation::NotPending);
                     }
-                    // A changed item, or a conflicting transaction in flight: check again.
-                    if reasons.iter().any(failed) || reasons.is_empty() {
+                    // Another activation or a Terraform apply got in first (or a conflicting
+                    // transaction is in flight): check again.
+                    if reasons.is_empty() || reasons.iter().any(|r| r.code().is_some_and(|c| c != "None")) {
                         return Ok(Activation::Changed);
                     }
                 }

@@ -481,4 +481,11 @@ pub trait AlertLedger: Sync {
         &self,
         event_id: &str,
     ) -> impl Future<Output = Result<Vec<LedgerAlert>, PortError>> + Send;
+    /// Up to `limit` alerts whose publish failed (released), whatever their event: the sweep
+    /// that publishes them when their message never comes back with its receive count (a DLQ
+    /// redrive makes new messages).
+    fn released(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<LedgerAlert>, PortError>> + Send;
 }

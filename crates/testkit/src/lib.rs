@@ -635,6 +635,19 @@ impl warden_core::ports::AlertLedger for FakeLedger {
             .map(|(_, e)| e.alert.clone())
             .collect())
     }
+
+    async fn released(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<warden_core::ports::LedgerAlert>, PortError> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(entries
+            .values()
+            .filter(|e| e.state == "pending")
+            .take(limit)
+            .map(|e| e.alert.clone())
+            .collect())
+    }
 }
 
 // --- Faults for the policy-reconciler (issue 14, item 4) -------------------------------------

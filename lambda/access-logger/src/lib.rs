@@ -33,6 +33,9 @@ use warden_core::ports::{
 /// has expired by the time its message is delivered again.
 pub const ALERT_LEASE_SECONDS: i64 = 120;
 
+/// Released alerts each batch picks up from the ledger's sweep index.
+const SWEEP_PER_BATCH: usize = 10;
+
 /// Claims and ledger look-ups in flight at once.
 const LEDGER_IN_FLIGHT: usize = 16;
 
@@ -357,10 +360,11 @@ pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
         )
     }))
     .await;
-    let mut mine: Vec<(usize, &LedgerAlert)> = Vec::new();
+    // (event index, alert, whether the ledger holds a claim on it)
+    let mut mine: Vec<(usize, &LedgerAlert, bool)> = Vec::new();
     for (i, la, r) in claims {
         match r {
-            Ok(Claim::Mine) => mine.push((i, la)),
+            Ok(Claim::Mine) => mine.push((i, la, true)),
             Ok(Claim::Sent) => {}
             Ok(Claim::Busy) => {
                 tracing::info!(event_id = %la.key.event_id, detector = %la.key.detector, "alert held by another invocation; the message will be retried");
@@ -369,17 +373,16 @@ pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, event_id = %la.key.event_id, detector = %la.key.detector, "alert not claimed; held for the message's retry");
-                state.hold(la.clone());
-                if let Some(ev) = events.get(i) {
-                    fail_event(&mut failed, ev);
-                }
+                // The ledger stayed unavailable through the adapter's retries. A security alert
+                // published twice beats one never published: send it without a claim.
+                tracing::warn!(error = %e, event_id = %la.key.event_id, detector = %la.key.detector, "alert not claimed; publishing it without the ledger");
+                mine.push((i, la, false));
             }
         }
     }
     let batch: Vec<(String, String)> = mine
         .iter()
-        .map(|(_, la)| (la.subject.clone(), la.message.clone()))
+        .map(|(_, la, _)| (la.subject.clone(), la.message.clone()))
         .collect();
     let refused: BTreeMap<usize, String> = ports
         .notifier
@@ -388,35 +391,76 @@ pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
         .into_iter()
         .collect();
     let mut by_detector: BTreeMap<String, u64> = BTreeMap::new();
-    let settle = run_bounded(mine.iter().enumerate().map(|(n, (i, la))| {
+    let settle = run_bounded(mine.iter().enumerate().map(|(n, (i, la, claimed))| {
         let error = refused.get(&n).cloned();
         async move {
-            match error {
-                Some(e) => {
+            match (error, *claimed) {
+                (Some(e), true) => {
                     tracing::error!(error = %e, event_id = %la.key.event_id, detector = %la.key.detector, "alert not published; the message will be retried");
                     if let Err(re) = ports.ledger.release(&la.key, invocation).await {
                         // The lease runs out instead; the retry publishes it then.
                         tracing::warn!(error = %re, "claim not released");
                     }
-                    (*i, la, false)
+                    (*i, la, false, false)
                 }
-                None => {
+                // Neither published nor in the ledger: only this instance remembers it.
+                (Some(e), false) => {
+                    tracing::error!(error = %e, event_id = %la.key.event_id, detector = %la.key.detector, "alert neither published nor recorded; held for the message's retry");
+                    (*i, la, false, true)
+                }
+                (None, true) => {
                     if let Err(me) = ports.ledger.mark_sent(&la.key, invocation, now).await {
                         // Published: the message is done. Only a redelivery of this very event
                         // after the lease could repeat it.
                         tracing::error!(error = %me, event_id = %la.key.event_id, detector = %la.key.detector, "alert published but not marked sent");
                     }
-                    (*i, la, true)
+                    (*i, la, true, false)
                 }
+                (None, false) => (*i, la, true, false),
             }
         }
     }))
     .await;
-    for (i, la, published) in settle {
+    for (i, la, published, hold) in settle {
         if published {
             *by_detector.entry(la.key.detector.clone()).or_default() += 1;
-        } else if let Some(ev) = events.get(i) {
+            continue;
+        }
+        if hold {
+            state.hold((*la).clone());
+        }
+        if let Some(ev) = events.get(i) {
             fail_event(&mut failed, ev);
+        }
+    }
+
+    // 5. Alerts released by earlier publishes whose messages may never come back counting
+    // their receives (a DLQ redrive sends them as new messages): a few per batch.
+    match ports.ledger.released(SWEEP_PER_BATCH).await {
+        Ok(list) => {
+            for la in list.into_iter().filter(|la| !keys.contains(&la.key)) {
+                if !matches!(
+                    ports.ledger.claim(&la, invocation, now, lease_until).await,
+                    Ok(Claim::Mine)
+                ) {
+                    continue;
+                }
+                match ports.notifier.publish(&la.subject, &la.message).await {
+                    Ok(()) => {
+                        if let Err(e) = ports.ledger.mark_sent(&la.key, invocation, now).await {
+                            tracing::error!(error = %e, event_id = %la.key.event_id, "swept alert published but not marked sent");
+                        }
+                        *by_detector.entry(la.key.detector.clone()).or_default() += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, event_id = %la.key.event_id, "swept alert still not published");
+                        let _ = ports.ledger.release(&la.key, invocation).await;
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "released alerts not read; the next batch sweeps them")
         }
     }
 
@@ -773,19 +817,50 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_throttled_ledger_fails_the_message_and_publishes_nothing_unclaimed() {
+    async fn a_ledger_that_stays_unavailable_does_not_hold_the_alert_back() {
+        // The adapter retries a claim itself; when the ledger still refuses, the alert goes out
+        // unclaimed (a security alert twice beats never) and the message is done.
         let w = World::new();
         *w.ledger.fail_claims.lock().unwrap() = 1;
         let mut p = pipeline();
         let event = reads_by(&["999988887777"]);
-        assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m1"]);
-        assert!(w.subjects().is_empty());
-        assert_eq!(p.held_events(), 1, "held for the retry");
-        // The detectors will not see the event again (its windows already counted it); the
-        // held alert goes out with the redelivery.
+        assert!(w.run(&mut p, &event, "i1").await.is_empty());
+        assert_eq!(w.subjects().len(), 1);
+        // Its redelivery (say, a duplicate) does not repeat it: the event was counted.
         assert!(w.run(&mut p, &again(&event, 2), "i2").await.is_empty());
         assert_eq!(w.subjects().len(), 1, "{:?}", w.subjects());
-        assert_eq!(p.held_events(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_released_alert_whose_message_never_returns_is_swept_by_a_later_batch() {
+        // m3's windowed alert was refused and released; its message then went to the DLQ and
+        // a redrive brings it back as a new message (receive count 1) to a fresh container —
+        // or never. Any later batch publishes it from the ledger.
+        let w = World::with_notifier(RefusingNotifier::new("request-spike", 1));
+        let mut p = spiky();
+        let event = reads_by(&["210000000000", "210000000000", "210000000000"]);
+        assert_eq!(w.run(&mut p, &event, "i1").await, vec!["m3"]);
+        let unrelated = SqsEvent {
+            records: vec![msg(
+                "other",
+                envelope("e9", "210000000000", "analytics/z", "2026-11-23T11:00:00Z"),
+            )],
+        };
+        assert!(w.run(&mut spiky(), &unrelated, "i2").await.is_empty());
+        let published = w.notes.published.lock().unwrap().clone();
+        assert_eq!(published.len(), 1, "{published:?}");
+        assert!(published[0].contains("request-spike"));
+        // The redriven message later: nothing repeated.
+        assert!(w.run(&mut spiky(), &event, "i3").await.is_empty());
+        let published = w.notes.published.lock().unwrap().clone();
+        assert_eq!(
+            published
+                .iter()
+                .filter(|s| s.contains("request-spike"))
+                .count(),
+            1,
+            "{published:?}"
+        );
     }
 
     #[tokio::test]

@@ -6,10 +6,11 @@
 //! deterministic, so a second write is the same record), then the revoke, conditional on the
 //! grant still being active; a grant already revoked by another run is skipped without a second
 //! notice. When the record cannot be written the grant is left active and the next run does both:
-//! no revocation without its audit record. The owner's notice goes out once: it is claimed in
-//! the alert ledger (under the revocation record's key) before the revoke, marked sent after
-//! SNS accepted it, and a notice SNS refused stays in the ledger, where the next run finds and
-//! sends it — a grant already revoked never loses its notice, and two runs never both send it.
+//! no revocation without its audit record. The owner's notice goes out once, and only for a
+//! revocation that happened: only the run whose conditional revoke succeeded sends it; it claims
+//! the notice in the alert ledger (under the revocation record's key) first and marks it sent
+//! after SNS accepted it, and a notice SNS refused stays in the ledger, where the next run finds
+//! and sends it — the grant is no longer active by then, so only the ledger remembers it.
 //! Access
 //! has already stopped at the expiry instant anyway: every rendered statement carries
 //! `DateLessThan aws:CurrentTime`.
@@ -28,8 +29,9 @@ use warden_core::ports::{
 /// The ledger partition holding owner notices (`event_id`), keyed by revocation (`detector`).
 pub const NOTICES: &str = "warden-owner-notices";
 
-/// How long a run holds a notice's claim: longer than a run (the function's timeout, 60 s).
-const NOTICE_LEASE_SECONDS: i64 = 300;
+/// How long a run holds a notice's claim, from the run's start: twice the function's timeout
+/// (300 s, lambda-expiration.tf), so a claim made late in a run still outlives the run.
+const NOTICE_LEASE_SECONDS: i64 = 600;
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -159,44 +161,37 @@ pub async fn enforce<G: GrantStore, A: AuditStore, N: Notifier, L: AlertLedger>(
             ),
         };
         handled.insert(notice.key.detector.clone());
-        // The notice is claimed before the revoke: whichever run revokes, one run sends it.
-        let claim = match ledger.claim(&notice, run, now, lease).await {
-            Ok(c) => c,
-            Err(e) => {
-                report.errors.push(format!(
-                    "{label}: owner notice not recorded, grant left for the next run: {e}"
-                ));
-                continue;
-            }
-        };
-        if claim == Claim::Busy {
-            // Another run is revoking it right now.
-            report.already_revoked += 1;
-            continue;
-        }
         match grants.revoke(g, now).await {
-            Ok(revoked) => {
-                if revoked {
-                    tracing::info!(grant = %label, expiry = %g.expiration_date, "revoked");
-                    report.revoked.push(label.clone());
-                } else {
-                    report.already_revoked += 1;
-                }
-                if claim == Claim::Mine {
-                    match send_notice(owners, ledger, &notice, &g.account_id, run, now).await {
-                        Ok(()) => report.notices_sent += 1,
-                        Err(e) => report.errors.push(format!("{label}: {e}")),
+            Ok(false) => report.already_revoked += 1,
+            Ok(true) => {
+                tracing::info!(grant = %label, expiry = %g.expiration_date, "revoked");
+                report.revoked.push(label.clone());
+                // Only the run whose conditional revoke succeeded gets here: it sends the notice.
+                match ledger.claim(&notice, run, now, lease).await {
+                    Ok(Claim::Mine) => {
+                        match send_notice(owners, ledger, &notice, &g.account_id, run, now).await {
+                            Ok(()) => report.notices_sent += 1,
+                            Err(e) => report.errors.push(format!("{label}: {e}")),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        // The ledger is unavailable after its retries: a notice sent without it
+                        // is still sent once (no other run revoked this grant).
+                        tracing::warn!(error = %e, grant = %label, "owner notice not recorded; sending it anyway");
+                        match owners
+                            .publish_for_account(&g.account_id, &notice.subject, &notice.message)
+                            .await
+                        {
+                            Ok(()) => report.notices_sent += 1,
+                            Err(pe) => report.errors.push(format!(
+                                "{label}: owner not notified and the notice not recorded: {pe}"
+                            )),
+                        }
                     }
                 }
             }
-            Err(e) => {
-                if claim == Claim::Mine
-                    && let Err(re) = ledger.release(&notice.key, run).await
-                {
-                    tracing::warn!(error = %re, "notice claim not released");
-                }
-                report.errors.push(format!("{label}: {e}"));
-            }
+            Err(e) => report.errors.push(format!("{label}: {e}")),
         }
     }
     // Notices of grants revoked by earlier runs whose publish failed (their grants are no longer

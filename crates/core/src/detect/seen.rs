@@ -48,14 +48,12 @@ impl SeenEvents {
     }
 
     /// `true` the first time `event_id` is offered (and remembers it); `false` for a repeat.
-    /// An event older than the horizon is reported as new but not remembered: no window counts
-    /// it, so a repeat of it cannot double anything.
+    /// Every event is remembered, late ones too (windows are per account: an event late for the
+    /// busiest account can still count in a quieter one's window), and kept until it is past
+    /// the horizon of the newest event seen and has reached the front of the queue.
     pub fn first(&mut self, event_id: &str, epoch_ms: i64) -> bool {
         if self.ids.contains(event_id) {
             return false;
-        }
-        if self.newest_ms != i64::MIN && epoch_ms < self.newest_ms.saturating_sub(self.horizon_ms) {
-            return true;
         }
         self.newest_ms = self.newest_ms.max(epoch_ms);
         self.ids.insert(event_id.to_owned());
@@ -98,9 +96,9 @@ mod tests {
         assert!(s.first("e1", 0));
         assert!(s.first("e2", 5_000));
         assert_eq!(s.len(), 1, "e1 is older than the 1 s horizon");
-        // A late event that no window would count: new, not remembered.
+        // A late event is new, and remembered while it waits behind the newer ones.
         assert!(s.first("late", 100));
-        assert_eq!(s.len(), 1);
+        assert!(!s.first("late", 100));
     }
 
     #[test]
