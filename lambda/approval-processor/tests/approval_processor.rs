@@ -57,11 +57,19 @@ async fn request_and_decide(decision: &str, account: &str) -> Run {
     )
     .await;
     assert_eq!(r["statusCode"], 202, "{r}");
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let inbox = EventSourceMapping::new(&cfg, &env.approver_inbox_url)
         .await
         .unwrap();
-    let mail = inbox.receive(10).await.unwrap();
+    // The workflow's first task publishes the approvers' mail; on a loaded machine the emulator
+    // takes a while to run it.
+    let mut mail = inbox.receive(10).await.unwrap();
+    for _ in 0..40 {
+        if !mail.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        mail = inbox.receive(10).await.unwrap();
+    }
     let body: Value =
         serde_json::from_str(mail.event["Records"][0]["body"].as_str().unwrap()).unwrap();
     let message = body["Message"].as_str().unwrap().to_owned();
