@@ -529,10 +529,13 @@ mod fault_run {
         n
     }
 
-    /// Every alert that reached the topic's subscriber queue, as (detector, event_id) → count.
+    /// Every alert that reached the topic's subscriber queue, as (detector, event_id) → count,
+    /// read and deleted while the run goes on (moto's SQS recounts a queue's messages on every
+    /// send, so a queue left to fill slows the emulator quadratically), until `done` and empty.
     pub async fn delivered_alerts(
         cfg: &SdkConfig,
         queue_url: &str,
+        done: &std::sync::atomic::AtomicBool,
     ) -> BTreeMap<(String, String), usize> {
         let sqs = aws_sdk_sqs::Client::from_conf(
             aws_sdk_sqs::config::Builder::from(cfg)
@@ -543,6 +546,8 @@ mod fault_run {
         );
         let mut seen = BTreeMap::new();
         loop {
+            // Read before receiving: a run that ends after an empty receive is drained once more.
+            let finished = done.load(std::sync::atomic::Ordering::SeqCst);
             let out = sqs
                 .receive_message()
                 .queue_url(queue_url)
@@ -552,9 +557,14 @@ mod fault_run {
                 .await
                 .unwrap();
             if out.messages().is_empty() {
-                break;
+                if finished {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
             }
-            for m in out.messages() {
+            let mut delete = sqs.delete_message_batch().queue_url(queue_url);
+            for (n, m) in out.messages().iter().enumerate() {
                 let envelope: Value = serde_json::from_str(m.body().unwrap_or("{}")).unwrap();
                 let text = envelope["Message"].as_str().unwrap_or_default();
                 let alert: Value = serde_json::from_str(text).unwrap();
@@ -563,7 +573,15 @@ mod fault_run {
                     alert["event_id"].as_str().unwrap_or_default().to_owned(),
                 );
                 *seen.entry(key).or_default() += 1;
+                delete = delete.entries(
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .receipt_handle(m.receipt_handle().unwrap_or_default())
+                        .build()
+                        .unwrap(),
+                );
             }
+            delete.send().await.unwrap();
         }
         seen
     }
@@ -697,8 +715,17 @@ async fn under_faults_no_record_is_lost_or_doubled_and_no_alert_repeated() {
 
     let (bodies, ids) = fault_run::events(n, Utc::now(), &run);
     let expected = reference_alerts(&bodies).await;
-    let outcome =
-        fault_run::drive(&faulted, (&audit_table, &ledger_table), &topic, bodies, n).await;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (outcome, delivered) = futures_util::future::join(
+        async {
+            let o =
+                fault_run::drive(&faulted, (&audit_table, &ledger_table), &topic, bodies, n).await;
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            o
+        },
+        fault_run::delivered_alerts(&clean, &inbox, &done),
+    )
+    .await;
 
     let checks = std::time::Instant::now();
     let keys = fault_run::table_keys(&clean, &audit_table).await;
@@ -711,7 +738,6 @@ async fn under_faults_no_record_is_lost_or_doubled_and_no_alert_repeated() {
         "fault run: audit scan {:.1} s",
         checks.elapsed().as_secs_f64()
     );
-    let delivered = fault_run::delivered_alerts(&clean, &inbox).await;
     eprintln!(
         "fault run: inbox drained {:.1} s",
         checks.elapsed().as_secs_f64()
