@@ -19,7 +19,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use warden_core::ports::{AlertKey, AlertLedger, Claim, LedgerAlert, PortError};
 
-use crate::util::{ATTEMPTS, backoff, s_attr, sdk_err};
+use crate::util::{backoff, is_transient, s_attr, sdk_err};
+
+/// Attempts for a claim or a `sent` mark beyond the SDK's own (whose retry quota drains under
+/// sustained throttling): a claim or mark that never lands can repeat an alert.
+const LEDGER_ATTEMPTS: u32 = 10;
 
 /// Days a ledger item is kept: SQS keeps a message at most 14 days, a DLQ redrive can bring it
 /// back within the DLQ's 14 days, so 30 days outlives every redelivery.
@@ -127,12 +131,7 @@ impl AlertLedger for DynamoAlertLedger {
             let r = self.put_claim(item.clone(), owner, now).await;
             attempt += 1;
             match r {
-                Err(e)
-                    if attempt < ATTEMPTS
-                        && !e
-                            .as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                {
+                Err(e) if attempt < LEDGER_ATTEMPTS && is_transient(&e) => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 r => break r,
@@ -164,7 +163,7 @@ impl AlertLedger for DynamoAlertLedger {
         // Beyond the SDK's own attempts: a mark that never lands leaves a claim that a much
         // later redelivery could take again and publish twice.
         let mut last = None;
-        for attempt in 0..ATTEMPTS {
+        for attempt in 0..LEDGER_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }

@@ -9,7 +9,7 @@ use futures_util::StreamExt as _;
 use warden_core::cloudtrail::normalise::Attr;
 use warden_core::ports::{AuditStore, PortError, WriteOutcome};
 
-use crate::util::{ATTEMPTS, IN_FLIGHT, backoff, s_attr, sdk_err, to_attr};
+use crate::util::{ATTEMPTS, IN_FLIGHT, backoff, is_transient, s_attr, sdk_err, to_attr};
 
 /// BatchWriteItem accepts at most 25 items per call.
 const BATCH: usize = 25;
@@ -44,6 +44,7 @@ impl DynamoAuditStore {
             attempt += 1;
             let sent = pending.len();
             let sent_ids = event_ids(&pending);
+            let copy = pending.clone();
             let out = match self
                 .client
                 .batch_write_item()
@@ -52,6 +53,13 @@ impl DynamoAuditStore {
                 .await
             {
                 Ok(out) => out,
+                // Throttled (or a 5xx, a timeout) through the SDK's attempts: like unprocessed
+                // items, tried again after a backoff while attempts last.
+                Err(e) if is_transient(&e) && attempt < ATTEMPTS => {
+                    tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "BatchWriteItem failed; retrying the chunk");
+                    pending = copy;
+                    continue;
+                }
                 Err(e) => {
                     return ChunkResult {
                         written,

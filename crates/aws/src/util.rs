@@ -57,3 +57,31 @@ pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
         .rotate_left(17);
     std::time::Duration::from_millis(r % ceiling_ms.max(1))
 }
+
+/// Whether a failed call is worth repeating: throttling, a 5xx, a timeout or a dispatch failure
+/// (what AWS's retry guidance calls transient). Used where Warden retries beyond the SDK, whose
+/// retry quota drains under sustained throttling and then makes a single attempt.
+/// https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html
+pub(crate) fn is_transient<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => matches!(
+            se.err().code(),
+            Some(
+                "ProvisionedThroughputExceededException"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalServerError"
+                    | "ServiceUnavailable"
+                    | "TransactionConflictException"
+            )
+        ),
+        _ => false,
+    }
+}

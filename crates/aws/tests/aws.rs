@@ -629,12 +629,14 @@ async fn throttled_batch_writes_are_reported_failed_not_an_error() {
     assert_eq!(out.written, 0);
     assert_eq!(out.failed.len(), 60);
     assert!(out.clone().require_all().is_err());
+    // Three chunks; each throttled call is the SDK's three attempts, and the adapter tries a
+    // throttled chunk again (six times in all) before reporting it failed.
     assert_eq!(
         layer
             .stats()
             .requests(warden_aws::faults::Service::DynamoDb),
-        9,
-        "three chunks, three attempts each"
+        3 * 3 * 6,
+        "three chunks, six tries of three attempts each"
     );
     // Other DynamoDB operations are not faulted by an operation term.
     assert_eq!(count_items(&faulty, &table).await, 0);

@@ -416,7 +416,14 @@ pub async fn handle<A: AuditStore, L: AlertLedger, N: Notifier, M: Metrics>(
                     }
                     (*i, la, true, false)
                 }
-                (None, false) => (*i, la, true, false),
+                // Published without a claim: record it as sent (an upsert), so a redelivery
+                // that finds the alert again does not repeat it.
+                (None, false) => {
+                    if let Err(me) = ports.ledger.mark_sent(&la.key, invocation, now).await {
+                        tracing::error!(error = %me, event_id = %la.key.event_id, detector = %la.key.detector, "unclaimed alert published but not recorded");
+                    }
+                    (*i, la, true, false)
+                }
             }
         }
     }))

@@ -759,6 +759,7 @@ async fn under_faults_no_record_is_lost_or_doubled_and_no_alert_repeated() {
     assert_eq!(missing_alerts, 0, "every stateless alert published");
     assert_eq!(unsent, 0, "no alert left unpublished in the ledger");
     if layer.is_some() {
-        assert!(outcome.redeliveries > 0, "the faults caused retries");
+        // The faults happened (the adapters' retries may absorb all of them: 0 redeliveries).
+        assert!(throttled > 20.0, "{throttled}% throttled");
     }
 }
