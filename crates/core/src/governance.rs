@@ -16,7 +16,9 @@ use serde::Serialize;
 
 use crate::grant::Registry;
 use crate::policy::condition::{Context, current_time};
-use crate::policy::eval::{Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate};
+use crate::policy::eval::{
+    Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate, evaluate_principal_policies,
+};
 use crate::policy::model::{Effect, Policy, Principal, Statement, StrList};
 use crate::policy::render::{
     self, LIST_ACTIONS, READ_OBJECT_ACTIONS, RenderSettings, WRITE_OBJECT_ACTIONS,
@@ -523,7 +525,8 @@ fn permission_findings(
             context: ctx,
         }
         .with_global_keys();
-        let r = evaluate(&set, &req);
+        // What the role's own policies allow, whatever the bucket or key policy says.
+        let r = evaluate_principal_policies(&set, &req);
         if r.decision == Decision::Allowed {
             let i = match found.iter().position(|f| f.0 == probe.what) {
                 Some(i) => i,
@@ -1238,7 +1241,8 @@ mod tests {
         assert_reported(
             &found,
             &[
-                "admits principals beyond account 210000000000: *",
+                // Anonymous callers cannot call AssumeRole, so "*" shows as the accounts it admits.
+                "admits principals beyond account 210000000000: arn:aws:iam::111111111111:root",
                 "without sts:ExternalId",
             ],
         );

@@ -468,9 +468,9 @@ mod tests {
             ("consumer-role", Some(ACCOUNT))
         );
         assert!(
-            d.detail
-                .contains("admits principals beyond account 210000000000: *")
-                && d.detail.contains("without sts:ExternalId"),
+            d.detail.contains(
+                "admits principals beyond account 210000000000: arn:aws:iam::111111111111:root"
+            ) && d.detail.contains("without sts:ExternalId"),
             "{}",
             d.detail
         );

@@ -397,6 +397,18 @@ impl Context {
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.entry(key).map(|(v, _)| v.as_slice())
     }
+    /// Every key starting with `prefix` (lower-case), with the rest of its lower-cased name:
+    /// `with_prefix("kms:encryptioncontext:")` gives the encryption context pairs.
+    #[must_use]
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, &[String])> {
+        self.values
+            .iter()
+            .filter_map(|(k, (v, _))| {
+                k.strip_prefix(prefix)
+                    .map(|rest| (rest.to_owned(), v.as_slice()))
+            })
+            .collect()
+    }
     fn entry(&self, key: &str) -> Option<&(Vec<String>, Vec<CtxValue>)> {
         if key.bytes().any(|b| b.is_ascii_uppercase()) {
             self.values.get(&key.to_ascii_lowercase())

@@ -351,9 +351,18 @@ fn principal(v: &Value, path: &str) -> Result<Principal, PolicyError> {
             }
             Ok(Principal::Map(out))
         }
+        // IAM answers MalformedPolicyDocument "Invalid principal in policy"
+        // (repost.aws/knowledge-center/iam-trust-policy-error); the grammar allows only "*" or
+        // a map (reference_policies_grammar.html).
+        Value::String(s) => Err(PolicyError::new(
+            path,
+            format!(
+                "Invalid principal in policy: {s:?} (MalformedPolicyDocument; a Principal string may only be \"*\": write {{\"AWS\": {s:?}}})"
+            ),
+        )),
         _ => Err(PolicyError::new(
             path,
-            "Syntax errors in policy. (Principal must be \"*\" or an object)",
+            "Invalid principal in policy (MalformedPolicyDocument; Principal must be \"*\" or an object such as {\"AWS\": [\"arn:aws:iam::111122223333:root\"]})",
         )),
     }
 }

@@ -2,16 +2,24 @@
 //!
 //! Request: `{"principal", "action", "resource", "resource_account", "context",
 //! "identity_policies", "resource_policy", "permission_boundaries", "session_policy", "scps",
-//! "rcps"}`. Result: `{"decision", "explanation"}`, or `{"error": "<field>: <rule>"}` for a bad
-//! request — never a crash and never a silent skip.
+//! "rcps", "kms_grants", "role_path", "principal_id"}`. Result: `{"decision", "explanation"}`,
+//! or `{"error": "<field>: <rule>"}` for a bad request — never a crash and never a silent skip.
+//!
+//! [`Simulator`] keeps compiled policies by their exact text (bounded), so a batch whose
+//! requests share policies parses and compiles each once.
 
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::condition::Context;
-use super::eval::{Caller, CompiledPolicy, PolicySet, Request, evaluate};
+use super::eval::{
+    Caller, CompiledPolicy, IdentityKind, KmsGrant, PolicySet, Request, account_in_arn, evaluate,
+};
 use super::model::Policy;
 
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 14] = [
     "principal",
     "action",
     "resource",
@@ -23,7 +31,34 @@ const FIELDS: [&str; 11] = [
     "session_policy",
     "scps",
     "rcps",
+    "kms_grants",
+    "role_path",
+    "principal_id",
 ];
+
+/// Fields holding policy documents (compiled through the cache).
+const POLICY_FIELDS: [&str; 6] = [
+    "identity_policies",
+    "resource_policy",
+    "permission_boundaries",
+    "session_policy",
+    "scps",
+    "rcps",
+];
+
+/// At most this many compiled policies are kept, and at most this many bytes of policy text;
+/// past either, the cache starts again (a batch over shared policies refills it at once).
+const CACHE_ENTRIES: usize = 4096;
+const CACHE_BYTES: usize = 64 << 20;
+
+/// Evaluates simulate requests, caching compiled policies by content.
+#[derive(Debug, Default)]
+pub struct Simulator {
+    cache: HashMap<(String, String), CompiledPolicy>,
+    bytes: usize,
+    hits: u64,
+    misses: u64,
+}
 
 fn required_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
     match m.get(field) {
@@ -33,51 +68,11 @@ fn required_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<&'a str, S
     }
 }
 
-fn policy_at(v: &Value, path: &str) -> Result<CompiledPolicy, String> {
-    let p = Policy::from_value(v).map_err(|e| format!("{path}.{e}"))?;
-    Ok(CompiledPolicy::new(path, &p))
-}
-
-fn policy_list(m: &Map<String, Value>, field: &str) -> Result<Vec<CompiledPolicy>, String> {
-    match m.get(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(a)) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| policy_at(v, &format!("{field}[{i}]")))
-            .collect(),
-        Some(_) => Err(format!("{field}: must be a list of policy documents")),
-    }
-}
-
-fn optional_policy(m: &Map<String, Value>, field: &str) -> Result<Option<CompiledPolicy>, String> {
+fn optional_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, String> {
     match m.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(v @ Value::Object(_)) => policy_at(v, field).map(Some),
-        Some(_) => Err(format!("{field}: must be a policy document or null")),
-    }
-}
-
-fn levels(m: &Map<String, Value>, field: &str) -> Result<Vec<Vec<CompiledPolicy>>, String> {
-    match m.get(field) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(levels)) => levels
-            .iter()
-            .enumerate()
-            .map(|(i, level)| match level {
-                Value::Array(ps) => ps
-                    .iter()
-                    .enumerate()
-                    .map(|(j, v)| policy_at(v, &format!("{field}[{i}][{j}]")))
-                    .collect(),
-                _ => Err(format!(
-                    "{field}[{i}]: must be a list of policies (one organization level)"
-                )),
-            })
-            .collect(),
-        Some(_) => Err(format!(
-            "{field}: must be a list of lists of policies, one list per organization level"
-        )),
+        Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
+        Some(_) => Err(format!("{field}: must be a non-empty string")),
     }
 }
 
@@ -108,72 +103,417 @@ fn context(m: &Map<String, Value>) -> Result<Context, String> {
     Ok(ctx)
 }
 
-/// Parse a request into a policy set and a request.
+const GRANT_FIELDS: [&str; 9] = [
+    "GrantId",
+    "Name",
+    "KeyId",
+    "GranteePrincipal",
+    "RetiringPrincipal",
+    "IssuingAccount",
+    "CreationDate",
+    "Operations",
+    "Constraints",
+];
+
+fn context_pairs(v: &Value, path: &str) -> Result<Vec<(String, String)>, String> {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(format!("{path}.{k}: must be a string")),
+            })
+            .collect(),
+        _ => Err(format!(
+            "{path}: must be an object of encryption context pairs"
+        )),
+    }
+}
+
+/// `kms_grants`: a list of grants in the shape `ListGrants` returns.
+fn kms_grants(m: &Map<String, Value>) -> Result<Vec<KmsGrant>, String> {
+    let list = match m.get("kms_grants") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => {
+            return Err("kms_grants: must be a list of grants (the ListGrants shape)".into());
+        }
+    };
+    let mut out = Vec::new();
+    for (i, g) in list.iter().enumerate() {
+        let path = format!("kms_grants[{i}]");
+        let Value::Object(g) = g else {
+            return Err(format!("{path}: must be an object"));
+        };
+        if let Some(k) = g.keys().find(|k| !GRANT_FIELDS.contains(&k.as_str())) {
+            return Err(format!(
+                "{path}.{k}: unknown field (expected one of {})",
+                GRANT_FIELDS.join(", ")
+            ));
+        }
+        let grantee = match g.get("GranteePrincipal") {
+            Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+            Some(_) => return Err(format!("{path}.GranteePrincipal: must be a principal ARN")),
+            None => return Err(format!("{path}.GranteePrincipal: is required")),
+        };
+        let ops: Vec<String> = match g.get("Operations") {
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .enumerate()
+                .map(|(j, o)| {
+                    o.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("{path}.Operations[{j}]: must be a string"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(format!(
+                    "{path}.Operations: must be a non-empty list of grant operations"
+                ));
+            }
+            None => return Err(format!("{path}.Operations: is required")),
+        };
+        let key_id = match g.get("KeyId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+            Some(_) => return Err(format!("{path}.KeyId: must be a key ARN or key ID")),
+        };
+        let (mut subset, mut equals) = (None, None);
+        match g.get("Constraints") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(c)) => {
+                for (k, v) in c {
+                    let cp = format!("{path}.Constraints.{k}");
+                    match k.as_str() {
+                        "EncryptionContextSubset" => subset = Some(context_pairs(v, &cp)?),
+                        "EncryptionContextEquals" => equals = Some(context_pairs(v, &cp)?),
+                        _ => {
+                            return Err(format!(
+                                "{cp}: unknown constraint (EncryptionContextSubset or EncryptionContextEquals)"
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(_) => return Err(format!("{path}.Constraints: must be an object")),
+        }
+        let label = match g.get("Name").and_then(Value::as_str) {
+            Some(n) if !n.is_empty() => format!("KMS grant {n}"),
+            _ => path.clone(),
+        };
+        out.push(
+            KmsGrant::new(&label, key_id, grantee, &ops, subset, equals)
+                .map_err(|e| format!("{path}.{e}"))?,
+        );
+    }
+    Ok(out)
+}
+
+fn is_web_identity_action(action: &str) -> bool {
+    action.split_once(':').is_some_and(|(s, a)| {
+        s.eq_ignore_ascii_case("sts")
+            && (a.eq_ignore_ascii_case("AssumeRoleWithWebIdentity")
+                || a.eq_ignore_ascii_case("AssumeRoleWithSAML"))
+    })
+}
+
+/// The principal, with `role_path` and `principal_id` applied.
+fn caller(m: &Map<String, Value>, action: &str) -> Result<Caller, String> {
+    let mut caller = Caller::parse(required_str(m, "principal")?)?;
+    if is_web_identity_action(action) {
+        caller = match caller {
+            // cognito-identity.amazonaws.com is a web identity provider here.
+            Caller::Service(s) => Caller::Federated(s),
+            Caller::Iam(_) | Caller::Anonymous => {
+                return Err(format!(
+                    "principal: {action} is called with a token, not AWS credentials: give the identity provider (accounts.google.com, cognito-identity.amazonaws.com, an oidc-provider or saml-provider ARN)"
+                ));
+            }
+            c => c,
+        };
+    } else if matches!(caller, Caller::Federated(_)) {
+        return Err(
+            "principal: a web identity or SAML provider only calls sts:AssumeRoleWithWebIdentity or sts:AssumeRoleWithSAML"
+                .into(),
+        );
+    }
+    let role_path = optional_str(m, "role_path")?;
+    let principal_id = optional_str(m, "principal_id")?;
+    if role_path.is_none() && principal_id.is_none() {
+        return Ok(caller);
+    }
+    let Caller::Iam(mut id) = caller else {
+        let f = if role_path.is_some() {
+            "role_path"
+        } else {
+            "principal_id"
+        };
+        return Err(format!(
+            "{f}: applies only to an IAM user, role or role session principal"
+        ));
+    };
+    if let Some(p) = role_path {
+        if !matches!(id.kind, IdentityKind::AssumedRole { .. }) {
+            return Err("role_path: applies only to an assumed-role session (a user's or role's ARN already carries its path)".into());
+        }
+        let ok = p.starts_with('/')
+            && p.ends_with('/')
+            && p.len() <= 512
+            && p.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        if !ok {
+            return Err("role_path: must start and end with / (e.g. /service/), up to 512 printable characters".into());
+        }
+        id.path = p.to_owned();
+    }
+    if let Some(u) = principal_id {
+        if !matches!(
+            id.kind,
+            IdentityKind::User { .. }
+                | IdentityKind::AssumedRole { .. }
+                | IdentityKind::Role { .. }
+        ) {
+            return Err("principal_id: applies only to an IAM user or role (AIDA…/AROA…)".into());
+        }
+        let ok = (16..=128).contains(&u.len())
+            && u.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !ok {
+            return Err("principal_id: must be the unique ID IAM assigned (16 to 128 upper-case letters and digits, e.g. AROAEXAMPLEID1234567)".into());
+        }
+        id.unique_id = Some(u.to_owned());
+    }
+    Ok(Caller::Iam(id))
+}
+
+fn resource_account(
+    m: &Map<String, Value>,
+    caller: &Caller,
+    resource: &str,
+) -> Result<Option<String>, String> {
+    let in_arn = account_in_arn(resource);
+    match m.get("resource_account") {
+        None | Some(Value::Null) => match in_arn {
+            Some(a) => Ok(Some(a.to_owned())),
+            None if caller.identity().is_some() => Err(format!(
+                "resource_account: is required: {resource} does not carry the account that owns it, and same- vs cross-account changes the decision (give the owner's 12-digit account ID)"
+            )),
+            None => Ok(None),
+        },
+        Some(Value::String(s)) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            match in_arn {
+                Some(a) if a != s => Err(format!(
+                    "resource_account: {s} differs from the account in the resource ARN ({a})"
+                )),
+                _ => Ok(Some(s.clone())),
+            }
+        }
+        Some(_) => Err("resource_account: must be a 12-digit account ID".into()),
+    }
+}
+
+impl Simulator {
+    /// A simulator with an empty cache.
+    #[must_use]
+    pub fn new() -> Self {
+        Simulator::default()
+    }
+
+    /// Cache hits and misses so far (compiled policies reused / compiled).
+    #[must_use]
+    pub fn cache_stats(&self) -> (u64, u64) {
+        (self.hits, self.misses)
+    }
+
+    fn compile(&mut self, raw: &str, path: &str) -> Result<CompiledPolicy, String> {
+        let key = (path.to_owned(), raw.to_owned());
+        if let Some(p) = self.cache.get(&key) {
+            self.hits += 1;
+            return Ok(p.clone());
+        }
+        self.misses += 1;
+        let v: Value =
+            serde_json::from_str(raw).map_err(|e| format!("{path}: not valid JSON ({e})"))?;
+        let p = Policy::from_value(&v).map_err(|e| format!("{path}.{e}"))?;
+        let c = CompiledPolicy::new(path, &p);
+        if self.cache.len() >= CACHE_ENTRIES || self.bytes + raw.len() > CACHE_BYTES {
+            self.cache.clear();
+            self.bytes = 0;
+        }
+        self.bytes += raw.len() + path.len();
+        self.cache.insert(key, c.clone());
+        Ok(c)
+    }
+
+    fn policy_list(
+        &mut self,
+        raw: Option<&RawValue>,
+        field: &str,
+    ) -> Result<Vec<CompiledPolicy>, String> {
+        let Some(raw) = raw else {
+            return Ok(Vec::new());
+        };
+        let items: Option<Vec<&RawValue>> = serde_json::from_str(raw.get()).ok();
+        match items {
+            Some(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| self.document(v, &format!("{field}[{i}]")))
+                .collect(),
+            None if raw.get() == "null" => Ok(Vec::new()),
+            None => Err(format!("{field}: must be a list of policy documents")),
+        }
+    }
+
+    fn document(&mut self, raw: &RawValue, path: &str) -> Result<CompiledPolicy, String> {
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(format!("{path}: must be a policy document (a JSON object)"));
+        }
+        self.compile(raw.get(), path)
+    }
+
+    fn optional_policy(
+        &mut self,
+        raw: Option<&RawValue>,
+        field: &str,
+    ) -> Result<Option<CompiledPolicy>, String> {
+        match raw {
+            None => Ok(None),
+            Some(r) if r.get() == "null" => Ok(None),
+            Some(r) if r.get().trim_start().starts_with('{') => {
+                self.compile(r.get(), field).map(Some)
+            }
+            Some(_) => Err(format!("{field}: must be a policy document or null")),
+        }
+    }
+
+    fn levels(
+        &mut self,
+        raw: Option<&RawValue>,
+        field: &str,
+    ) -> Result<Vec<Vec<CompiledPolicy>>, String> {
+        let Some(raw) = raw else {
+            return Ok(Vec::new());
+        };
+        if raw.get() == "null" {
+            return Ok(Vec::new());
+        }
+        let Ok(levels) = serde_json::from_str::<Vec<&RawValue>>(raw.get()) else {
+            return Err(format!(
+                "{field}: must be a list of lists of policies, one list per organization level"
+            ));
+        };
+        let mut out = Vec::new();
+        for (i, level) in levels.iter().enumerate() {
+            let Ok(ps) = serde_json::from_str::<Vec<&RawValue>>(level.get()) else {
+                return Err(format!(
+                    "{field}[{i}]: must be a list of policies (one organization level)"
+                ));
+            };
+            if ps.is_empty() && field == "scps" {
+                // DetachPolicy: "Every root, OU, and account must have at least one SCP attached."
+                return Err(format!(
+                    "{field}[{i}]: an organization level always has at least one SCP attached (FullAWSAccess unless replaced): give the policies attached at this level"
+                ));
+            }
+            out.push(
+                ps.iter()
+                    .enumerate()
+                    .map(|(j, v)| self.document(v, &format!("{field}[{i}][{j}]")))
+                    .collect::<Result<_, _>>()?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Parse a request (JSON text) into a policy set and a request.
+    ///
+    /// # Errors
+    /// `"<field>: <rule>"`.
+    pub fn parse_text(&mut self, line: &str) -> Result<(PolicySet, Request), String> {
+        let fields: HashMap<String, &RawValue> = match serde_json::from_str(line) {
+            Ok(f) => f,
+            Err(e) => {
+                return Err(match serde_json::from_str::<Value>(line) {
+                    Ok(_) => "request: must be a JSON object".into(),
+                    Err(_) => format!("request: not valid JSON ({e})"),
+                });
+            }
+        };
+        if let Some(k) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(format!(
+                "{k}: unknown field (expected one of {})",
+                FIELDS.join(", ")
+            ));
+        }
+        // The small fields through a Value; the policy documents through the cache.
+        let mut m = Map::new();
+        for (k, v) in &fields {
+            if !POLICY_FIELDS.contains(&k.as_str()) {
+                let v: Value = serde_json::from_str(v.get())
+                    .map_err(|e| format!("{k}: not valid JSON ({e})"))?;
+                m.insert(k.clone(), v);
+            }
+        }
+        let action = required_str(&m, "action")?.to_owned();
+        if action != "*" && !action.contains(':') {
+            return Err("action: must be service:Action, e.g. s3:GetObject".into());
+        }
+        let caller = caller(&m, &action)?;
+        let resource = required_str(&m, "resource")?.to_owned();
+        let resource_account = resource_account(&m, &caller, &resource)?;
+        let raw = |f: &str| fields.get(f).copied();
+        let set = PolicySet {
+            identity: self.policy_list(raw("identity_policies"), "identity_policies")?,
+            resource: self.optional_policy(raw("resource_policy"), "resource_policy")?,
+            boundaries: self.policy_list(raw("permission_boundaries"), "permission_boundaries")?,
+            session: self.optional_policy(raw("session_policy"), "session_policy")?,
+            scps: self.levels(raw("scps"), "scps")?,
+            rcps: self.levels(raw("rcps"), "rcps")?,
+            kms_grants: kms_grants(&m)?,
+        };
+        let req = Request {
+            caller,
+            action,
+            resource,
+            resource_account,
+            context: context(&m)?,
+        }
+        .with_global_keys();
+        Ok((set, req))
+    }
+
+    /// Simulate one request given as JSON text; always returns one result object.
+    pub fn simulate_line(&mut self, line: &str) -> Value {
+        match self.parse_text(line) {
+            Ok((set, req)) => {
+                let r = evaluate(&set, &req);
+                let mut explanation = r.explanation;
+                explanation.extend(r.notes);
+                json!({ "decision": r.decision, "explanation": explanation })
+            }
+            Err(e) => json!({ "error": e }),
+        }
+    }
+}
+
+/// Parse a request into a policy set and a request (no cache kept).
 ///
 /// # Errors
 /// `"<field>: <rule>"`.
 pub fn parse_request(v: &Value) -> Result<(PolicySet, Request), String> {
-    let Value::Object(m) = v else {
-        return Err("request: must be a JSON object".into());
-    };
-    if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!(
-            "{k}: unknown field (expected one of {})",
-            FIELDS.join(", ")
-        ));
-    }
-    let caller = Caller::parse(required_str(m, "principal")?)?;
-    let action = required_str(m, "action")?.to_owned();
-    if action != "*" && !action.contains(':') {
-        return Err("action: must be service:Action, e.g. s3:GetObject".into());
-    }
-    let resource = required_str(m, "resource")?.to_owned();
-    let resource_account = match m.get("resource_account") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(s.clone())
-        }
-        Some(_) => return Err("resource_account: must be a 12-digit account ID".into()),
-    };
-    let set = PolicySet {
-        identity: policy_list(m, "identity_policies")?,
-        resource: optional_policy(m, "resource_policy")?,
-        boundaries: policy_list(m, "permission_boundaries")?,
-        session: optional_policy(m, "session_policy")?,
-        scps: levels(m, "scps")?,
-        rcps: levels(m, "rcps")?,
-    };
-    let req = Request {
-        caller,
-        action,
-        resource,
-        resource_account,
-        context: context(m)?,
-    }
-    .with_global_keys();
-    Ok((set, req))
+    Simulator::new().parse_text(&v.to_string())
 }
 
 /// Simulate one request given as JSON text; always returns one result object.
 #[must_use]
 pub fn simulate_line(line: &str) -> Value {
-    let v: Value = match serde_json::from_str(line) {
-        Ok(v) => v,
-        Err(e) => return json!({ "error": format!("request: not valid JSON ({e})") }),
-    };
-    simulate_value(&v)
+    Simulator::new().simulate_line(line)
 }
 
 /// Simulate one parsed request.
 #[must_use]
 pub fn simulate_value(v: &Value) -> Value {
-    match parse_request(v) {
-        Ok((set, req)) => {
-            let r = evaluate(&set, &req);
-            json!({ "decision": r.decision, "explanation": r.explanation })
-        }
-        Err(e) => json!({ "error": e }),
-    }
+    simulate_line(&v.to_string())
 }
 
 #[cfg(test)]
