@@ -21,7 +21,7 @@ use warden_core::policy::eval::{Caller, CompiledPolicy, Decision, PolicySet, Req
 use warden_core::policy::lint::{LintOptions, lint};
 use warden_core::policy::model::Policy;
 use warden_core::policy::render::{self, LIST_ACTIONS, RenderSettings};
-use warden_core::policy::simulate::simulate_line;
+use warden_core::policy::simulate::Simulator;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -206,6 +206,9 @@ fn load_stack(a: &StackArgs, now: DateTime<Utc>) -> Result<(Registry, RenderSett
 fn cmd_simulate(file: &str, batch: bool) -> Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    // Compiled policies are cached by their exact text: a batch over shared policies compiles
+    // each once.
+    let mut sim = Simulator::new();
     if batch {
         let reader: Box<dyn BufRead> = if file == "-" {
             Box::new(io::BufReader::new(io::stdin()))
@@ -225,10 +228,10 @@ fn cmd_simulate(file: &str, batch: bool) -> Result<ExitCode> {
                 )?;
                 continue;
             }
-            writeln!(out, "{}", simulate_line(&line))?;
+            writeln!(out, "{}", sim.simulate_line(&line))?;
         }
     } else {
-        writeln!(out, "{}", simulate_line(&read_input(file)?))?;
+        writeln!(out, "{}", sim.simulate_line(&read_input(file)?))?;
     }
     Ok(ExitCode::SUCCESS)
 }

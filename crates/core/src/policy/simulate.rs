@@ -558,11 +558,64 @@ mod tests {
                 "context.k",
             ),
             ("not json", "request: not valid JSON"),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:GetObject","resource":"arn:aws:s3:::b/k"}"#,
+                "resource_account: is required",
+            ),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"kms:Decrypt","resource":"arn:aws:kms:us-east-1:111122223333:key/k","resource_account":"444455556666"}"#,
+                "resource_account: 444455556666 differs",
+            ),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:GetObject","resource":"*","resource_account":"111122223333","scps":[[]]}"#,
+                "scps[0]: an organization level always has at least one SCP",
+            ),
+            (
+                r#"{"principal":"anonymous","action":"s3:GetObject","resource":"*","resource_policy":{"Statement":{"Effect":"Allow","Principal":"arn:aws:iam::111122223333:root","Action":"*","Resource":"*"}}}"#,
+                "resource_policy.Statement.Principal: Invalid principal in policy",
+            ),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"kms:Decrypt","resource":"arn:aws:kms:us-east-1:111122223333:key/k","kms_grants":[{"GranteePrincipal":"arn:aws:iam::111122223333:user/a","Operations":["Destroy"]}]}"#,
+                "kms_grants[0].Operations[0]",
+            ),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"kms:Decrypt","resource":"arn:aws:kms:us-east-1:111122223333:key/k","kms_grants":[{"Operations":["Decrypt"]}]}"#,
+                "kms_grants[0].GranteePrincipal: is required",
+            ),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","role_path":"/x/","action":"s3:GetObject","resource":"*","resource_account":"111122223333"}"#,
+                "role_path: applies only to an assumed-role session",
+            ),
+            (
+                r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"sts:AssumeRoleWithWebIdentity","resource":"arn:aws:iam::111122223333:role/r"}"#,
+                "principal: sts:AssumeRoleWithWebIdentity is called with a token",
+            ),
         ];
+        let mut sim = Simulator::new();
         for (req, want) in cases {
-            let out = simulate_line(req);
+            let out = sim.simulate_line(req);
             let e = out["error"].as_str().unwrap_or_default();
             assert!(e.starts_with(want), "{req} -> {out}");
         }
+    }
+
+    #[test]
+    fn batch_cache_reuses_compiled_policies_by_content() {
+        let line = |key: &str| {
+            format!(
+                r#"{{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:GetObject","resource":"arn:aws:s3:::b/{key}","resource_account":"111122223333","identity_policies":[{{"Version":"2012-10-17","Statement":{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/in/*"}}}}]}}"#
+            )
+        };
+        let mut sim = Simulator::new();
+        assert_eq!(sim.simulate_line(&line("in/1"))["decision"], "Allowed");
+        assert_eq!(
+            sim.simulate_line(&line("out/1"))["decision"],
+            "ImplicitlyDenied"
+        );
+        assert_eq!(sim.cache_stats(), (1, 1));
+        // A different policy text is compiled anew, never confused with the cached one.
+        let other = line("in/1").replace("b/in/*", "b/other/*");
+        assert_eq!(sim.simulate_line(&other)["decision"], "ImplicitlyDenied");
+        assert_eq!(sim.cache_stats(), (1, 2));
     }
 }
