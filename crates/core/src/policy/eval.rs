@@ -199,21 +199,10 @@ pub struct PolicySet {
     pub kms_grants: Vec<KmsGrant>,
 }
 
-/// KMS operations that take an encryption context: the only ones grant constraints apply to
-/// ("AWS KMS applies the grant constraints only to cryptographic operations that support an
-/// encryption context", API_GrantConstraints).
-const CONTEXT_OPERATIONS: [&str; 8] = [
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-];
-
-/// Every operation a grant can allow (API_CreateGrant, `Operations`).
+/// Every operation a grant can allow (API_CreateGrant, `Operations`). The first eight are the
+/// ones that take an encryption context: the only ones grant constraints apply to ("AWS KMS
+/// applies the grant constraints only to cryptographic operations that support an encryption
+/// context", API_GrantConstraints).
 pub const GRANT_OPERATIONS: [&str; 16] = [
     "Decrypt",
     "Encrypt",
@@ -232,6 +221,10 @@ pub const GRANT_OPERATIONS: [&str; 16] = [
     "GenerateMac",
     "VerifyMac",
 ];
+
+/// The grant operations that take an encryption context (the first eight of
+/// [`GRANT_OPERATIONS`]).
+const CONTEXT_OPERATIONS: &[&str] = GRANT_OPERATIONS.split_at(8).0;
 
 /// One KMS grant, as `ListGrants` returns it: a grantee, operations and optional
 /// encryption-context constraints. A grant only adds permissions; it never denies.

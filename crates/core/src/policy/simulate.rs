@@ -19,18 +19,13 @@ use super::eval::{
 };
 use super::model::Policy;
 
-const FIELDS: [&str; 14] = [
+/// Request fields other than policy documents.
+const SCALAR_FIELDS: [&str; 8] = [
     "principal",
     "action",
     "resource",
     "resource_account",
     "context",
-    "identity_policies",
-    "resource_policy",
-    "permission_boundaries",
-    "session_policy",
-    "scps",
-    "rcps",
     "kms_grants",
     "role_path",
     "principal_id",
@@ -439,20 +434,26 @@ impl Simulator {
                 });
             }
         };
-        if let Some(k) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(format!(
-                "{k}: unknown field (expected one of {})",
-                FIELDS.join(", ")
-            ));
-        }
         // The small fields through a Value; the policy documents through the cache.
         let mut m = Map::new();
         for (k, v) in &fields {
-            if !POLICY_FIELDS.contains(&k.as_str()) {
-                let v: Value = serde_json::from_str(v.get())
-                    .map_err(|e| format!("{k}: not valid JSON ({e})"))?;
-                m.insert(k.clone(), v);
+            if POLICY_FIELDS.contains(&k.as_str()) {
+                continue;
             }
+            if !SCALAR_FIELDS.contains(&k.as_str()) {
+                let expected: Vec<&str> = SCALAR_FIELDS
+                    .iter()
+                    .chain(&POLICY_FIELDS)
+                    .copied()
+                    .collect();
+                return Err(format!(
+                    "{k}: unknown field (expected one of {})",
+                    expected.join(", ")
+                ));
+            }
+            let v: Value =
+                serde_json::from_str(v.get()).map_err(|e| format!("{k}: not valid JSON ({e})"))?;
+            m.insert(k.clone(), v);
         }
         let action = required_str(&m, "action")?.to_owned();
         if action != "*" && !action.contains(':') {
