@@ -67,6 +67,11 @@ expect "data-science writes into its read-write prefix: allowed" 0 "$warden" acc
 expect "analytics lists its prefix: allowed" 0 "$warden" access check --grants "$grants" --account 210000000000 --action s3:ListBucket --key analytics/ --at 2026-11-22T10:00:00Z
 expect "an unknown account: denied" 3 "$warden" access check --grants "$grants" --account 999988887777 --action s3:GetObject --key analytics/x.csv --at 2026-11-22T10:00:00Z
 expect "partners after their grant expired (2026-12-31): denied" 3 "$warden" access check --grants "$grants" --account 210000019019 --action s3:GetObject --key partners/feed.csv --at 2027-01-02T00:00:00Z
+# The KMS layer: the same read against a key whose policy names no consumer and which has no grants
+# (what a consumer meets before the reconciler has run): S3 allows, kms:Decrypt does not.
+python3 -c 'import json; print(json.dumps({"Version": "2012-10-17", "Statement": [json.load(open("'"$work"'/key_policy.json"))["Statement"][0]]}))' >"$work/key-admin-only.json"
+printf '{"Grants": [], "Truncated": false}' >"$work/no-grants.json"
+expect "analytics reads with the KMS grant missing: denied at kms:Decrypt, with the fix" 3 "$warden" access check --grants "$grants" --account 210000000000 --action s3:GetObject --key analytics/2026/sales.csv --at 2026-11-22T10:00:00Z --key-policy "$work/key-admin-only.json" --kms-grants "$work/no-grants.json"
 
 step "Simulate raw requests in batch (warden policy simulate --batch)"
 python3 - "$work" <<'PY'

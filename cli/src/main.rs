@@ -16,12 +16,13 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use warden_core::grant::{AccountId, ExternalId, Registry, Timestamp};
-use warden_core::policy::condition::{Context, current_time};
-use warden_core::policy::eval::{Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate};
+use warden_core::policy::condition::current_time;
+use warden_core::policy::eval::{CompiledPolicy, Decision};
 use warden_core::policy::lint::{LintOptions, lint};
 use warden_core::policy::model::Policy;
-use warden_core::policy::render::{self, LIST_ACTIONS, RenderSettings};
-use warden_core::policy::simulate::Simulator;
+use warden_core::policy::path::{self, Deployment};
+use warden_core::policy::render::{self, RenderSettings};
+use warden_core::policy::simulate::{Simulator, parse_kms_grants};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -114,7 +115,34 @@ enum AccessCmd {
         /// Evaluate at this time (RFC 3339) instead of now.
         #[arg(long)]
         at: Option<String>,
+        #[command(flatten)]
+        live: LiveDocs,
+        /// Output format (`json` for scripts: every layer, its decision and the advice).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Same as `--format json`.
+        #[arg(long)]
+        json: bool,
     },
+}
+
+/// Documents read from AWS instead of rendered from the grants file, to find out which one is
+/// out of step (each accepts the document itself or the AWS CLI's JSON output).
+#[derive(clap::Args, Debug, Default)]
+struct LiveDocs {
+    /// The live bucket policy (`aws s3api get-bucket-policy --bucket B > FILE`).
+    #[arg(long, value_name = "FILE")]
+    bucket_policy: Option<PathBuf>,
+    /// The live key policy (`aws kms get-key-policy --key-id K --policy-name default > FILE`).
+    #[arg(long, value_name = "FILE")]
+    key_policy: Option<PathBuf>,
+    /// The key's live grants (`aws kms list-grants --key-id K > FILE`).
+    #[arg(long, value_name = "FILE")]
+    kms_grants: Option<PathBuf>,
+    /// The consumer role's live policy documents, repeatable
+    /// (`aws iam get-role-policy --role-name warden-consumer --policy-name P > FILE`).
+    #[arg(long, value_name = "FILE")]
+    role_policy: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -370,12 +398,37 @@ fn cmd_lint(files: &[PathBuf], opts: LintOptions) -> Result<ExitCode> {
     })
 }
 
+/// A policy document from a file: the document itself, or the AWS CLI's output wrapping it as
+/// a JSON string (`{"Policy": "..."}` from get-bucket-policy / get-key-policy,
+/// `{"PolicyDocument": {...}}` from get-role-policy).
+fn read_policy(flag: &str, path: &std::path::Path) -> Result<Policy> {
+    let text =
+        fs::read_to_string(path).with_context(|| format!("{flag}: reading {}", path.display()))?;
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("{flag}: {} is not JSON ({e})", path.display()))?;
+    let doc = match (v.get("Policy"), v.get("PolicyDocument")) {
+        (Some(Value::String(inner)), _) => serde_json::from_str(inner)
+            .map_err(|e| anyhow!("{flag}: {}: Policy is not JSON ({e})", path.display()))?,
+        (_, Some(d @ Value::Object(_))) => d.clone(),
+        (_, Some(Value::String(inner))) => serde_json::from_str(inner).map_err(|e| {
+            anyhow!(
+                "{flag}: {}: PolicyDocument is not JSON ({e})",
+                path.display()
+            )
+        })?,
+        _ => v,
+    };
+    Policy::from_value(&doc).map_err(|e| anyhow!("{flag}: {}: {e}", path.display()))
+}
+
 fn cmd_check(
     stack: &StackArgs,
     account: &str,
     action: &str,
     key: &str,
     at: Option<&str>,
+    live: &LiveDocs,
+    format: Format,
 ) -> Result<ExitCode> {
     let now = match at {
         Some(t) => {
@@ -394,67 +447,126 @@ fn cmd_check(
     // on AWS when the expiry job has not run yet.
     let rendered_at = now.min(Utc::now());
     let (registry, s, _) = load_stack(stack, rendered_at)?;
-    let bucket = render::bucket_policy(&registry, &s, rendered_at)?;
-    let role = render::consumer_role_policy(&registry, &account, &s, rendered_at);
-    let set = PolicySet {
-        identity: vec![CompiledPolicy::new("consumer role policy", &role)],
-        resource: Some(CompiledPolicy::new("bucket policy", &bucket.policy)),
-        ..Default::default()
-    };
-    let mut ctx = Context::new();
-    ctx.set("aws:SecureTransport", "true");
-    ctx.set("aws:CurrentTime", current_time(now));
-    ctx.set("aws:EpochTime", now.timestamp().to_string());
-    let is_list = LIST_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(action));
-    let resource = if is_list {
-        ctx.set("s3:prefix", key);
-        s.bucket_arn()
-    } else {
-        format!("{}/{key}", s.bucket_arn())
-    };
-    if action.eq_ignore_ascii_case("s3:PutObject") {
-        ctx.set("s3:x-amz-server-side-encryption", "aws:kms");
-        ctx.set(
-            "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            s.kms_key_arn.clone(),
+    let mut sources = serde_json::Map::new();
+    let mut source = |doc: &str, file: &Option<PathBuf>| {
+        sources.insert(
+            doc.to_owned(),
+            Value::String(file.as_ref().map_or_else(
+                || format!("rendered from {}", stack.grants.display()),
+                |f| f.display().to_string(),
+            )),
         );
-    }
-    let caller = format!(
-        "arn:aws:sts::{account}:assumed-role/{}/warden-access-check",
-        s.consumer_role_name
-    );
-    let req = Request {
-        caller: Caller::parse(&caller).map_err(|e| anyhow!(e))?,
-        action: action.to_owned(),
-        resource: resource.clone(),
-        resource_account: Some(s.primary_account.to_string()),
-        context: ctx,
-    }
-    .with_global_keys();
-    let r = evaluate(&set, &req);
+    };
+    source("bucket_policy", &live.bucket_policy);
+    source("key_policy", &live.key_policy);
+    source("kms_grants", &live.kms_grants);
+    source("role_policy", &live.role_policy.first().cloned());
+    let bucket = match &live.bucket_policy {
+        Some(f) => read_policy("--bucket-policy", f)?,
+        None => render::bucket_policy(&registry, &s, rendered_at)?.policy,
+    };
+    let kms = render::kms(&registry, &s, rendered_at)?;
+    let key_policy = match &live.key_policy {
+        Some(f) => read_policy("--key-policy", f)?,
+        None => kms.key_policy.policy.clone(),
+    };
+    let kms_grants = match &live.kms_grants {
+        Some(f) => {
+            let text = fs::read_to_string(f)
+                .with_context(|| format!("--kms-grants: reading {}", f.display()))?;
+            let v: Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow!("--kms-grants: {} is not JSON ({e})", f.display()))?;
+            parse_kms_grants(&v, "--kms-grants").map_err(|e| anyhow!("{}: {e}", f.display()))?
+        }
+        None => Deployment::grants_from_specs(&kms.grants, &s.kms_key_arn)
+            .map_err(|e| anyhow!("rendered KMS grants: {e}"))?,
+    };
+    let role_policies: Vec<CompiledPolicy> = if live.role_policy.is_empty() {
+        vec![CompiledPolicy::new(
+            "consumer role policy",
+            &render::consumer_role_policy(&registry, &account, &s, rendered_at),
+        )]
+    } else {
+        live.role_policy
+            .iter()
+            .map(|f| {
+                read_policy("--role-policy", f)
+                    .map(|p| CompiledPolicy::new(&format!("role policy {}", f.display()), &p))
+            })
+            .collect::<Result<_>>()?
+    };
+    let d = Deployment {
+        bucket_policy: CompiledPolicy::new("bucket policy", &bucket),
+        key_policy: CompiledPolicy::new("key policy", &key_policy),
+        kms_grants,
+        settings: s,
+    };
+    let r = path::check(&d, &role_policies, &account, action, key, now).map_err(|e| anyhow!(e))?;
+    let advice = path::advise(&r, &registry, &d.settings, &account, action, key, now);
+    let allowed = r.decision == Decision::Allowed;
+    let resource = r
+        .layers
+        .first()
+        .map(|l| l.resource.clone())
+        .unwrap_or_default();
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    let verdict = if r.decision == Decision::Allowed {
-        "allow"
-    } else {
-        "deny"
-    };
-    writeln!(
-        out,
-        "{verdict}: {account} {action} {resource} ({:?})",
-        r.decision
-    )?;
-    for line in &r.explanation {
-        writeln!(out, "  because {line}")?;
+    match format {
+        Format::Json => {
+            let doc = json!({
+                "decision": r.decision,
+                "account": account.as_str(),
+                "action": action,
+                "resource": resource,
+                "at": current_time(now),
+                "denied_by": r.denied_layer().map(|l| format!("{} ({})", l.layer, l.action)),
+                "advice": advice,
+                "layers": r.layers,
+                "documents": sources,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        }
+        Format::Text => {
+            let verdict = if allowed { "allow" } else { "deny" };
+            writeln!(
+                out,
+                "{verdict}: {account} {action} {resource} ({:?})",
+                r.decision
+            )?;
+            for l in &r.layers {
+                let parts: Vec<String> = l
+                    .parts
+                    .iter()
+                    .map(|p| {
+                        let plural = p.document.ends_with('s');
+                        let verb = match (p.decision == Decision::Allowed, plural) {
+                            (true, false) => "allows",
+                            (true, true) => "allow",
+                            (false, false) => "does not allow",
+                            (false, true) => "do not allow",
+                        };
+                        format!("{} {verb}", p.document)
+                    })
+                    .collect();
+                writeln!(
+                    out,
+                    "  [{}] {} on {}: {:?} ({})",
+                    l.layer,
+                    l.action,
+                    l.resource,
+                    l.decision,
+                    parts.join(", ")
+                )?;
+                for line in &l.explanation {
+                    writeln!(out, "    because {line}")?;
+                }
+            }
+            if let Some(a) = &advice {
+                writeln!(out, "  fix: {a}")?;
+            }
+        }
     }
-    if r.decision != Decision::Allowed && !registry.knows(account.as_str()) {
-        writeln!(
-            out,
-            "  note: account {account} has no grant in {}",
-            stack.grants.display()
-        )?;
-    }
-    Ok(if r.decision == Decision::Allowed {
+    Ok(if allowed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
@@ -486,7 +598,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             action,
             key,
             at,
-        }) => cmd_check(&stack, &account, &action, &key, at.as_deref()),
+            live,
+            format,
+            json,
+        }) => cmd_check(
+            &stack,
+            &account,
+            &action,
+            &key,
+            at.as_deref(),
+            &live,
+            if json { Format::Json } else { format },
+        ),
     }
 }
 

@@ -215,6 +215,83 @@ fn access_check_allows_inside_denies_outside_and_after_expiry() {
 }
 
 #[test]
+fn access_check_follows_the_kms_layer_of_the_live_documents() {
+    let dir = std::env::temp_dir().join(format!("warden-check-kms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // What a key policy without consumer statements and a key without grants look like, as the
+    // AWS CLI prints them (get-key-policy wraps the document in a JSON string).
+    let key_policy = dir.join("key-policy.json");
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Sid":"EnableRootAccountAdministration","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    std::fs::write(
+        &key_policy,
+        serde_json::json!({"Policy": doc, "PolicyName": "default"}).to_string(),
+    )
+    .unwrap();
+    let no_grants = dir.join("grants-none.json");
+    std::fs::write(&no_grants, r#"{"Grants":[],"Truncated":false}"#).unwrap();
+    let base = [
+        "access",
+        "check",
+        "--grants",
+        GRANTS,
+        "--account",
+        "210000000000",
+        "--action",
+        "s3:GetObject",
+        "--key",
+        "analytics/a.csv",
+        "--at",
+        "2026-11-22T10:00:00Z",
+        "--key-policy",
+        key_policy.to_str().unwrap(),
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--kms-grants", no_grants.to_str().unwrap(), "--json"]);
+    let out = warden(&args, None);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "ImplicitlyDenied");
+    assert_eq!(v["denied_by"], "kms (kms:Decrypt)");
+    assert_eq!(v["layers"][0]["decision"], "Allowed", "S3 itself allows");
+    assert_eq!(v["layers"][1]["action"], "kms:Decrypt");
+    assert!(
+        v["advice"]
+            .as_str()
+            .unwrap()
+            .starts_with("the KMS grant for 210000000000 is missing"),
+        "{v}"
+    );
+    assert_eq!(v["documents"]["kms_grants"], no_grants.to_str().unwrap());
+    // The grants the reconciler renders (the default) let the same read through.
+    let ok = warden(&base, None);
+    assert_eq!(ok.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert!(text.contains("[kms] kms:Decrypt on arn:aws:kms:"), "{text}");
+    assert!(text.contains("KMS grant warden-210000000000-read allows kms:Decrypt"));
+    // A truncated ListGrants page is refused by name: a missing grant would read as a denial.
+    let truncated = dir.join("grants-truncated.json");
+    std::fs::write(
+        &truncated,
+        r#"{"Grants":[],"Truncated":true,"NextMarker":"x"}"#,
+    )
+    .unwrap();
+    let mut args = base.to_vec();
+    args.extend(["--kms-grants", truncated.to_str().unwrap()]);
+    let out = warden(&args, None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--kms-grants.Truncated"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn usage_errors_exit_1() {
     let out = warden(&["policy", "frobnicate"], None);
     assert_eq!(out.status.code(), Some(1));

@@ -127,16 +127,42 @@ fn context_pairs(v: &Value, path: &str) -> Result<Vec<(String, String)>, String>
 
 /// `kms_grants`: a list of grants in the shape `ListGrants` returns.
 fn kms_grants(m: &Map<String, Value>) -> Result<Vec<KmsGrant>, String> {
-    let list = match m.get("kms_grants") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(a)) => a,
-        Some(_) => {
-            return Err("kms_grants: must be a list of grants (the ListGrants shape)".into());
+    match m.get("kms_grants") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(v) => parse_kms_grants(v, "kms_grants"),
+    }
+}
+
+/// Grants in the shape `ListGrants` returns: a list of grants, or the whole response
+/// (`{"Grants": [...], "Truncated": false}`, as `aws kms list-grants` prints it). Errors name
+/// the field under `field`.
+///
+/// # Errors
+/// `"<field>[i].<Field>: <rule>"`.
+pub fn parse_kms_grants(v: &Value, field: &str) -> Result<Vec<KmsGrant>, String> {
+    let list = match v {
+        Value::Array(a) => a,
+        Value::Object(o) if o.contains_key("Grants") => {
+            if o.get("Truncated") == Some(&Value::Bool(true)) {
+                // A missing grant would then read as "the consumer cannot decrypt".
+                return Err(format!(
+                    "{field}.Truncated: the list is one page of several: give every page's grants (aws kms list-grants pages by itself)"
+                ));
+            }
+            match o.get("Grants") {
+                Some(Value::Array(a)) => a,
+                _ => return Err(format!("{field}.Grants: must be a list of grants")),
+            }
+        }
+        _ => {
+            return Err(format!(
+                "{field}: must be a list of grants (the ListGrants shape)"
+            ));
         }
     };
     let mut out = Vec::new();
     for (i, g) in list.iter().enumerate() {
-        let path = format!("kms_grants[{i}]");
+        let path = format!("{field}[{i}]");
         let Value::Object(g) = g else {
             return Err(format!("{path}: must be an object"));
         };
