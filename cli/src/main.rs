@@ -143,6 +143,10 @@ struct LiveDocs {
     /// (`aws iam get-role-policy --role-name warden-consumer --policy-name P > FILE`).
     #[arg(long, value_name = "FILE")]
     role_policy: Vec<PathBuf>,
+    /// The key's aliases (`alias/warden-data`), repeatable: sent as `kms:ResourceAliases`, which
+    /// the consumer-role/ policy names the key by.
+    #[arg(long, value_name = "ALIAS")]
+    key_alias: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -499,6 +503,7 @@ fn cmd_check(
         bucket_policy: CompiledPolicy::new("bucket policy", &bucket),
         key_policy: CompiledPolicy::new("key policy", &key_policy),
         kms_grants,
+        key_aliases: live.key_alias.clone(),
         settings: s,
     };
     let r = path::check(&d, &role_policies, &account, action, key, now).map_err(|e| anyhow!(e))?;

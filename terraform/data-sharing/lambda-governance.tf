@@ -15,7 +15,7 @@ data "aws_iam_policy_document" "governance_check" {
   }
   statement {
     sid       = "ReadKeyAndGrants"
-    actions   = ["kms:ListGrants"]
+    actions   = ["kms:ListGrants", "kms:GetKeyPolicy"]
     resources = [aws_kms_key.data.arn]
   }
   statement {

@@ -50,6 +50,14 @@ impl KeyGrants for KmsKeyGrants {
                         .iter()
                         .map(|o| o.as_str().to_owned())
                         .collect(),
+                    encryption_context_subset: g
+                        .constraints()
+                        .and_then(|c| c.encryption_context_subset())
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                    encryption_context_equals: g
+                        .constraints()
+                        .and_then(|c| c.encryption_context_equals())
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
                 });
             }
             match page.next_marker() {
@@ -58,6 +66,26 @@ impl KeyGrants for KmsKeyGrants {
             }
         }
         Ok(out)
+    }
+
+    async fn get_key_policy(&self, key_arn: &str) -> Result<String, PortError> {
+        let out = self
+            .client
+            .get_key_policy()
+            .key_id(key_arn)
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| {
+                PortError::new(
+                    "kms",
+                    "GetKeyPolicy",
+                    format!("{}", aws_sdk_kms::error::DisplayErrorContext(&e)),
+                )
+            })?;
+        out.policy()
+            .map(str::to_owned)
+            .ok_or_else(|| PortError::new("kms", "GetKeyPolicy", "the response has no Policy"))
     }
 
     async fn create_grant(&self, key_arn: &str, spec: &KmsGrantSpec) -> Result<String, PortError> {

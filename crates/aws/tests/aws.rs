@@ -97,6 +97,17 @@ async fn bucket_policy_kms_grants_ssm_and_sns() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name.as_deref(), Some("warden-210000000000-read"));
     assert_eq!(listed[0].operations.len(), 2);
+    // The constraint is read back: governance decides decrypt access from it.
+    assert_eq!(
+        listed[0].encryption_context_subset.as_ref(),
+        Some(&spec.encryption_context_subset)
+    );
+    assert_eq!(listed[0].encryption_context_equals, None);
+    let key_policy = keys.get_key_policy(&key).await.unwrap();
+    assert!(
+        warden_core::policy::model::Policy::parse(&key_policy).is_ok(),
+        "{key_policy}"
+    );
     keys.revoke_grant(&key, &id).await.unwrap();
     assert!(keys.list_grants(&key).await.unwrap().is_empty());
 

@@ -17,9 +17,11 @@ use serde::Serialize;
 use crate::grant::Registry;
 use crate::policy::condition::{Context, current_time};
 use crate::policy::eval::{
-    Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate, evaluate_principal_policies,
+    Caller, CompiledPolicy, Decision, GRANT_OPERATIONS, KmsGrant, PolicySet, Request, evaluate,
+    evaluate_principal_policies,
 };
 use crate::policy::model::{Effect, Policy, Principal, Statement, StrList};
+use crate::policy::path::{self, Deployment};
 use crate::policy::render::{
     self, LIST_ACTIONS, READ_OBJECT_ACTIONS, RenderSettings, WRITE_OBJECT_ACTIONS,
 };
@@ -29,7 +31,7 @@ use crate::reconcile::{self, LiveGrant};
 /// One difference between desired and live state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
-    /// `bucket-policy`, `baseline`, `kms-grants`, `consumer-role`, `registry`.
+    /// `bucket-policy`, `baseline`, `kms-grants`, `kms-decrypt`, `consumer-role`, `registry`.
     pub kind: &'static str,
     /// The account concerned, if one.
     pub account_id: Option<String>,
@@ -898,6 +900,144 @@ pub fn role_drift(
     }]
 }
 
+/// What is live on the primary account's side of the KMS path.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveKeyPath<'a> {
+    /// The live bucket policy (JSON), if the bucket has one.
+    pub bucket_policy: Option<&'a str>,
+    /// The live key policy (JSON).
+    pub key_policy: &'a str,
+    /// The key's live grants.
+    pub grants: &'a [LiveGrant],
+}
+
+fn live_kms_grants(grants: &[LiveGrant]) -> Vec<KmsGrant> {
+    grants
+        .iter()
+        .filter_map(|g| {
+            // Operations the evaluator does not model cannot allow kms:Decrypt or
+            // kms:GenerateDataKey, so dropping them changes no answer here.
+            let ops: Vec<String> = g
+                .operations
+                .iter()
+                .filter(|o| GRANT_OPERATIONS.contains(&o.as_str()))
+                .cloned()
+                .collect();
+            let pairs = |m: &Option<BTreeMap<String, String>>| {
+                m.as_ref()
+                    .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            };
+            let label = format!(
+                "KMS grant {}",
+                g.name.as_deref().unwrap_or(g.grant_id.as_str())
+            );
+            KmsGrant::new(
+                &label,
+                None,
+                &g.grantee_principal,
+                &ops,
+                pairs(&g.encryption_context_subset),
+                pairs(&g.encryption_context_equals),
+            )
+            .ok()
+        })
+        .collect()
+}
+
+/// Drift of the KMS side of one consumer: for each prefix of each active grant, a probe object is
+/// read (and, for read-write grants, written) along the whole path ([`path::check`]) on the live
+/// bucket policy, the role's live inline policies, the live key policy and grants. A consumer
+/// that S3 lets in but KMS does not is drift: it lists and requests objects and gets
+/// `AccessDenied` on every one. (When S3 itself refuses, the bucket-policy and consumer-role
+/// findings already say why.)
+#[must_use]
+pub fn decrypt_drift(
+    account: &str,
+    role_policies: &[String],
+    live: LiveKeyPath<'_>,
+    key_aliases: &[String],
+    registry: &Registry,
+    settings: &RenderSettings,
+    now: DateTime<Utc>,
+) -> Vec<Drift> {
+    let Ok(acct) = crate::grant::AccountId::parse(account) else {
+        return Vec::new();
+    };
+    let Some(grants) = registry.account(account) else {
+        return Vec::new();
+    };
+    // Unparseable documents are findings of their own (bucket-policy, consumer-role); here they
+    // would only repeat them.
+    let Some(bucket) = live.bucket_policy.and_then(|p| Policy::parse(p).ok()) else {
+        return Vec::new();
+    };
+    let key_policy = match Policy::parse(live.key_policy) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![Drift {
+                kind: "kms-decrypt",
+                account_id: Some(account.to_owned()),
+                detail: format!(
+                    "the live key policy does not parse ({e}): restore it with terraform apply"
+                ),
+            }];
+        }
+    };
+    let roles: Vec<CompiledPolicy> = role_policies
+        .iter()
+        .enumerate()
+        .filter_map(|(i, doc)| {
+            Policy::parse(doc)
+                .ok()
+                .map(|p| CompiledPolicy::new(&format!("inline policy {}", i + 1), &p))
+        })
+        .collect();
+    let d = Deployment {
+        settings: settings.clone(),
+        bucket_policy: CompiledPolicy::new("bucket policy", &bucket),
+        key_policy: CompiledPolicy::new("key policy", &key_policy),
+        kms_grants: live_kms_grants(live.grants),
+        key_aliases: key_aliases.to_vec(),
+    };
+    let mut findings = Vec::new();
+    for g in grants.iter().filter(|g| g.is_active(now)) {
+        let mut actions = vec!["s3:GetObject"];
+        if g.access_level.can_write() {
+            actions.push("s3:PutObject");
+        }
+        for prefix in &g.allowed_prefixes {
+            let key = format!("{prefix}warden-governance-probe");
+            for action in &actions {
+                let Ok(r) = path::check(&d, &roles, &acct, action, &key, now) else {
+                    continue;
+                };
+                let s3_allows = r
+                    .layers
+                    .first()
+                    .is_some_and(|l| l.decision == Decision::Allowed);
+                if !s3_allows || r.decision == Decision::Allowed {
+                    continue;
+                }
+                let op = r.denied_layer().map_or("kms", |l| l.action.as_str());
+                let fix = path::advise(&r, registry, settings, &acct, action, &key, now)
+                    .unwrap_or_default();
+                findings.push(format!(
+                    "S3 allows {action} on s3://{}/{prefix} but {op} on the key is not allowed, so every such request fails with AccessDenied: {fix}",
+                    settings.bucket
+                ));
+            }
+        }
+    }
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    vec![Drift {
+        kind: "kms-decrypt",
+        account_id: Some(account.to_owned()),
+        detail: findings.join("; "),
+    }]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1368,6 +1508,8 @@ mod tests {
                 name: Some(g.name.clone()),
                 grantee_principal: g.grantee_principal.clone(),
                 operations: g.operations.clone(),
+                encryption_context_subset: Some(g.encryption_context_subset.clone()),
+                encryption_context_equals: None,
             })
             .collect();
         assert!(
@@ -1462,6 +1604,171 @@ mod tests {
             "{all:?}"
         );
         assert_eq!(baseline_drift("/p", "{", &settings())[0].kind, "baseline");
+    }
+
+    /// The live side of the KMS path as the reconciler and Terraform leave it: the rendered
+    /// bucket policy, a key policy that names no consumer (so the grants decide), the grants.
+    fn live_path(grants: &[LiveGrant]) -> (String, String, Vec<LiveGrant>) {
+        let s = settings();
+        let bucket = render::bucket_policy(&registry(), &s, now())
+            .unwrap()
+            .policy
+            .to_compact_json();
+        let key = Policy::new(vec![render::key_admin_statement(&s)]).to_compact_json();
+        (bucket, key, grants.to_vec())
+    }
+
+    fn rendered_grants() -> Vec<LiveGrant> {
+        render::kms_grants(&registry(), &settings(), now())
+            .iter()
+            .enumerate()
+            .map(|(i, g)| LiveGrant {
+                grant_id: format!("g{i}"),
+                name: Some(g.name.clone()),
+                grantee_principal: g.grantee_principal.clone(),
+                operations: g.operations.clone(),
+                encryption_context_subset: Some(g.encryption_context_subset.clone()),
+                encryption_context_equals: None,
+            })
+            .collect()
+    }
+
+    fn decrypt(account: &str, write: bool, prefixes: &[&str], grants: &[LiveGrant]) -> Vec<Drift> {
+        let (bucket, key, grants) = live_path(grants);
+        let role = terraform_policy(prefixes, write).to_string();
+        decrypt_drift(
+            account,
+            &[role],
+            LiveKeyPath {
+                bucket_policy: Some(&bucket),
+                key_policy: &key,
+                grants: &grants,
+            },
+            &[ALIAS.to_owned()],
+            &registry(),
+            &settings(),
+            now(),
+        )
+    }
+
+    #[test]
+    fn consumers_with_their_kms_grants_decrypt_and_have_no_drift() {
+        let grants = rendered_grants();
+        assert_eq!(
+            decrypt(READER, false, &["analytics/", "shared/reference/"], &grants),
+            []
+        );
+        assert_eq!(decrypt(WRITER, true, &["ml/"], &grants), []);
+    }
+
+    #[test]
+    fn a_consumer_that_reads_the_bucket_but_cannot_decrypt_is_drift() {
+        let grants: Vec<LiveGrant> = rendered_grants()
+            .into_iter()
+            .filter(|g| !g.grantee_principal.contains(READER))
+            .collect();
+        let d = decrypt(READER, false, &["analytics/", "shared/reference/"], &grants);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].kind, "kms-decrypt");
+        assert_eq!(d[0].account_id.as_deref(), Some(READER));
+        assert!(
+            d[0].detail.starts_with(
+                "S3 allows s3:GetObject on s3://shared/analytics/ but kms:Decrypt on the key is not allowed"
+            ),
+            "{}",
+            d[0].detail
+        );
+        assert!(d[0].detail.contains("shared/reference/"));
+        assert!(
+            d[0].detail
+                .contains("the KMS grant for 210000000000 is missing"),
+            "{}",
+            d[0].detail
+        );
+        // The writer keeps its grant: no finding for it.
+        assert_eq!(decrypt(WRITER, true, &["ml/"], &grants), []);
+    }
+
+    #[test]
+    fn attack_kms_grant_constrained_to_object_arns_or_another_bucket_is_drift() {
+        // With Bucket Keys on, S3 sends the bucket ARN as the context: a grant constrained to
+        // an object ARN, or to another bucket, lets nothing decrypt.
+        for wrong in ["arn:aws:s3:::shared/analytics/x", "arn:aws:s3:::other"] {
+            let grants: Vec<LiveGrant> = rendered_grants()
+                .into_iter()
+                .map(|mut g| {
+                    if g.grantee_principal.contains(READER) {
+                        g.encryption_context_subset =
+                            Some([("aws:s3:arn".to_owned(), wrong.to_owned())].into());
+                    }
+                    g
+                })
+                .collect();
+            let d = decrypt(READER, false, &["analytics/", "shared/reference/"], &grants);
+            assert_eq!(d.len(), 1, "{wrong}: {d:#?}");
+            assert_eq!(d[0].kind, "kms-decrypt");
+        }
+    }
+
+    #[test]
+    fn a_writer_whose_grant_lost_generate_data_key_cannot_upload_and_is_drift() {
+        let grants: Vec<LiveGrant> = rendered_grants()
+            .into_iter()
+            .map(|mut g| {
+                if g.grantee_principal.contains(WRITER) {
+                    g.operations = vec!["Decrypt".into(), "DescribeKey".into()];
+                }
+                g
+            })
+            .collect();
+        let d = decrypt(WRITER, true, &["ml/"], &grants);
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(
+            d[0].detail
+                .starts_with("S3 allows s3:PutObject on s3://shared/ml/ but kms:GenerateDataKey"),
+            "{}",
+            d[0].detail
+        );
+    }
+
+    #[test]
+    fn a_key_policy_that_does_not_parse_is_reported() {
+        let grants = rendered_grants();
+        let (bucket, key, grants) = live_path(&grants);
+        let role = terraform_policy(&["ml/"], true).to_string();
+        let none = decrypt_drift(
+            WRITER,
+            &[role.clone()],
+            LiveKeyPath {
+                bucket_policy: Some(&bucket),
+                key_policy: &key,
+                grants: &grants,
+            },
+            &[ALIAS.to_owned()],
+            &registry(),
+            &settings(),
+            now(),
+        );
+        assert_eq!(none, []);
+        // A key policy that does not parse is reported, not read as "no access".
+        let d = decrypt_drift(
+            WRITER,
+            &[role],
+            LiveKeyPath {
+                bucket_policy: Some(&bucket),
+                key_policy: "{not json",
+                grants: &grants,
+            },
+            &[ALIAS.to_owned()],
+            &registry(),
+            &settings(),
+            now(),
+        );
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].detail
+                .starts_with("the live key policy does not parse")
+        );
     }
 
     #[test]

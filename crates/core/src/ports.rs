@@ -97,13 +97,18 @@ pub trait PolicyStore {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
-/// KMS grants on the data key.
+/// KMS grants on the data key, and its key policy.
 pub trait KeyGrants {
     /// Every grant on the key.
     fn list_grants(
         &self,
         key_arn: &str,
     ) -> impl Future<Output = Result<Vec<LiveGrant>, PortError>> + Send;
+    /// The key policy (the `default` policy, the only one a KMS key has).
+    fn get_key_policy(
+        &self,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
     /// Create a grant; returns its ID.
     fn create_grant(
         &self,

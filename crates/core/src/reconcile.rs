@@ -28,6 +28,10 @@ pub struct LiveGrant {
     pub grantee_principal: String,
     /// Operations, as KMS reports them.
     pub operations: Vec<String>,
+    /// The `EncryptionContextSubset` constraint, when the grant has one.
+    pub encryption_context_subset: Option<BTreeMap<String, String>>,
+    /// The `EncryptionContextEquals` constraint, when the grant has one.
+    pub encryption_context_equals: Option<BTreeMap<String, String>>,
 }
 
 /// What to change.
@@ -321,6 +325,10 @@ pub fn kms_changes(
             && g.grantee_principal == d.grantee_principal
             && g.operations.iter().collect::<BTreeSet<_>>()
                 == d.operations.iter().collect::<BTreeSet<_>>()
+            // A grant constrained to another context (or to none) is replaced: with the wrong
+            // constraint the consumer reads the bucket but cannot decrypt.
+            && g.encryption_context_subset.as_ref() == Some(&d.encryption_context_subset)
+            && g.encryption_context_equals.is_none()
     };
     let create = desired
         .iter()
@@ -1023,6 +1031,8 @@ mod tests {
             name: Some(spec.name.clone()),
             grantee_principal: spec.grantee_principal.clone(),
             operations: spec.operations.clone(),
+            encryption_context_subset: Some(spec.encryption_context_subset.clone()),
+            encryption_context_equals: None,
         }
     }
 
@@ -1076,6 +1086,8 @@ mod tests {
             name: Some("backup-tool".into()),
             grantee_principal: "x".into(),
             operations: vec![],
+            encryption_context_subset: None,
+            encryption_context_equals: None,
         });
         let after = plan(
             &registry(&["222222222222"]),

@@ -129,17 +129,28 @@ impl PolicyStore for FakePolicies {
     }
 }
 
-/// KMS grants held in memory.
+/// KMS grants (and the key policy) held in memory.
 #[derive(Debug, Default)]
 pub struct FakeKeyGrants {
     /// Live grants.
     pub grants: Mutex<Vec<LiveGrant>>,
+    /// The key policy; `None` reads as a policy with no statements (consumers then depend on
+    /// their grants alone).
+    pub key_policy: Mutex<Option<String>>,
     next: Mutex<u64>,
 }
 
 impl KeyGrants for FakeKeyGrants {
     async fn list_grants(&self, _key_arn: &str) -> Result<Vec<LiveGrant>, PortError> {
         Ok(self.grants.lock().unwrap().clone())
+    }
+    async fn get_key_policy(&self, _key_arn: &str) -> Result<String, PortError> {
+        Ok(self
+            .key_policy
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| r#"{"Version":"2012-10-17","Statement":[]}"#.to_owned()))
     }
     async fn create_grant(&self, _key_arn: &str, spec: &KmsGrantSpec) -> Result<String, PortError> {
         let mut n = self.next.lock().unwrap();
@@ -150,6 +161,8 @@ impl KeyGrants for FakeKeyGrants {
             name: Some(spec.name.clone()),
             grantee_principal: spec.grantee_principal.clone(),
             operations: spec.operations.clone(),
+            encryption_context_subset: Some(spec.encryption_context_subset.clone()),
+            encryption_context_equals: None,
         });
         Ok(id)
     }
@@ -769,6 +782,9 @@ pub struct FailingKeyGrants<K> {
 impl<K: KeyGrants + Sync> KeyGrants for FailingKeyGrants<K> {
     async fn list_grants(&self, key_arn: &str) -> Result<Vec<LiveGrant>, PortError> {
         self.inner.list_grants(key_arn).await
+    }
+    async fn get_key_policy(&self, key_arn: &str) -> Result<String, PortError> {
+        self.inner.get_key_policy(key_arn).await
     }
     async fn create_grant(&self, key_arn: &str, spec: &KmsGrantSpec) -> Result<String, PortError> {
         if self.fail_create.lock().unwrap().contains(&spec.name) {

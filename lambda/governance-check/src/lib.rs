@@ -3,8 +3,9 @@
 //! grants must match, every consumer role — of every account with a grant (declared or
 //! self-service) and every account in the consumer directory — must exist with the trust policy
 //! and permissions boundary `consumer-role/` renders and no more than its grant (decided by the
-//! evaluator, read through the read-only governance role in each consumer account), and the
-//! registry itself must be consistent. Any drift, or any role that could not be inspected → one
+//! evaluator, read through the read-only governance role in each consumer account), every
+//! consumer the bucket admits must also be able to decrypt (the whole path on the live key policy
+//! and grants), and the registry itself must be consistent. Any drift, or any role that could not be inspected → one
 //! SNS message listing it, and `Drift` / `RolesSkipped` metrics.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -112,6 +113,7 @@ where
     ));
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
+    let key_policy = keys.get_key_policy(&s.kms_key_arn).await?;
     match governance::policy_drift(&registry, s, live_policy.as_deref(), &live_grants, now) {
         Ok(d) => report.drift.extend(d),
         Err(e) => report.drift.push(Drift {
@@ -192,6 +194,22 @@ where
                 report.drift.extend(governance::role_drift(
                     account, &facts, &expect, &registry, s, now,
                 ));
+                // The same engine along the whole path: a consumer S3 admits but KMS refuses.
+                if facts.exists {
+                    report.drift.extend(governance::decrypt_drift(
+                        account,
+                        &facts.inline_policies,
+                        governance::LiveKeyPath {
+                            bucket_policy: live_policy.as_deref(),
+                            key_policy: &key_policy,
+                            grants: &live_grants,
+                        },
+                        &settings.key_aliases,
+                        &registry,
+                        s,
+                        now,
+                    ));
+                }
                 report.roles_checked += 1;
             }
             Err(e) => report.drift.push(Drift {
@@ -400,6 +418,27 @@ mod tests {
             last.contains("\"Drift\":1") && last.contains("\"RolesSkipped\":0"),
             "{last}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_consumer_the_bucket_admits_but_kms_refuses_is_drift() {
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        // Someone with kms:RevokeGrant removes the consumer's grant: S3 still lets it in.
+        w.k.grants.lock().unwrap().clear();
+        let r = w.run().await;
+        let kinds: Vec<&str> = r.drift.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, ["kms-grants", "kms-decrypt"], "{r:#?}");
+        let d = &r.drift[1];
+        assert_eq!(d.account_id.as_deref(), Some(ACCOUNT));
+        assert!(
+            d.detail
+                .contains("but kms:Decrypt on the key is not allowed")
+                && d.detail.contains("run the policy-reconciler"),
+            "{}",
+            d.detail
+        );
+        let msg = w.n.messages.lock().unwrap().last().unwrap().clone();
+        assert!(format!("{msg:?}").contains("[kms-decrypt]"), "{msg:?}");
     }
 
     #[tokio::test]

@@ -40,6 +40,9 @@ pub struct Deployment {
     pub key_policy: CompiledPolicy,
     /// The key's grants.
     pub kms_grants: Vec<KmsGrant>,
+    /// The key's aliases (`alias/…`), sent as `kms:ResourceAliases`: the consumer role's policy
+    /// names the key by alias through that condition key.
+    pub key_aliases: Vec<String>,
 }
 
 impl Deployment {
@@ -227,6 +230,9 @@ pub fn check(
         ctx.set("kms:CallerAccount", account.to_string());
         ctx.set("kms:EncryptionContext:aws:s3:arn", s.bucket_arn());
         ctx.set("kms:EncryptionContextKeys", "aws:s3:arn");
+        if !d.key_aliases.is_empty() {
+            ctx.set_many("kms:ResourceAliases", d.key_aliases.clone());
+        }
         let req = Request {
             caller: caller.clone(),
             action: (*op).to_owned(),
@@ -461,6 +467,7 @@ mod tests {
             kms_grants: Deployment::grants_from_specs(&specs, &s.kms_key_arn).unwrap(),
             bucket_policy: CompiledPolicy::new("bucket policy", &bucket.policy),
             key_policy: CompiledPolicy::new("key policy", &key_policy),
+            key_aliases: Vec::new(),
             settings: s,
         }
     }
