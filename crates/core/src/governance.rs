@@ -1738,7 +1738,7 @@ mod tests {
         let role = terraform_policy(&["ml/"], true).to_string();
         let none = decrypt_drift(
             WRITER,
-            &[role.clone()],
+            std::slice::from_ref(&role),
             LiveKeyPath {
                 bucket_policy: Some(&bucket),
                 key_policy: &key,
