@@ -14,6 +14,7 @@ use warden_core::policy::eval::{
     Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate, evaluate_principal_policies,
 };
 use warden_core::policy::model::{Policy, PolicyKind};
+use warden_core::policy::path::{self, Deployment};
 use warden_core::policy::render::{self, RenderSettings};
 use warden_core::policy::simulate::simulate_value;
 
@@ -329,6 +330,54 @@ proptest! {
                     prop_assert_eq!(got == Decision::Allowed, want, "{} {} {} at {}", account, action, key, at);
                     // No other role in the consumer account ever gets in.
                     prop_assert_ne!(decide(&set, account, "other-role", action, key, at), Decision::Allowed);
+                }
+            }
+        }
+    }
+
+    /// The whole path of an object request — bucket policy and consumer role policy, then the
+    /// KMS calls S3 makes (key policy, role policy, grants) — allows exactly the registry's
+    /// granted (account, key, level) before expiry and nothing after, whether the key policy
+    /// names the consumer roles or the KMS grants alone carry them.
+    #[test]
+    fn whole_path_with_kms_allows_exactly_the_registry(
+        registry in registry_strategy(),
+        rendered_days in 0i64..25,
+        query_days in 0i64..45,
+        key_policy_names_roles in any::<bool>(),
+    ) {
+        let s = settings();
+        let rendered_at = t0() + Duration::days(rendered_days);
+        let at = t0() + Duration::days(query_days) + Duration::hours(1);
+        let bucket = render::bucket_policy(&registry, &s, rendered_at).unwrap();
+        let kms = render::kms(&registry, &s, rendered_at).unwrap();
+        let key_policy = if key_policy_names_roles {
+            kms.key_policy.policy.clone()
+        } else {
+            Policy::new(vec![render::key_admin_statement(&s)])
+        };
+        let d = Deployment {
+            bucket_policy: CompiledPolicy::new("bucket policy", &bucket.policy),
+            key_policy: CompiledPolicy::new("key policy", &key_policy),
+            kms_grants: Deployment::grants_from_specs(&kms.grants, &s.kms_key_arn).unwrap(),
+            key_aliases: Vec::new(),
+            settings: s.clone(),
+        };
+        for account in ACCOUNTS.iter().chain(["777777777777"].iter()) {
+            let acct = AccountId::parse(account).unwrap();
+            let role = render::consumer_role_policy(&registry, &acct, &s, rendered_at);
+            let roles = [CompiledPolicy::new("consumer role policy", &role)];
+            for key in KEYS {
+                for (action, write) in [("s3:GetObject", false), ("s3:PutObject", true), ("s3:ListBucket", false)] {
+                    let want = registry.allows(account, key, write, at) && registry.allows(account, key, write, rendered_at);
+                    let r = path::check(&d, &roles, &acct, action, key, at).unwrap();
+                    prop_assert_eq!(r.decision == Decision::Allowed, want, "{} {} {} at {}: {:?}", account, action, key, at, r);
+                    // Every KMS operation S3 needs for the request was evaluated.
+                    prop_assert_eq!(r.layers.len(), 1 + path::kms_operations(action).len());
+                    if !want {
+                        let advice = path::advise(&r, &registry, &s, &acct, action, key, at);
+                        prop_assert!(advice.is_some_and(|a| !a.is_empty()));
+                    }
                 }
             }
         }
