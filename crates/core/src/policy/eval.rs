@@ -51,16 +51,25 @@ struct Pattern {
     raw: String,
     literal: String,
     exact: bool,
+    prefix_only: bool,
     toks: Option<Vec<Tok>>,
 }
 
 impl Pattern {
     fn new(raw: &str) -> Self {
         let cut = raw.find(['*', '?', '$']).unwrap_or(raw.len());
+        let literal = &raw[..cut];
         Pattern {
             raw: raw.to_owned(),
-            literal: raw[..cut].to_owned(),
+            literal: literal.to_owned(),
             exact: cut == raw.len(),
+            // `<literal>*` with the literal already in the ARN's sixth (resource) segment, where
+            // `*` matches anything, colons included: the prefix test decides alone (the common
+            // shape `arn:aws:s3:::bucket/prefix/*`).
+            prefix_only: cut + 1 == raw.len()
+                && raw.ends_with('*')
+                && literal.starts_with("arn:")
+                && literal.matches(':').count() >= 5,
             toks: (!raw.contains("${")).then(|| glob::compile(raw)),
         }
     }
@@ -70,6 +79,9 @@ impl Pattern {
         }
         if !arn.starts_with(&self.literal) {
             return false;
+        }
+        if self.prefix_only {
+            return true;
         }
         match &self.toks {
             Some(t) => glob::matches_arn(t, arn),
@@ -895,8 +907,16 @@ fn gate(req: &Request) -> Gate {
 
 /// Requests AWS refuses whatever the policies say, with the reason.
 fn aws_refuses(req: &Request) -> Option<String> {
+    let (iam, kms) = (
+        strip_service(&req.action, "iam"),
+        strip_service(&req.action, "kms"),
+    );
+    if iam.is_none() && kms.is_none() {
+        // The hot path (S3 requests): nothing to split.
+        return None;
+    }
     let parts: Vec<&str> = req.resource.splitn(6, ':').collect();
-    if let Some(op) = strip_service(&req.action, "iam") {
+    if let Some(op) = iam {
         const POLICY_EDITS: [&str; 6] = [
             "CreatePolicyVersion",
             "DeletePolicy",
@@ -933,7 +953,7 @@ fn aws_refuses(req: &Request) -> Option<String> {
             ));
         }
     }
-    if let Some(op) = strip_service(&req.action, "kms")
+    if let Some(op) = kms
         && ["CreateAlias", "UpdateAlias", "DeleteAlias"]
             .iter()
             .any(|a| a.eq_ignore_ascii_case(op))
@@ -1341,6 +1361,29 @@ fn notes(set: &PolicySet, req: &Request, is_iam: bool, principal_only: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefix_only_patterns_match_as_the_glob_does() {
+        let ctx = Context::new();
+        for (pat, arn) in [
+            ("arn:aws:s3:::b/p/*", "arn:aws:s3:::b/p/x:y"),
+            ("arn:aws:s3:::b/p/*", "arn:aws:s3:::b/p/"),
+            ("arn:aws:s3:::b*", "arn:aws:s3:::bucket/x"),
+            ("arn:aws:s3:::b/p/*", "arn:aws:s3:::b/q/x"),
+            ("arn:aws:s3::*", "arn:aws:s3:::b/x"),
+            (
+                "arn:aws:kms:us-east-1:1:key/*",
+                "arn:aws:kms:us-east-1:1:key/k",
+            ),
+        ] {
+            let p = Pattern::new(pat);
+            let glob = glob::matches_arn(&glob::compile(pat), arn);
+            assert_eq!(p.matches_arn(arn, &ctx), glob, "{pat} ~ {arn}");
+        }
+        assert!(Pattern::new("arn:aws:s3:::b/p/*").prefix_only);
+        assert!(!Pattern::new("arn:aws:s3::*").prefix_only);
+        assert!(!Pattern::new("arn:aws:s3:::b/*/x*").prefix_only);
+    }
 
     fn pol(name: &str, json: &str) -> CompiledPolicy {
         CompiledPolicy::new(name, &Policy::parse(json).unwrap())
