@@ -49,10 +49,48 @@ const CACHE_BYTES: usize = 64 << 20;
 /// Evaluates simulate requests, caching compiled policies by content.
 #[derive(Debug, Default)]
 pub struct Simulator {
-    cache: HashMap<(String, String), CompiledPolicy>,
+    cache: HashMap<u64, Vec<Entry>>,
+    /// The longest recent documents: looked for in each line before it is parsed.
+    recent: Vec<String>,
+    /// Where, in the line being parsed, a recent document was replaced by `null`: its offset
+    /// and the document.
+    subs: Vec<(usize, usize)>,
+    /// The start of the line being parsed (for the offsets of `subs`).
+    base: usize,
+    /// How many of `subs` the parse took as documents.
+    used: usize,
+    /// Lines parsed with known documents replaced.
+    reduced_lines: u64,
+    entries: usize,
     bytes: usize,
     hits: u64,
     misses: u64,
+}
+
+/// One compiled policy with the exact text and field path it was compiled from.
+#[derive(Debug)]
+struct Entry {
+    path: String,
+    raw: String,
+    policy: CompiledPolicy,
+}
+
+/// A hash of the field path, the length and a sample of the text (both ends and 64 bytes spread
+/// over it): hashing all of a 20 KB policy on every line would cost more than the lookup saves.
+/// Texts that sample alike share a bucket and are told apart by exact comparison.
+fn sample_hash(raw: &str, path: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let b = raw.as_bytes();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.hash(&mut h);
+    b.len().hash(&mut h);
+    b[..b.len().min(128)].hash(&mut h);
+    b[b.len().saturating_sub(128)..].hash(&mut h);
+    let step = (b.len() / 64).max(1);
+    for i in (0..b.len()).step_by(step).take(64) {
+        b[i].hash(&mut h);
+    }
+    h.finish()
 }
 
 fn required_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
@@ -346,22 +384,34 @@ impl Simulator {
     }
 
     fn compile(&mut self, raw: &str, path: &str) -> Result<CompiledPolicy, String> {
-        let key = (path.to_owned(), raw.to_owned());
-        if let Some(p) = self.cache.get(&key) {
+        // Looked up without copying the text: the bucket of its sampled hash, then the exact
+        // text and field path (a different text never reads as a cached one).
+        let h = sample_hash(raw, path);
+        if let Some(p) = self
+            .cache
+            .get(&h)
+            .and_then(|b| b.iter().find(|e| e.path == path && e.raw == raw))
+        {
             self.hits += 1;
-            return Ok(p.clone());
+            return Ok(p.policy.clone());
         }
         self.misses += 1;
         let v: Value =
             serde_json::from_str(raw).map_err(|e| format!("{path}: not valid JSON ({e})"))?;
         let p = Policy::from_value(&v).map_err(|e| format!("{path}.{e}"))?;
         let c = CompiledPolicy::new(path, &p);
-        if self.cache.len() >= CACHE_ENTRIES || self.bytes + raw.len() > CACHE_BYTES {
+        if self.entries >= CACHE_ENTRIES || self.bytes + raw.len() > CACHE_BYTES {
             self.cache.clear();
             self.bytes = 0;
+            self.entries = 0;
         }
         self.bytes += raw.len() + path.len();
-        self.cache.insert(key, c.clone());
+        self.entries += 1;
+        self.cache.entry(h).or_default().push(Entry {
+            path: path.to_owned(),
+            raw: raw.to_owned(),
+            policy: c.clone(),
+        });
         Ok(c)
     }
 
@@ -385,7 +435,25 @@ impl Simulator {
         }
     }
 
+    /// The recent document that replaced `raw` in the line, if it is one.
+    fn substituted(&self, raw: &RawValue) -> Option<usize> {
+        let at = (raw.get().as_ptr() as usize).checked_sub(self.base)?;
+        self.subs
+            .iter()
+            .find(|(o, _)| *o == at)
+            .map(|(_, i)| *i)
+            .filter(|i| *i < self.recent.len())
+    }
+
     fn document(&mut self, raw: &RawValue, path: &str) -> Result<CompiledPolicy, String> {
+        if let Some(i) = self.substituted(raw) {
+            self.used += 1;
+            // Taken out and put back: compiling borrows the simulator mutably.
+            let text = std::mem::take(&mut self.recent[i]);
+            let r = self.compile(&text, path);
+            self.recent[i] = text;
+            return r;
+        }
         if !raw.get().trim_start().starts_with('{') {
             return Err(format!("{path}: must be a policy document (a JSON object)"));
         }
@@ -399,6 +467,7 @@ impl Simulator {
     ) -> Result<Option<CompiledPolicy>, String> {
         match raw {
             None => Ok(None),
+            Some(r) if self.substituted(r).is_some() => self.document(r, field).map(Some),
             Some(r) if r.get() == "null" => Ok(None),
             Some(r) if r.get().trim_start().starts_with('{') => {
                 self.compile(r.get(), field).map(Some)
@@ -451,6 +520,92 @@ impl Simulator {
     /// # Errors
     /// `"<field>: <rule>"`.
     pub fn parse_text(&mut self, line: &str) -> Result<(PolicySet, Request), String> {
+        // A batch repeats its large policies on every line, and finding a known document costs
+        // far less than parsing it again: each recent document found in the line is replaced by
+        // `null` before parsing. The replacement counts only where the parse finds a whole
+        // document of the request at exactly that offset, and a known-valid document put back
+        // in a value's place leaves the line valid JSON; otherwise (a replacement inside a
+        // larger value, or any error, whose position would differ) the line is parsed as given.
+        let misses = self.misses;
+        let mut r = None;
+        if let Some(reduced) = self.reduce(line) {
+            self.base = reduced.as_ptr() as usize;
+            self.used = 0;
+            let fast = self.parse_fields(&reduced);
+            if fast.is_ok() && self.used == self.subs.len() {
+                self.reduced_lines += 1;
+                r = Some(fast);
+            }
+        }
+        self.subs.clear();
+        let r = match r {
+            Some(r) => r,
+            None => self.parse_fields(line),
+        };
+        if self.misses != misses {
+            self.remember();
+        }
+        r
+    }
+
+    /// `line` with each recent document found in it replaced by `null` (`None`: none found).
+    fn reduce(&mut self, line: &str) -> Option<String> {
+        self.subs.clear();
+        let bytes = line.as_bytes();
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        for (i, t) in self.recent.iter().enumerate() {
+            // Look for a short head of the text, then compare the whole text there.
+            let head = &t.as_bytes()[..t.len().min(48)];
+            let mut from = 0;
+            while let Some(at) = bytes
+                .get(from..)
+                .and_then(|l| l.windows(head.len()).position(|w| w == head))
+            {
+                let at = from + at;
+                if bytes[at..].starts_with(t.as_bytes())
+                    && !found
+                        .iter()
+                        .any(|&(o, j)| at < o + self.recent[j].len() && o < at + t.len())
+                {
+                    found.push((at, i));
+                    from = at + t.len();
+                } else {
+                    from = at + 1;
+                }
+            }
+        }
+        if found.is_empty() {
+            return None;
+        }
+        found.sort_unstable();
+        let mut out = String::with_capacity(line.len());
+        let mut last = 0;
+        for (at, i) in found {
+            out.push_str(&line[last..at]);
+            self.subs.push((out.len(), i));
+            out.push_str("null");
+            last = at + self.recent[i].len();
+        }
+        out.push_str(&line[last..]);
+        Some(out)
+    }
+
+    /// Keep the largest cached documents (up to 8, of at least 512 bytes: smaller ones parse
+    /// faster than they are found) as the ones to look for in the next lines.
+    fn remember(&mut self) {
+        let mut texts: Vec<&String> = self
+            .cache
+            .values()
+            .flatten()
+            .filter(|e| e.raw.len() >= 512)
+            .map(|e| &e.raw)
+            .collect();
+        texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        texts.dedup();
+        self.recent = texts.into_iter().take(8).cloned().collect();
+    }
+
+    fn parse_fields(&mut self, line: &str) -> Result<(PolicySet, Request), String> {
         let fields: HashMap<String, &RawValue> = match serde_json::from_str(line) {
             Ok(f) => f,
             Err(e) => {
@@ -546,6 +701,74 @@ pub fn simulate_value(v: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A large policy and requests that repeat it, through one simulator and fresh ones.
+    fn big_policy() -> Value {
+        let statements: Vec<Value> = (0..40)
+            .map(|i| {
+                json!({"Sid": format!("S{i}"), "Effect": "Allow",
+                       "Principal": {"AWS": format!("arn:aws:iam::{:012}:role/r", 200_000_000_000u64 + i)},
+                       "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::b/p{i}/*")})
+            })
+            .collect();
+        json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    fn request(i: u64, policy: &Value) -> Value {
+        json!({"principal": format!("arn:aws:sts::{:012}:assumed-role/r/s", 200_000_000_000u64 + i),
+               "action": "s3:GetObject", "resource": format!("arn:aws:s3:::b/p{}/k", i % 3),
+               "resource_account": "111111111111",
+               "identity_policies": [{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}],
+               "resource_policy": policy})
+    }
+
+    #[test]
+    fn known_documents_found_in_a_line_decide_as_a_full_parse_does() {
+        let policy = big_policy();
+        let mut sim = Simulator::new();
+        for i in 0..6 {
+            let line = request(i, &policy).to_string();
+            assert_eq!(
+                sim.simulate_line(&line),
+                Simulator::new().simulate_line(&line),
+                "{i}"
+            );
+        }
+        assert!(!sim.recent.is_empty(), "the big policy is looked for");
+        assert_eq!(sim.reduced_lines, 5, "every line after the first found it");
+        let before = sim.reduced_lines;
+        // The same text inside a larger value is not a document of the request: the line is
+        // parsed as given (here the outer document is invalid, and says so by its own path).
+        let mut nested = request(1, &policy);
+        nested["resource_policy"] = json!({"Version": "2012-10-17", "Statement": [policy.clone()]});
+        let line = nested.to_string();
+        let fresh = Simulator::new().simulate_line(&line);
+        assert_eq!(sim.simulate_line(&line), fresh);
+        // An invalid line with the text in it: the same error, positions included.
+        let broken = format!("{}x", request(2, &policy));
+        assert_eq!(
+            sim.simulate_line(&broken),
+            Simulator::new().simulate_line(&broken)
+        );
+        // The text given where it is not allowed (a context value): the same refusal.
+        let mut ctx = request(2, &policy);
+        ctx["context"] = json!({"k": policy});
+        let line = ctx.to_string();
+        assert_eq!(
+            sim.simulate_line(&line),
+            Simulator::new().simulate_line(&line)
+        );
+        // Twice in one line (resource policy and session policy): both found, same answer.
+        let mut twice = request(0, &policy);
+        twice["session_policy"] = policy.clone();
+        let line = twice.to_string();
+        assert_eq!(
+            sim.simulate_line(&line),
+            Simulator::new().simulate_line(&line)
+        );
+        // Only the last line was a request of known documents; the others were parsed as given.
+        assert_eq!(sim.reduced_lines, before + 1);
+    }
 
     #[test]
     fn allowed_and_errors_name_fields() {
