@@ -76,6 +76,11 @@ enum PolicyCmd {
         /// Read one request per line and print one result per line, in order.
         #[arg(long)]
         batch: bool,
+        /// Define a policy document once (repeatable): requests then give `{"$ref": "NAME"}` in
+        /// any policy field instead of the document.
+        /// Example: `--policy bucket=bucket-policy.json`.
+        #[arg(long = "policy", value_name = "NAME=FILE")]
+        policies: Vec<String>,
     },
     /// Render the bucket policy, KMS statements and grants, and trust policies from a grants file.
     Render {
@@ -237,12 +242,20 @@ fn load_stack(a: &StackArgs, now: DateTime<Utc>) -> Result<(Registry, RenderSett
     Ok((registry, settings, raw))
 }
 
-fn cmd_simulate(file: &str, batch: bool) -> Result<ExitCode> {
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+fn cmd_simulate(file: &str, batch: bool, policies: &[String]) -> Result<ExitCode> {
+    // Block-buffered: a locked stdout flushes at every newline, one write per result.
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     // Compiled policies are cached by their exact text: a batch over shared policies compiles
     // each once.
     let mut sim = Simulator::new();
+    for p in policies {
+        let (name, path) = p
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--policy: {p:?} must be NAME=FILE"))?;
+        let text = fs::read_to_string(path).with_context(|| format!("--policy: reading {path}"))?;
+        sim.define(name, &text)
+            .map_err(|e| anyhow!("--policy {name}={path}: {e}"))?;
+    }
     if batch {
         let reader: Box<dyn BufRead> = if file == "-" {
             Box::new(io::BufReader::new(io::stdin()))
@@ -267,6 +280,7 @@ fn cmd_simulate(file: &str, batch: bool) -> Result<ExitCode> {
     } else {
         writeln!(out, "{}", sim.simulate_line(&read_input(file)?))?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -582,7 +596,11 @@ fn cmd_check(
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Policy(PolicyCmd::Simulate { file, batch }) => cmd_simulate(&file, batch),
+        Command::Policy(PolicyCmd::Simulate {
+            file,
+            batch,
+            policies,
+        }) => cmd_simulate(&file, batch, &policies),
         Command::Policy(PolicyCmd::Render { stack, format }) => cmd_render(&stack, format),
         Command::Policy(PolicyCmd::Lint {
             files,
