@@ -1634,14 +1634,25 @@ mod tests {
     }
 
     fn decrypt(account: &str, write: bool, prefixes: &[&str], grants: &[LiveGrant]) -> Vec<Drift> {
-        let (bucket, key, grants) = live_path(grants);
+        let (_, key, _) = live_path(grants);
+        decrypt_with_key(account, write, prefixes, grants, &key)
+    }
+
+    fn decrypt_with_key(
+        account: &str,
+        write: bool,
+        prefixes: &[&str],
+        grants: &[LiveGrant],
+        key_policy: &str,
+    ) -> Vec<Drift> {
+        let (bucket, _, grants) = live_path(grants);
         let role = terraform_policy(prefixes, write).to_string();
         decrypt_drift(
             account,
             &[role],
             LiveKeyPath {
                 bucket_policy: Some(&bucket),
-                key_policy: &key,
+                key_policy,
                 grants: &grants,
             },
             &[ALIAS.to_owned()],
@@ -1734,36 +1745,9 @@ mod tests {
     #[test]
     fn a_key_policy_that_does_not_parse_is_reported() {
         let grants = rendered_grants();
-        let (bucket, key, grants) = live_path(&grants);
-        let role = terraform_policy(&["ml/"], true).to_string();
-        let none = decrypt_drift(
-            WRITER,
-            std::slice::from_ref(&role),
-            LiveKeyPath {
-                bucket_policy: Some(&bucket),
-                key_policy: &key,
-                grants: &grants,
-            },
-            &[ALIAS.to_owned()],
-            &registry(),
-            &settings(),
-            now(),
-        );
-        assert_eq!(none, []);
+        assert_eq!(decrypt(WRITER, true, &["ml/"], &grants), []);
         // A key policy that does not parse is reported, not read as "no access".
-        let d = decrypt_drift(
-            WRITER,
-            &[role],
-            LiveKeyPath {
-                bucket_policy: Some(&bucket),
-                key_policy: "{not json",
-                grants: &grants,
-            },
-            &[ALIAS.to_owned()],
-            &registry(),
-            &settings(),
-            now(),
-        );
+        let d = decrypt_with_key(WRITER, true, &["ml/"], &grants, "{not json");
         assert_eq!(d.len(), 1);
         assert!(
             d[0].detail

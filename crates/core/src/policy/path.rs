@@ -496,26 +496,29 @@ mod tests {
         (r, advice)
     }
 
-    #[test]
-    fn a_granted_read_passes_every_layer() {
-        let reg = registry();
-        let d = deployment(&reg, None, true);
-        let (r, advice) = run(
-            &d,
-            &reg,
+    /// 210000000000 reads inside its grant, before expiry.
+    fn read_sales(d: &Deployment, reg: &Registry) -> (PathResult, Option<String>) {
+        run(
+            d,
+            reg,
             "210000000000",
             "s3:GetObject",
             "sales/q3.csv",
             "2026-12-02T00:00:00Z",
-        );
+        )
+    }
+
+    fn actions(r: &PathResult) -> Vec<&str> {
+        r.layers.iter().map(|l| l.action.as_str()).collect()
+    }
+
+    #[test]
+    fn a_granted_read_passes_every_layer() {
+        let reg = registry();
+        let d = deployment(&reg, None, true);
+        let (r, advice) = read_sales(&d, &reg);
         assert_eq!(r.decision, Decision::Allowed, "{r:#?}");
-        assert_eq!(
-            r.layers
-                .iter()
-                .map(|l| l.action.as_str())
-                .collect::<Vec<_>>(),
-            ["s3:GetObject", "kms:Decrypt"]
-        );
+        assert_eq!(actions(&r), ["s3:GetObject", "kms:Decrypt"]);
         assert_eq!(advice, None);
     }
 
@@ -533,10 +536,7 @@ mod tests {
         );
         assert_eq!(r.decision, Decision::Allowed, "{r:#?}");
         assert_eq!(
-            r.layers
-                .iter()
-                .map(|l| l.action.as_str())
-                .collect::<Vec<_>>(),
+            actions(&r),
             ["s3:PutObject", "kms:GenerateDataKey", "kms:Decrypt"]
         );
     }
@@ -545,14 +545,7 @@ mod tests {
     fn the_grant_alone_lets_a_consumer_decrypt_when_the_key_policy_does_not_name_it() {
         let reg = registry();
         let d = deployment(&reg, None, false);
-        let (r, _) = run(
-            &d,
-            &reg,
-            "210000000000",
-            "s3:GetObject",
-            "sales/q3.csv",
-            "2026-12-02T00:00:00Z",
-        );
+        let (r, _) = read_sales(&d, &reg);
         assert_eq!(r.decision, Decision::Allowed, "{r:#?}");
         let kms = &r.layers[1];
         assert!(part_allows(kms, "KMS grants") && !part_allows(kms, "key policy"));
@@ -562,14 +555,7 @@ mod tests {
     fn a_missing_kms_grant_is_named_with_the_fix() {
         let reg = registry();
         let d = deployment(&reg, Some("210000000000"), false);
-        let (r, advice) = run(
-            &d,
-            &reg,
-            "210000000000",
-            "s3:GetObject",
-            "sales/q3.csv",
-            "2026-12-02T00:00:00Z",
-        );
+        let (r, advice) = read_sales(&d, &reg);
         assert_eq!(r.decision, Decision::ImplicitlyDenied);
         assert_eq!(r.layers[0].decision, Decision::Allowed, "S3 itself allows");
         assert_eq!(r.denied_layer().unwrap().action, "kms:Decrypt");
@@ -600,14 +586,7 @@ mod tests {
             )
             .unwrap(),
         );
-        let (r, _) = run(
-            &d,
-            &reg,
-            "210000000000",
-            "s3:GetObject",
-            "sales/q3.csv",
-            "2026-12-02T00:00:00Z",
-        );
+        let (r, _) = read_sales(&d, &reg);
         assert_eq!(r.decision, Decision::ImplicitlyDenied);
         // The object-ARN context (no Bucket Key) would not match a bucket-ARN grant either:
         // the context S3 sends is the bucket ARN, which this grant does not name.
@@ -666,14 +645,7 @@ mod tests {
             "bucket policy",
             &Policy::new(render::baseline_statements(&s)),
         );
-        let (r, advice) = run(
-            &d,
-            &reg,
-            "210000000000",
-            "s3:GetObject",
-            "sales/q3.csv",
-            "2026-12-02T00:00:00Z",
-        );
+        let (r, advice) = read_sales(&d, &reg);
         assert_eq!(r.denied_layer().unwrap().layer, "s3");
         assert!(
             advice
