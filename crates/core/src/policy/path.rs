@@ -17,6 +17,8 @@
 //! line a user can act on, using the registry to say *why* (no grant, expired, outside the
 //! prefixes, read-only, or policies not applied).
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -151,11 +153,23 @@ fn base_context(at: DateTime<Utc>) -> Context {
 
 /// An identity policy allowing everything: to ask "does the resource side admit the caller?"
 /// on its own.
+/// Compiled once: `check` runs per probe in governance and per request in benchmarks.
 fn allow_all() -> CompiledPolicy {
-    let mut st = Statement::new(Effect::Allow);
-    st.action = Some(StrList::of(["*"]));
-    st.resource = Some(StrList::of(["*"]));
-    CompiledPolicy::new("(any identity policy)", &Policy::new(vec![st]))
+    static P: OnceLock<CompiledPolicy> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut st = Statement::new(Effect::Allow);
+        st.action = Some(StrList::of(["*"]));
+        st.resource = Some(StrList::of(["*"]));
+        CompiledPolicy::new("(any identity policy)", &Policy::new(vec![st]))
+    })
+    .clone()
+}
+
+/// A key policy with no statements: what the grants allow on their own.
+fn no_key_policy() -> CompiledPolicy {
+    static P: OnceLock<CompiledPolicy> = OnceLock::new();
+    P.get_or_init(|| CompiledPolicy::new("(no key policy)", &Policy::new(Vec::new())))
+        .clone()
 }
 
 /// Evaluate `action` on `key` (object key, or listing prefix for `s3:ListBucket*`) for the
@@ -254,10 +268,7 @@ pub fn check(
         };
         // A grant needs no identity policy: an empty key policy leaves only the grants.
         let grants_alone = PolicySet {
-            resource: Some(CompiledPolicy::new(
-                "(no key policy)",
-                &Policy::new(Vec::new()),
-            )),
+            resource: Some(no_key_policy()),
             kms_grants: d.kms_grants.clone(),
             ..Default::default()
         };

@@ -61,6 +61,9 @@ pub struct Simulator {
     used: usize,
     /// Lines parsed with known documents replaced.
     reduced_lines: u64,
+    /// Documents of at least 512 bytes compiled while parsing the current line (candidates for
+    /// `recent`; smaller ones parse faster than they are found).
+    compiled_now: Vec<String>,
     /// Documents defined once for the whole batch, named by `{"$ref": "<name>"}` in requests.
     named: HashMap<String, String>,
     /// Compiled named documents, by name then field path.
@@ -469,6 +472,9 @@ impl Simulator {
         }
         self.bytes += raw.len() + path.len();
         self.entries += 1;
+        if raw.len() >= 512 {
+            self.compiled_now.push(raw.to_owned());
+        }
         self.cache.entry(h).or_default().push(Entry {
             path: path.to_owned(),
             raw: raw.to_owned(),
@@ -593,7 +599,6 @@ impl Simulator {
         // document of the request at exactly that offset, and a known-valid document put back
         // in a value's place leaves the line valid JSON; otherwise (a replacement inside a
         // larger value, or any error, whose position would differ) the line is parsed as given.
-        let misses = self.misses;
         let mut r = None;
         if let Some(reduced) = self.reduce(line) {
             self.base = reduced.as_ptr() as usize;
@@ -609,7 +614,7 @@ impl Simulator {
             Some(r) => r,
             None => self.parse_fields(line),
         };
-        if self.misses != misses {
+        if !self.compiled_now.is_empty() {
             self.remember();
         }
         r
@@ -660,16 +665,13 @@ impl Simulator {
     /// Keep the largest cached documents (up to 8, of at least 512 bytes: smaller ones parse
     /// faster than they are found) as the ones to look for in the next lines.
     fn remember(&mut self) {
-        let mut texts: Vec<&String> = self
-            .cache
-            .values()
-            .flatten()
-            .filter(|e| e.raw.len() >= 512)
-            .map(|e| &e.raw)
-            .collect();
-        texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
-        texts.dedup();
-        self.recent = texts.into_iter().take(8).cloned().collect();
+        for t in std::mem::take(&mut self.compiled_now) {
+            if !self.recent.contains(&t) {
+                self.recent.push(t);
+            }
+        }
+        self.recent.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        self.recent.truncate(8);
     }
 
     fn parse_fields(&mut self, line: &str) -> Result<(PolicySet, Request), String> {
