@@ -4,10 +4,11 @@
 //! 3 `access check` denied.
 
 use std::fs;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod batch;
 mod dev;
 mod replay;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use warden_core::grant::{AccountId, ExternalId, Registry, Timestamp};
+use warden_core::policy::access_point::{self, SharingMode};
 use warden_core::policy::condition::current_time;
 use warden_core::policy::eval::{CompiledPolicy, Decision};
 use warden_core::policy::lint::{LintOptions, lint};
@@ -81,14 +83,30 @@ enum PolicyCmd {
         /// Example: `--policy bucket=bucket-policy.json`.
         #[arg(long = "policy", value_name = "NAME=FILE")]
         policies: Vec<String>,
+        /// With --batch: decide on this many cores (default: all of them). Results stay in
+        /// input order whatever the count. Example: `--batch --jobs 1` for one core.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: Option<u16>,
     },
-    /// Render the bucket policy, KMS statements and grants, and trust policies from a grants file.
+    /// Render the bucket policy, access point policies, KMS statements and grants, and trust
+    /// policies from a grants file, with each document's size against its AWS limit.
+    /// Example: `warden policy render --grants prod.json --sharing-mode auto --access-point-threshold 20`.
     Render {
         #[command(flatten)]
         stack: StackArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Where consumers' grants go: all in the bucket policy, each on its own S3 Access
+        /// Point, or the first N in the bucket policy and the rest on access points.
+        #[arg(long, value_enum, default_value_t = Sharing::BucketPolicy)]
+        sharing_mode: Sharing,
+        /// With `--sharing-mode auto`: how many consumers the bucket policy holds.
+        #[arg(long, default_value_t = 20)]
+        access_point_threshold: usize,
+        /// Access point names are `<prefix>-<account>` (`<project>-<env>`).
+        #[arg(long, default_value = "warden-prod")]
+        access_point_prefix: String,
     },
     /// Lint policy documents against spec 002's rules; exits 1 when there are findings.
     Lint {
@@ -184,6 +202,14 @@ struct StackArgs {
     vending_role_arn: Option<String>,
 }
 
+/// `sharing_mode` (Terraform's variable of the same name).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Sharing {
+    BucketPolicy,
+    AccessPoints,
+    Auto,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Format {
     Text,
@@ -242,56 +268,75 @@ fn load_stack(a: &StackArgs, now: DateTime<Utc>) -> Result<(Registry, RenderSett
     Ok((registry, settings, raw))
 }
 
-fn cmd_simulate(file: &str, batch: bool, policies: &[String]) -> Result<ExitCode> {
+fn cmd_simulate(
+    file: &str,
+    batch: bool,
+    policies: &[String],
+    jobs: Option<u16>,
+) -> Result<ExitCode> {
     // Block-buffered: a locked stdout flushes at every newline, one write per result.
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    // Compiled policies are cached by their exact text: a batch over shared policies compiles
-    // each once.
-    let mut sim = Simulator::new();
+    let mut defined = Vec::new();
     for p in policies {
         let (name, path) = p
             .split_once('=')
             .ok_or_else(|| anyhow!("--policy: {p:?} must be NAME=FILE"))?;
         let text = fs::read_to_string(path).with_context(|| format!("--policy: reading {path}"))?;
-        sim.define(name, &text)
-            .map_err(|e| anyhow!("--policy {name}={path}: {e}"))?;
+        defined.push((name, path, text));
     }
-    if batch {
-        let reader: Box<dyn BufRead> = if file == "-" {
-            Box::new(io::BufReader::new(io::stdin()))
-        } else {
-            Box::new(io::BufReader::new(
-                fs::File::open(file).with_context(|| format!("opening {file}"))?,
-            ))
-        };
-        for (i, line) in reader.lines().enumerate() {
-            let line = line.with_context(|| format!("reading line {}", i + 1))?;
-            if line.trim().is_empty() {
-                // Keep one result per line so results stay aligned with requests.
-                writeln!(
-                    out,
-                    "{}",
-                    json!({"error": format!("line {}: empty request", i + 1)})
-                )?;
-                continue;
-            }
-            writeln!(out, "{}", sim.simulate_line(&line))?;
+    // Compiled policies are cached by their exact text: a batch over shared policies compiles
+    // each once per job.
+    let simulator = || -> Result<Simulator> {
+        let mut sim = Simulator::new();
+        for (name, path, text) in &defined {
+            sim.define(name, text)
+                .map_err(|e| anyhow!("--policy {name}={path}: {e}"))?;
         }
+        Ok(sim)
+    };
+    if batch {
+        let jobs = jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, usize::from),
+            usize::from,
+        );
+        let mut sims = (0..jobs).map(|_| simulator()).collect::<Result<Vec<_>>>()?;
+        let input: Box<dyn io::Read + Send> = if file == "-" {
+            Box::new(io::stdin())
+        } else {
+            Box::new(fs::File::open(file).with_context(|| format!("opening {file}"))?)
+        };
+        batch::run(input, &mut sims, &mut out)?;
     } else {
-        writeln!(out, "{}", sim.simulate_line(&read_input(file)?))?;
+        if jobs.is_some() {
+            return Err(anyhow!("--jobs: applies only with --batch"));
+        }
+        writeln!(out, "{}", simulator()?.simulate_line(&read_input(file)?))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_render(stack: &StackArgs, format: Format) -> Result<ExitCode> {
+fn cmd_render(
+    stack: &StackArgs,
+    format: Format,
+    mode: SharingMode,
+    ap_prefix: &str,
+) -> Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let now = Utc::now();
     let (registry, s, raw) = load_stack(stack, now)?;
-    let bucket = render::bucket_policy(&registry, &s, now)?;
-    let kms = render::kms(&registry, &s, now)?;
-    let mut trust = serde_json::Map::new();
+    let tiers = access_point::render_tiers(
+        &registry,
+        &s,
+        render::baseline_statements(&s),
+        mode,
+        ap_prefix,
+        now,
+    )?;
+    let (bucket, kms) = (&tiers.bucket, &tiers.kms);
+    let mut trust: std::collections::BTreeMap<String, render::Rendered> =
+        std::collections::BTreeMap::new();
     let mut missing = Vec::new();
     if let Some(list) = raw.get("consumer_accounts").and_then(Value::as_array) {
         for entry in list {
@@ -304,30 +349,71 @@ fn cmd_render(stack: &StackArgs, format: Format) -> Result<ExitCode> {
                     let acct_id = AccountId::parse(acct)?;
                     let ext = ExternalId::parse(ext).map_err(|e| anyhow!("account {acct}: {e}"))?;
                     let t = render::trust_policy(&acct_id, &ext, &s)?;
-                    trust.insert(
-                        acct.to_owned(),
-                        json!({"policy": t.policy, "size": t.size, "budget": t.budget}),
-                    );
+                    trust.insert(acct.to_owned(), t);
                 }
                 None => missing.push(acct.to_owned()),
             }
         }
     }
+    // Bytes used against each limit: the largest of each kind of per-consumer document.
+    let mut headroom = vec![
+        ("bucket policy".to_owned(), bucket.size, bucket.budget),
+        (
+            "key policy".to_owned(),
+            kms.key_policy.size,
+            kms.key_policy.budget,
+        ),
+    ];
+    if let Some((acct, p)) = tiers.access_points.iter().max_by_key(|(_, p)| p.doc.size) {
+        headroom.push((
+            format!(
+                "largest of {} access point policies ({acct})",
+                tiers.access_points.len()
+            ),
+            p.doc.size,
+            p.doc.budget,
+        ));
+    }
+    if let Some((acct, t)) = trust.iter().max_by_key(|(_, t)| t.size) {
+        headroom.push((
+            format!("largest of {} trust policies ({acct})", trust.len()),
+            t.size,
+            t.budget,
+        ));
+    }
     match format {
         Format::Json => {
+            let aps: serde_json::Map<String, Value> = tiers
+                .access_points
+                .iter()
+                .map(|(a, p)| (a.to_string(), json!(p)))
+                .collect();
             let doc = json!({
+                "sharing_mode": format!("{mode:?}"),
                 "bucket_policy": {"policy": bucket.policy, "size": bucket.size, "budget": bucket.budget},
+                "access_points": aps,
                 "key_policy": {"policy": kms.key_policy.policy, "size": kms.key_policy.size, "budget": kms.key_policy.budget},
                 "kms_grants": kms.grants,
                 "trust_policies": trust,
                 "trust_policies_missing_external_id": missing,
+                "headroom": headroom.iter().map(|(what, size, budget)| json!({
+                    "document": what, "size": size, "budget": budget,
+                })).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Text => {
+            writeln!(out, "# Size headroom ({mode:?})")?;
+            for (what, size, budget) in &headroom {
+                writeln!(
+                    out,
+                    "{what:<52} {size:>6} / {budget:>6} bytes ({}% used)",
+                    size * 100 / (*budget).max(1)
+                )?;
+            }
             writeln!(
                 out,
-                "# Bucket policy — {} of {} bytes ({} statements)",
+                "\n# Bucket policy — {} of {} bytes ({} statements)",
                 bucket.size,
                 bucket.budget,
                 bucket.policy.statements.len()
@@ -343,6 +429,23 @@ fn cmd_render(stack: &StackArgs, format: Format) -> Result<ExitCode> {
                 "{}",
                 serde_json::to_string_pretty(&kms.key_policy.policy)?
             )?;
+            if !tiers.access_points.is_empty() {
+                writeln!(
+                    out,
+                    "\n# Access points ({}): the bucket policy delegates to them",
+                    tiers.access_points.len()
+                )?;
+                for p in tiers.access_points.values() {
+                    writeln!(
+                        out,
+                        "## {} — {} of {} bytes\n{}",
+                        p.arn,
+                        p.doc.size,
+                        p.doc.budget,
+                        serde_json::to_string(&p.doc.policy)?
+                    )?;
+                }
+            }
             writeln!(out, "\n# KMS grants ({})", kms.grants.len())?;
             for g in &kms.grants {
                 writeln!(
@@ -355,12 +458,8 @@ fn cmd_render(stack: &StackArgs, format: Format) -> Result<ExitCode> {
             }
             writeln!(out, "\n# Trust policies ({})", trust.len())?;
             for (acct, t) in &trust {
-                writeln!(
-                    out,
-                    "## {acct} — {} of {} characters",
-                    t["size"], t["budget"]
-                )?;
-                writeln!(out, "{}", serde_json::to_string_pretty(&t["policy"])?)?;
+                writeln!(out, "## {acct} — {} of {} characters", t.size, t.budget)?;
+                writeln!(out, "{}", serde_json::to_string_pretty(&t.policy)?)?;
             }
             if !missing.is_empty() {
                 writeln!(
@@ -600,8 +699,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             file,
             batch,
             policies,
-        }) => cmd_simulate(&file, batch, &policies),
-        Command::Policy(PolicyCmd::Render { stack, format }) => cmd_render(&stack, format),
+            jobs,
+        }) => cmd_simulate(&file, batch, &policies, jobs),
+        Command::Policy(PolicyCmd::Render {
+            stack,
+            format,
+            sharing_mode,
+            access_point_threshold,
+            access_point_prefix,
+        }) => {
+            let mode = match sharing_mode {
+                Sharing::BucketPolicy => SharingMode::BucketPolicy,
+                Sharing::AccessPoints => SharingMode::AccessPoints,
+                Sharing::Auto => SharingMode::Auto {
+                    threshold: access_point_threshold,
+                },
+            };
+            cmd_render(&stack, format, mode, &access_point_prefix)
+        }
         Command::Policy(PolicyCmd::Lint {
             files,
             audit_role,

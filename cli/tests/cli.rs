@@ -12,6 +12,10 @@ fn repo() -> PathBuf {
 }
 
 fn warden(args: &[&str], stdin: Option<&str>) -> Output {
+    warden_bytes(args, stdin.map(str::as_bytes))
+}
+
+fn warden_bytes(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(args)
         .current_dir(repo())
@@ -21,12 +25,7 @@ fn warden(args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
     } else {
         drop(child.stdin.take());
     }
@@ -73,6 +72,143 @@ fn simulate_single_and_batch_keep_order_and_name_errors() {
             .unwrap()
             .starts_with("request: not valid JSON")
     );
+}
+
+/// The batch reader takes lines as bytes from its 64 KiB buffer: a CRLF line, a line longer than
+/// the buffer, a line of invalid UTF-8 and a last line without a newline each get one result.
+#[test]
+fn simulate_batch_lines_across_buffers_and_bytes() {
+    let req = r#"{"principal":"arn:aws:iam::111122223333:user/a","action":"s3:GetObject","resource":"arn:aws:s3:::b/k","resource_account":"111122223333","identity_policies":[{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}}]}"#;
+    // 100 KB of resources in the identity policy: the line spans two reads.
+    let big_list: Vec<String> = (0..3000)
+        .map(|i| format!("\"arn:aws:s3:::other-{i}/*\""))
+        .collect();
+    let big = req.replace(
+        "\"Resource\":\"*\"",
+        &format!("\"Resource\":[\"*\",{}]", big_list.join(",")),
+    );
+    assert!(big.len() > 70_000);
+    let mut input = Vec::new();
+    input.extend_from_slice(format!("{req}\r\n{big}\n").as_bytes());
+    input.extend_from_slice(b"{\"principal\":\"\xff\"}\n");
+    input.extend_from_slice(req.as_bytes());
+    let out = warden_bytes(&["policy", "simulate", "--batch"], Some(&input));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0]["decision"], "Allowed");
+    assert_eq!(lines[1]["decision"], "Allowed");
+    assert!(
+        lines[2]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request: not valid UTF-8"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3]["decision"], "Allowed");
+}
+
+/// 30 consumers on their own namespaces overflow the bucket policy; with the access-point tier
+/// the first 20 stay in it, the other 10 get access points, and every document's headroom is
+/// printed.
+#[test]
+fn render_moves_consumers_past_the_threshold_to_access_points() {
+    let consumers: Vec<Value> = (0..30)
+        .map(|i| {
+            serde_json::json!({
+                "account_id": format!("{:012}", 300_000_000_000u64 + i),
+                "allowed_prefixes": [format!("consumers/c{i:03}/inbox/"), format!("consumers/c{i:03}/shared/")],
+                "access_level": "read",
+                "expiration_date": "2027-12-31T00:00:00Z",
+                "external_id": format!("ext-{i:04}-abcdef"),
+            })
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("warden-cli-ap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let grants = dir.join("grants.json");
+    std::fs::write(
+        &grants,
+        serde_json::json!({"primary_account_id": "111111111111", "consumer_accounts": consumers})
+            .to_string(),
+    )
+    .unwrap();
+    let g = grants.to_str().unwrap();
+    let refused = warden(&["policy", "render", "--grants", g], None);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("over the 20480-byte limit") && err.contains("--sharing-mode auto"),
+        "{err}"
+    );
+
+    let text = warden(
+        &[
+            "policy",
+            "render",
+            "--grants",
+            g,
+            "--sharing-mode",
+            "auto",
+            "--access-point-threshold",
+            "20",
+        ],
+        None,
+    );
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.starts_with("# Size headroom"), "{text}");
+    assert!(
+        text.contains("largest of 10 access point policies"),
+        "{text}"
+    );
+    assert!(
+        text.contains("accesspoint/warden-prod-300000000029"),
+        "{text}"
+    );
+
+    let json = warden(
+        &[
+            "policy",
+            "render",
+            "--grants",
+            g,
+            "--sharing-mode",
+            "access-points",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert!(json.status.success());
+    let v: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["access_points"].as_object().unwrap().len(), 30);
+    for h in v["headroom"].as_array().unwrap() {
+        assert!(
+            h["size"].as_u64().unwrap() <= h["budget"].as_u64().unwrap(),
+            "{h}"
+        );
+    }
+    assert!(
+        v["bucket_policy"]["policy"]
+            .to_string()
+            .contains("s3:DataAccessPointAccount"),
+        "the bucket delegates"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

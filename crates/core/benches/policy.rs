@@ -1,6 +1,7 @@
 //! Policy engine benchmarks: decisions per second against a 20-consumer rendered bucket policy
 //! (goal ≥ 1,000,000/s on one core), the same with the KMS layer on (the kms:Decrypt S3 makes
-//! against the key policy and grants), and render time for 1,000 grants (goal ≤ 10 ms).
+//! against the key policy and grants), render time for 1,000 grants (goal ≤ 10 ms), and both
+//! tiers for 1,000 consumers on access points (goal ≤ 50 ms).
 //!
 //! Run: `cargo bench -p warden-core --bench policy`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -10,6 +11,7 @@ use std::hint::black_box;
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use warden_core::grant::{AccountId, Grant, GrantInput, Registry, Timestamp};
+use warden_core::policy::access_point::{self, SharingMode};
 use warden_core::policy::condition::Context;
 use warden_core::policy::eval::{Caller, CompiledPolicy, PolicySet, Request, evaluate};
 use warden_core::policy::model::Policy;
@@ -33,28 +35,34 @@ fn settings() -> RenderSettings {
     }
 }
 
+/// Grant `i`: consumer account 2000000000<i>, read-write for every fourth, until 2027-12-31.
+fn grant(i: usize, prefixes: Vec<String>) -> Grant {
+    let input = GrantInput {
+        account_id: format!("{:012}", 200_000_000_000u64 + i as u64),
+        name: None,
+        allowed_prefixes: prefixes,
+        access_level: if i.is_multiple_of(4) {
+            "read-write"
+        } else {
+            "read"
+        }
+        .into(),
+        expiration_date: "2027-12-31T00:00:00Z".into(),
+        owner_email: None,
+        external_id: None,
+        created_by: None,
+        created_at: None,
+    };
+    Grant::from_input(&input, now()).unwrap()
+}
+
 fn registry(n: usize, distinct_prefixes: usize) -> Registry {
-    let grants = (0..n)
-        .map(|i| {
-            let input = GrantInput {
-                account_id: format!("{:012}", 200_000_000_000u64 + i as u64),
-                name: None,
-                allowed_prefixes: vec![format!("dataset-{}/", i % distinct_prefixes)],
-                access_level: if i % 4 == 0 {
-                    "read-write".into()
-                } else {
-                    "read".into()
-                },
-                expiration_date: "2027-12-31T00:00:00Z".into(),
-                owner_email: None,
-                external_id: None,
-                created_by: None,
-                created_at: None,
-            };
-            Grant::from_input(&input, now()).unwrap()
-        })
-        .collect();
-    Registry::new(grants).unwrap()
+    Registry::new(
+        (0..n)
+            .map(|i| grant(i, vec![format!("dataset-{}/", i % distinct_prefixes)]))
+            .collect(),
+    )
+    .unwrap()
 }
 
 fn requests() -> Vec<Request> {
@@ -187,6 +195,41 @@ fn bench(c: &mut Criterion) {
             let _ = black_box(render::kms(black_box(&big), &s, now()));
         })
     });
+    // Issue 16: 1,000 consumers, each on its own namespace with two prefixes, on access points
+    // (the bucket policy holds the first 20 and delegates): bucket policy, 980 access point
+    // policies, key policy and 1,000 grants, every document measured (goal <= 50 ms).
+    let namespaces = Registry::new(
+        (0..1000)
+            .map(|i| {
+                grant(
+                    i,
+                    vec![
+                        format!("consumers/{i:04}/inbox/"),
+                        format!("consumers/{i:04}/shared/"),
+                    ],
+                )
+            })
+            .collect(),
+    )
+    .unwrap();
+    g.bench_function(
+        "both tiers for 1,000 consumers x 2 prefixes (20 in the bucket policy, 980 access points)",
+        |b| {
+            b.iter(|| {
+                black_box(
+                    access_point::render_tiers(
+                        black_box(&namespaces),
+                        &s,
+                        render::baseline_statements(&s),
+                        SharingMode::Auto { threshold: 20 },
+                        "warden-prod",
+                        now(),
+                    )
+                    .unwrap(),
+                )
+            })
+        },
+    );
     g.finish();
 }
 

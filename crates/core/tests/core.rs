@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use serde_json::Value;
 use warden_core::grant::{AccessLevel, AccountId, Grant, GrantInput, Registry, Timestamp};
+use warden_core::policy::access_point::{self as ap, SharingMode, Tiered};
 use warden_core::policy::condition::Context;
 use warden_core::policy::eval::{
     Caller, CompiledPolicy, Decision, PolicySet, Request, evaluate, evaluate_principal_policies,
@@ -248,6 +249,19 @@ fn settings() -> RenderSettings {
     }
 }
 
+/// The context of an SSE-KMS object request over TLS at `at`.
+fn s3_context(at: DateTime<Utc>) -> Context {
+    let mut ctx = Context::new();
+    ctx.set("aws:SecureTransport", "true");
+    ctx.set("aws:CurrentTime", at.to_rfc3339());
+    ctx.set("s3:x-amz-server-side-encryption", "aws:kms");
+    ctx.set(
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        settings().kms_key_arn,
+    );
+    ctx
+}
+
 fn decide(
     set: &PolicySet,
     account: &str,
@@ -257,14 +271,7 @@ fn decide(
     at: DateTime<Utc>,
 ) -> Decision {
     let s = settings();
-    let mut ctx = Context::new();
-    ctx.set("aws:SecureTransport", "true");
-    ctx.set("aws:CurrentTime", at.to_rfc3339());
-    ctx.set("s3:x-amz-server-side-encryption", "aws:kms");
-    ctx.set(
-        "s3:x-amz-server-side-encryption-aws-kms-key-id",
-        s.kms_key_arn.clone(),
-    );
+    let mut ctx = s3_context(at);
     let resource = if action == "s3:ListBucket" {
         ctx.set("s3:prefix", key);
         s.bucket_arn()
@@ -299,6 +306,81 @@ fn cloudtrail_item() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A request of `account`'s consumer role decided on both tiers' documents: straight to the
+/// bucket (`via_ap` false: the bucket policy alone), or through the consumer's access point
+/// (both the access point policy on the access point's ARN and the bucket policy on the
+/// bucket's, with the access point's context keys, must allow; no access point, no request).
+#[allow(clippy::too_many_arguments)]
+fn decide_tiers(
+    t: &Tiered,
+    bucket: &PolicySet,
+    access_points: &std::collections::BTreeMap<AccountId, PolicySet>,
+    account: &str,
+    action: &str,
+    key: &str,
+    at: DateTime<Utc>,
+    via_ap: bool,
+) -> Decision {
+    let s = settings();
+    let acct = AccountId::parse(account).unwrap();
+    let mut ctx = s3_context(at);
+    let list = action == "s3:ListBucket";
+    if list {
+        ctx.set("s3:prefix", key);
+    }
+    let req = |resource: String, ctx: Context| {
+        Request {
+            caller: Caller::parse(&format!(
+                "arn:aws:sts::{account}:assumed-role/warden-consumer/p"
+            ))
+            .unwrap(),
+            action: action.into(),
+            resource,
+            resource_account: Some("999999999999".into()),
+            context: ctx,
+        }
+        .with_global_keys()
+    };
+    let bucket_resource = if list {
+        s.bucket_arn()
+    } else {
+        format!("{}/{key}", s.bucket_arn())
+    };
+    if !via_ap {
+        return evaluate(bucket, &req(bucket_resource, ctx)).decision;
+    }
+    let (Some(doc), Some(set)) = (t.access_points.get(&acct), access_points.get(&acct)) else {
+        return Decision::ImplicitlyDenied;
+    };
+    ctx.set("s3:DataAccessPointAccount", "999999999999");
+    ctx.set("s3:DataAccessPointArn", doc.arn.clone());
+    ctx.set("s3:AccessPointNetworkOrigin", "Internet");
+    let ap_resource = if list {
+        doc.arn.clone()
+    } else {
+        format!("{}/object/{key}", doc.arn)
+    };
+    let on_ap = evaluate(set, &req(ap_resource, ctx.clone())).decision;
+    let on_bucket = evaluate(bucket, &req(bucket_resource, ctx)).decision;
+    if on_ap == Decision::Allowed && on_bucket == Decision::Allowed {
+        Decision::Allowed
+    } else if on_ap == Decision::ExplicitlyDenied || on_bucket == Decision::ExplicitlyDenied {
+        Decision::ExplicitlyDenied
+    } else {
+        Decision::ImplicitlyDenied
+    }
+}
+
+/// Consumers spread over the tiers: everyone in the bucket policy, everyone on access points, or
+/// a threshold between.
+fn mode_strategy() -> impl Strategy<Value = SharingMode> {
+    prop_oneof![
+        Just(SharingMode::BucketPolicy),
+        Just(SharingMode::AccessPoints),
+        (0usize..6).prop_map(|threshold| SharingMode::Auto { threshold }),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -330,6 +412,53 @@ proptest! {
                     prop_assert_eq!(got == Decision::Allowed, want, "{} {} {} at {}", account, action, key, at);
                     // No other role in the consumer account ever gets in.
                     prop_assert_ne!(decide(&set, account, "other-role", action, key, at), Decision::Allowed);
+                }
+            }
+        }
+    }
+
+    /// Both tiers rendered from one registry, evaluated as S3 does, allow exactly the registry's
+    /// (account, prefix, level, before-expiry) pairs, through the tier each consumer is on —
+    /// straight to the bucket for the bucket tier, through its own access point for the other —
+    /// and nothing through the other tier.
+    #[test]
+    fn both_tiers_allow_exactly_the_registry_through_each_consumers_tier(
+        registry in registry_strategy(),
+        mode in mode_strategy(),
+        rendered_days in 0i64..25,
+        query_days in 0i64..45,
+    ) {
+        let s = settings();
+        let rendered_at = t0() + Duration::days(rendered_days);
+        let at = t0() + Duration::days(query_days) + Duration::hours(1);
+        let t = ap::render_tiers(&registry, &s, render::baseline_statements(&s), mode, "warden-test", rendered_at).unwrap();
+        let anything = Policy::parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#).unwrap();
+        let identity = vec![CompiledPolicy::new("identity", &anything)];
+        let bucket = PolicySet {
+            identity: identity.clone(),
+            resource: Some(CompiledPolicy::new("bucket", &t.bucket.policy)),
+            ..Default::default()
+        };
+        let aps: std::collections::BTreeMap<AccountId, PolicySet> = t
+            .access_points
+            .iter()
+            .map(|(a, p)| (a.clone(), PolicySet {
+                identity: identity.clone(),
+                resource: Some(CompiledPolicy::new("access point", &p.doc.policy)),
+                ..Default::default()
+            }))
+            .collect();
+        let on_ap = ap::access_point_accounts(&registry, mode);
+        for account in ACCOUNTS.iter().chain(["777777777777"].iter()) {
+            let tier_is_ap = on_ap.contains(&AccountId::parse(account).unwrap());
+            for key in KEYS {
+                for (action, write) in [("s3:GetObject", false), ("s3:PutObject", true), ("s3:ListBucket", false)] {
+                    let granted = registry.allows(account, key, write, at) && registry.allows(account, key, write, rendered_at);
+                    for via_ap in [false, true] {
+                        let want = granted && via_ap == tier_is_ap;
+                        let got = decide_tiers(&t, &bucket, &aps, account, action, key, at, via_ap);
+                        prop_assert_eq!(got == Decision::Allowed, want, "{} {} {} via_ap={} ({:?}) at {}", account, action, key, via_ap, mode, at);
+                    }
                 }
             }
         }

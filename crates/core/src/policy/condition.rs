@@ -5,8 +5,10 @@
 //! matches, including when the key is absent; `…IfExists` is true when the key is absent;
 //! `ForAllValues:` is true for an absent or empty key, `ForAnyValue:` false.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -340,26 +342,108 @@ impl Cidr {
     }
 }
 
-/// One context value, with its date reading cached (a date key is compared once per statement).
+/// One context key's values, with their date readings parsed on first use and kept (a date key
+/// is compared once per statement; most keys never are, and then cost no allocation).
 #[derive(Debug, Clone, Default)]
-struct CtxValue {
-    text: String,
-    date: OnceCell<Option<i64>>,
+struct CtxEntry {
+    values: Values,
+    dates: OnceCell<Vec<Option<i64>>>,
+}
+
+/// A key's values: most keys have one, kept without a second allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Values {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values::Many(Vec::new())
+    }
+}
+
+impl std::ops::Deref for Values {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        match self {
+            Values::One(v) => std::slice::from_ref(v),
+            Values::Many(v) => v,
+        }
+    }
+}
+
+impl CtxEntry {
+    fn new(values: Values) -> Self {
+        CtxEntry {
+            values,
+            dates: OnceCell::new(),
+        }
+    }
+    fn date(&self, i: usize) -> Option<i64> {
+        self.dates
+            .get_or_init(|| self.values.iter().map(|v| parse_date(v)).collect())
+            .get(i)
+            .copied()
+            .flatten()
+    }
 }
 
 /// The request context: condition keys (case-insensitive names) to one or more values.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
-    values: HashMap<String, (Vec<String>, Vec<CtxValue>)>,
+    /// Lower-cased key names; the global keys Warden sets are static names, not allocated.
+    values: HashMap<Cow<'static, str>, CtxEntry, BuildHasherDefault<KeyHasher>>,
+}
+
+/// A multiply-rotate hash for the context's short, lower-cased key names (the Fx hash rustc
+/// uses). It is not flood-resistant, so what one request can put in a context is bounded where
+/// untrusted requests come in (`simulate::MAX_CONTEXT_KEYS`); SipHash's cost showed as a tenth
+/// of a decision.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            self.add(u64::from_le_bytes(word));
+        }
+        // The tail byte by byte: a variable-length copy would be a memcpy call per hash.
+        let tail = words.remainder();
+        if !tail.is_empty() {
+            let word = tail
+                .iter()
+                .rev()
+                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            self.add(word);
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 impl PartialEq for Context {
     fn eq(&self, other: &Self) -> bool {
         self.values.len() == other.values.len()
-            && self
-                .values
-                .iter()
-                .all(|(k, (v, _))| other.values.get(k).is_some_and(|(w, _)| v == w))
+            && self.values.iter().all(|(k, v)| {
+                other
+                    .values
+                    .get(k.as_ref())
+                    .is_some_and(|w| v.values == w.values)
+            })
     }
 }
 impl Eq for Context {}
@@ -370,32 +454,52 @@ impl Context {
     pub fn new() -> Self {
         Context::default()
     }
+    /// An empty context with room for `n` keys (a request's context and global keys: no
+    /// rehashing while it is filled).
+    #[must_use]
+    pub fn with_capacity(n: usize) -> Self {
+        Context {
+            values: HashMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+        }
+    }
     /// Set a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        self.set_many(key, vec![value.into()]);
+        self.values.insert(
+            Cow::Owned(key.to_ascii_lowercase()),
+            CtxEntry::new(Values::One(value.into())),
+        );
     }
     /// Set a multi-valued key.
     pub fn set_many(&mut self, key: &str, values: Vec<String>) {
-        let cached = values
-            .iter()
-            .map(|v| CtxValue {
-                text: v.clone(),
-                date: OnceCell::new(),
-            })
-            .collect();
-        self.values
-            .insert(key.to_ascii_lowercase(), (values, cached));
+        self.values.insert(
+            Cow::Owned(key.to_ascii_lowercase()),
+            CtxEntry::new(Values::Many(values)),
+        );
     }
     /// Set a key only if it is not set yet.
     pub fn set_default(&mut self, key: &str, value: impl Into<String>) {
-        if self.get(key).is_none() {
-            self.set(key, value);
+        // One lower-casing and one lookup.
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            self.values.entry(Cow::Owned(key.to_ascii_lowercase()))
+        {
+            slot.insert(CtxEntry::new(Values::One(value.into())));
+        }
+    }
+    /// [`Context::set_default`] for a key name given lower-cased and static (the global keys
+    /// set on every request): no allocation for the name.
+    pub(crate) fn set_default_lc(&mut self, key_lc: &'static str, value: impl Into<String>) {
+        debug_assert!(!key_lc.bytes().any(|b| b.is_ascii_uppercase()));
+        if !self.values.contains_key(key_lc) {
+            self.values.insert(
+                Cow::Borrowed(key_lc),
+                CtxEntry::new(Values::One(value.into())),
+            );
         }
     }
     /// Values of a key (name compared case-insensitively).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.entry(key).map(|(v, _)| v.as_slice())
+        self.entry(key).map(|e| &*e.values)
     }
     /// Every key starting with `prefix` (lower-case), with the rest of its lower-cased name:
     /// `with_prefix("kms:encryptioncontext:")` gives the encryption context pairs.
@@ -403,15 +507,15 @@ impl Context {
     pub fn with_prefix(&self, prefix: &str) -> Vec<(String, &[String])> {
         self.values
             .iter()
-            .filter_map(|(k, (v, _))| {
+            .filter_map(|(k, e)| {
                 k.strip_prefix(prefix)
-                    .map(|rest| (rest.to_owned(), v.as_slice()))
+                    .map(|rest| (rest.to_owned(), &*e.values))
             })
             .collect()
     }
-    fn entry(&self, key: &str) -> Option<&(Vec<String>, Vec<CtxValue>)> {
+    fn entry(&self, key: &str) -> Option<&CtxEntry> {
         if key.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.values.get(&key.to_ascii_lowercase())
+            self.values.get(key.to_ascii_lowercase().as_str())
         } else {
             self.values.get(key)
         }
@@ -549,10 +653,11 @@ impl Condition {
     /// Evaluate against the request context.
     #[must_use]
     pub fn eval(&self, ctx: &Context) -> bool {
+        // `key_lc` is lower-cased at compile time: straight to the map.
         let present = ctx
-            .entry(&self.key_lc)
-            .map(|(_, c)| c.as_slice())
-            .filter(|v| !v.is_empty());
+            .values
+            .get(self.key_lc.as_str())
+            .filter(|e| !e.values.is_empty());
         if self.op.base == Base::Null {
             return self.values.iter().any(|v| match v {
                 Val::Bool(b) if b == "true" => present.is_none(),
@@ -569,18 +674,28 @@ impl Condition {
         };
         let negated = self.op.is_negated();
         // For one request value: does it satisfy the operator (negation applied per value)?
-        let per_value = |a: &CtxValue| -> bool { self.any_value_matches(a, ctx) != negated };
+        let per_value = |i: usize| -> bool { self.any_value_matches(actual, i, ctx) != negated };
+        let mut each = 0..actual.values.len();
         match self.op.set {
-            SetOp::Single if negated => actual.iter().all(per_value),
-            SetOp::Single | SetOp::ForAny => actual.iter().any(per_value),
-            SetOp::ForAll => actual.iter().all(per_value),
+            SetOp::Single if negated => each.all(per_value),
+            SetOp::Single | SetOp::ForAny => each.any(per_value),
+            SetOp::ForAll => each.all(per_value),
         }
     }
 
-    fn any_value_matches(&self, value: &CtxValue, ctx: &Context) -> bool {
+    fn any_value_matches(&self, entry: &CtxEntry, i: usize, ctx: &Context) -> bool {
         use Base::*;
-        let actual = value.text.as_str();
+        let actual = entry.values.get(i).map_or("", String::as_str);
         self.values.iter().any(|v| match v {
+            // Compiled without wildcards, the tokens are the text itself: compare directly
+            // (a key policy's kms:CallerAccount list is twenty of these per decision).
+            Val::Text { raw, toks: Some(_) } if !self.wildcards() => match self.op.base {
+                StringEquals | StringNotEquals | BinaryEquals => raw == actual,
+                StringEqualsIgnoreCase | StringNotEqualsIgnoreCase => {
+                    raw.eq_ignore_ascii_case(actual)
+                }
+                _ => false,
+            },
             Val::Text { raw, toks } => {
                 let expanded;
                 let toks: &[Tok] = match toks {
@@ -618,17 +733,14 @@ impl Condition {
                     NumericGreaterThanEquals => a >= *n,
                     _ => false,
                 }),
-            Val::Date(Some(d)) => value
-                .date
-                .get_or_init(|| parse_date(actual))
-                .is_some_and(|a| match self.op.base {
-                    DateEquals | DateNotEquals => a == *d,
-                    DateLessThan => a < *d,
-                    DateLessThanEquals => a <= *d,
-                    DateGreaterThan => a > *d,
-                    DateGreaterThanEquals => a >= *d,
-                    _ => false,
-                }),
+            Val::Date(Some(d)) => entry.date(i).is_some_and(|a| match self.op.base {
+                DateEquals | DateNotEquals => a == *d,
+                DateLessThan => a < *d,
+                DateLessThanEquals => a <= *d,
+                DateGreaterThan => a > *d,
+                DateGreaterThanEquals => a >= *d,
+                _ => false,
+            }),
             Val::Cidr(Some(c)) => actual
                 .trim()
                 .parse::<IpAddr>()

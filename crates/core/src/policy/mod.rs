@@ -9,6 +9,7 @@
 //! - [`lint`]: spec 002's rules;
 //! - [`simulate`]: the JSON request/result contract of `warden policy simulate`.
 
+pub mod access_point;
 pub mod condition;
 pub mod eval;
 pub mod glob;

@@ -136,7 +136,7 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    fn new(policy: Policy, budget: usize) -> Self {
+    pub(crate) fn new(policy: Policy, budget: usize) -> Self {
         let size = policy.to_compact_json().len();
         Rendered {
             policy,
@@ -232,7 +232,7 @@ fn groups(
     out
 }
 
-fn expiry_condition(st: Statement, expiry: &Timestamp) -> Statement {
+pub(crate) fn expiry_condition(st: Statement, expiry: &Timestamp) -> Statement {
     st.with_condition(
         "DateLessThan",
         "aws:CurrentTime",
@@ -247,7 +247,7 @@ fn level_word(level: AccessLevel) -> &'static str {
     }
 }
 
-fn object_actions(level: AccessLevel) -> Vec<&'static str> {
+pub(crate) fn object_actions(level: AccessLevel) -> Vec<&'static str> {
     let mut a: Vec<&str> = READ_OBJECT_ACTIONS.to_vec();
     if level.can_write() {
         a.extend(WRITE_OBJECT_ACTIONS);
@@ -305,7 +305,7 @@ pub fn bucket_policy_with_baseline(
         "the bucket policy",
         r.size,
         BUCKET_POLICY_BUDGET,
-        "give grants that share prefixes and level the same expiry so they pack into one statement, shorten prefixes, or move consumers to one S3 Access Point each (DESIGN.md, decision 3)",
+        "give grants that share prefixes and level the same expiry so they pack into one statement, shorten prefixes, or move consumers to one S3 Access Point each (`warden policy render --sharing-mode auto`; DESIGN.md, decision 3)",
     )?;
     Ok(r)
 }

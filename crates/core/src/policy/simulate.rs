@@ -9,15 +9,24 @@
 //! requests share policies parses and compiles each once.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use std::borrow::Cow;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::condition::Context;
 use super::eval::{
-    Caller, CompiledPolicy, IdentityKind, KmsGrant, PolicySet, Request, account_in_arn, evaluate,
+    Caller, CompiledPolicy, Decision, IdentityKind, KmsGrant, PolicySet, Request, account_in_arn,
+    evaluate,
 };
 use super::model::Policy;
+
+/// The most condition keys a request's `context` may give.
+pub const MAX_CONTEXT_KEYS: usize = 1024;
 
 /// Request fields other than policy documents.
 const SCALAR_FIELDS: [&str; 8] = [
@@ -51,7 +60,9 @@ const CACHE_BYTES: usize = 64 << 20;
 pub struct Simulator {
     cache: HashMap<u64, Vec<Entry>>,
     /// The longest recent documents: looked for in each line before it is parsed.
-    recent: Vec<String>,
+    recent: Vec<Arc<str>>,
+    /// A substring finder per `recent` document (its first 48 bytes), built once.
+    finders: Vec<memchr::memmem::Finder<'static>>,
     /// Where, in the line being parsed, a recent document was replaced by `null`: its offset
     /// and the document.
     subs: Vec<(usize, usize)>,
@@ -63,7 +74,7 @@ pub struct Simulator {
     reduced_lines: u64,
     /// Documents of at least 512 bytes compiled while parsing the current line (candidates for
     /// `recent`; smaller ones parse faster than they are found).
-    compiled_now: Vec<String>,
+    compiled_now: Vec<Arc<str>>,
     /// Documents defined once for the whole batch, named by `{"$ref": "<name>"}` in requests.
     named: HashMap<String, String>,
     /// Compiled named documents, by name then field path.
@@ -74,11 +85,78 @@ pub struct Simulator {
     misses: u64,
 }
 
+/// A JSON object's members in order, each value left as unparsed text: one pass over the line,
+/// no hashing and no copy of keys without escapes. A repeated key keeps its last value, as a
+/// map would.
+struct RawFields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> RawFields<'a> {
+    fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RawFields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(8));
+                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                    let v: &'de RawValue = m.next_value()?;
+                    out.push((k, v));
+                }
+                Ok(RawFields(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// `field[i]` as a field path, without formatting for the first elements of the usual lists.
+fn element_path(field: &str, i: usize) -> Cow<'static, str> {
+    const IDENTITY: [&str; 4] = [
+        "identity_policies[0]",
+        "identity_policies[1]",
+        "identity_policies[2]",
+        "identity_policies[3]",
+    ];
+    match (field, IDENTITY.get(i)) {
+        ("identity_policies", Some(p)) => Cow::Borrowed(p),
+        _ => Cow::Owned(format!("{field}[{i}]")),
+    }
+}
+
+/// The request's small fields, parsed: looked up by a scan of at most eight names (cheaper
+/// than hashing them).
+struct Small<'a>(Vec<(&'a str, Value)>);
+
+impl Small<'_> {
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+    /// The value of `key`, taken out (`Null` when absent).
+    fn take(&mut self, key: &str) -> Value {
+        self.0
+            .iter_mut()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| std::mem::take(v))
+            .unwrap_or(Value::Null)
+    }
+}
+
 /// One compiled policy with the exact text and field path it was compiled from.
 #[derive(Debug)]
 struct Entry {
     path: String,
-    raw: String,
+    /// Shared with `recent`: a recent document is then recognised by address, not compared
+    /// byte by byte a second time.
+    raw: Arc<str>,
     policy: CompiledPolicy,
 }
 
@@ -88,7 +166,7 @@ struct Entry {
 fn sample_hash(raw: &str, path: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let b = raw.as_bytes();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = super::condition::KeyHasher::default();
     path.hash(&mut h);
     b.len().hash(&mut h);
     b[..b.len().min(128)].hash(&mut h);
@@ -100,7 +178,7 @@ fn sample_hash(raw: &str, path: &str) -> u64 {
     h.finish()
 }
 
-fn required_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
+fn required_str<'a>(m: &'a Small<'_>, field: &str) -> Result<&'a str, String> {
     match m.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
         Some(_) => Err(format!("{field}: must be a non-empty string")),
@@ -108,7 +186,7 @@ fn required_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<&'a str, S
     }
 }
 
-fn optional_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, String> {
+fn optional_str<'a>(m: &'a Small<'_>, field: &str) -> Result<Option<&'a str>, String> {
     match m.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s)),
@@ -116,14 +194,23 @@ fn optional_str<'a>(m: &'a Map<String, Value>, field: &str) -> Result<Option<&'a
     }
 }
 
-fn context(m: &Map<String, Value>) -> Result<Context, String> {
-    let mut ctx = Context::new();
-    match m.get("context") {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(c)) => {
+fn context(m: &mut Small<'_>) -> Result<Context, String> {
+    let mut ctx = Context::with_capacity(16);
+    // Taken out of the parsed fields: the strings move into the context, not copied.
+    match m.take("context") {
+        Value::Null => {}
+        Value::Object(c) => {
+            // Far above any real request context, and a bound on what one request can make the
+            // context's map do.
+            if c.len() > MAX_CONTEXT_KEYS {
+                return Err(format!(
+                    "context: has {} keys, at most {MAX_CONTEXT_KEYS} are accepted",
+                    c.len()
+                ));
+            }
             for (k, v) in c {
-                let scalar = |x: &Value| match x {
-                    Value::String(s) => Ok(s.clone()),
+                let scalar = |x: Value| match x {
+                    Value::String(s) => Ok(s),
                     Value::Bool(b) => Ok(b.to_string()),
                     Value::Number(n) => Ok(n.to_string()),
                     _ => Err(format!(
@@ -132,13 +219,17 @@ fn context(m: &Map<String, Value>) -> Result<Context, String> {
                 };
                 match v {
                     Value::Array(a) => {
-                        ctx.set_many(k, a.iter().map(scalar).collect::<Result<_, _>>()?)
+                        let values = a.into_iter().map(scalar).collect::<Result<_, _>>()?;
+                        ctx.set_many(&k, values);
                     }
-                    other => ctx.set(k, scalar(other)?),
+                    other => {
+                        let value = scalar(other)?;
+                        ctx.set(&k, value);
+                    }
                 }
             }
         }
-        Some(_) => return Err("context: must be an object of condition keys".into()),
+        _ => return Err("context: must be an object of condition keys".into()),
     }
     Ok(ctx)
 }
@@ -171,7 +262,7 @@ fn context_pairs(v: &Value, path: &str) -> Result<Vec<(String, String)>, String>
 }
 
 /// `kms_grants`: a list of grants in the shape `ListGrants` returns.
-fn kms_grants(m: &Map<String, Value>) -> Result<Vec<KmsGrant>, String> {
+fn kms_grants(m: &Small<'_>) -> Result<Vec<KmsGrant>, String> {
     match m.get("kms_grants") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(v) => parse_kms_grants(v, "kms_grants"),
@@ -284,7 +375,7 @@ fn is_web_identity_action(action: &str) -> bool {
 }
 
 /// The principal, with `role_path` and `principal_id` applied.
-fn caller(m: &Map<String, Value>, action: &str) -> Result<Caller, String> {
+fn caller(m: &Small<'_>, action: &str) -> Result<Caller, String> {
     let mut caller = Caller::parse(required_str(m, "principal")?)?;
     if is_web_identity_action(action) {
         caller = match caller {
@@ -352,7 +443,7 @@ fn caller(m: &Map<String, Value>, action: &str) -> Result<Caller, String> {
 }
 
 fn resource_account(
-    m: &Map<String, Value>,
+    m: &Small<'_>,
     caller: &Caller,
     resource: &str,
 ) -> Result<Option<String>, String> {
@@ -410,12 +501,10 @@ impl Simulator {
         path: &str,
     ) -> Option<Result<CompiledPolicy, String>> {
         let t = raw.get();
-        if !t.contains("\"$ref\"") {
-            return None;
-        }
-        let v: Map<String, Value> = serde_json::from_str(t).ok()?;
-        let name = v.get("$ref")?;
-        let n = match (name.as_str(), v.len()) {
+        memchr::memmem::find(t.as_bytes(), b"\"$ref\"")?;
+        let v: RawFields = serde_json::from_str(t).ok()?;
+        let name: Option<Cow<str>> = serde_json::from_str(v.get("$ref")?.get()).ok();
+        let n: &str = match (name.as_deref(), v.0.len()) {
             (Some(n), 1) => n,
             _ => {
                 return Some(Err(format!(
@@ -433,6 +522,8 @@ impl Simulator {
             )));
         };
         let c = self.compile(&text, path);
+        // Named documents never appear inline: not worth looking for in the lines.
+        self.compiled_now.retain(|t| **t != *text);
         if let Ok(c) = &c {
             self.named_compiled
                 .entry(n.to_owned())
@@ -452,11 +543,13 @@ impl Simulator {
         // Looked up without copying the text: the bucket of its sampled hash, then the exact
         // text and field path (a different text never reads as a cached one).
         let h = sample_hash(raw, path);
-        if let Some(p) = self
-            .cache
-            .get(&h)
-            .and_then(|b| b.iter().find(|e| e.path == path && e.raw == raw))
-        {
+        if let Some(p) = self.cache.get(&h).and_then(|b| {
+            b.iter().find(|e| {
+                e.path == path
+                    && e.raw.len() == raw.len()
+                    && (e.raw.as_ptr() == raw.as_ptr() || *e.raw == *raw)
+            })
+        }) {
             self.hits += 1;
             return Ok(p.policy.clone());
         }
@@ -472,12 +565,13 @@ impl Simulator {
         }
         self.bytes += raw.len() + path.len();
         self.entries += 1;
+        let shared: Arc<str> = Arc::from(raw);
         if raw.len() >= 512 {
-            self.compiled_now.push(raw.to_owned());
+            self.compiled_now.push(shared.clone());
         }
         self.cache.entry(h).or_default().push(Entry {
             path: path.to_owned(),
-            raw: raw.to_owned(),
+            raw: shared,
             policy: c.clone(),
         });
         Ok(c)
@@ -496,7 +590,7 @@ impl Simulator {
             Some(items) => items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| self.document(v, &format!("{field}[{i}]")))
+                .map(|(i, v)| self.document(v, &element_path(field, i)))
                 .collect(),
             None if raw.get() == "null" => Ok(Vec::new()),
             None => Err(format!("{field}: must be a list of policy documents")),
@@ -519,11 +613,9 @@ impl Simulator {
         }
         if let Some(i) = self.substituted(raw) {
             self.used += 1;
-            // Taken out and put back: compiling borrows the simulator mutably.
-            let text = std::mem::take(&mut self.recent[i]);
-            let r = self.compile(&text, path);
-            self.recent[i] = text;
-            return r;
+            // A shared handle: compiling borrows the simulator mutably.
+            let text = self.recent[i].clone();
+            return self.compile(&text, path);
         }
         if !raw.get().trim_start().starts_with('{') {
             return Err(format!("{path}: must be a policy document (a JSON object)"));
@@ -593,6 +685,15 @@ impl Simulator {
     /// # Errors
     /// `"<field>: <rule>"`.
     pub fn parse_text(&mut self, line: &str) -> Result<(PolicySet, Request), String> {
+        self.parse_bytes(line.as_bytes())
+    }
+
+    /// Parse a request given as the bytes of one line. Only the parts of the line outside known
+    /// documents are checked for UTF-8 (a known document was valid when it was first read).
+    ///
+    /// # Errors
+    /// `"<field>: <rule>"`; `"request: not valid UTF-8 (…)"`.
+    pub fn parse_bytes(&mut self, line: &[u8]) -> Result<(PolicySet, Request), String> {
         // A batch repeats its large policies on every line, and finding a known document costs
         // far less than parsing it again: each recent document found in the line is replaced by
         // `null` before parsing. The replacement counts only where the parse finds a whole
@@ -612,7 +713,10 @@ impl Simulator {
         self.subs.clear();
         let r = match r {
             Some(r) => r,
-            None => self.parse_fields(line),
+            None => match std::str::from_utf8(line) {
+                Ok(text) => self.parse_fields(text),
+                Err(e) => Err(format!("request: not valid UTF-8 ({e})")),
+            },
         };
         if !self.compiled_now.is_empty() {
             self.remember();
@@ -620,19 +724,16 @@ impl Simulator {
         r
     }
 
-    /// `line` with each recent document found in it replaced by `null` (`None`: none found).
-    fn reduce(&mut self, line: &str) -> Option<String> {
+    /// `line` with each recent document found in it replaced by `null` (`None`: none found, or
+    /// the rest of the line is not UTF-8).
+    fn reduce(&mut self, bytes: &[u8]) -> Option<String> {
         self.subs.clear();
-        let bytes = line.as_bytes();
         let mut found: Vec<(usize, usize)> = Vec::new();
-        for (i, t) in self.recent.iter().enumerate() {
-            // Look for a short head of the text, then compare the whole text there.
-            let head = &t.as_bytes()[..t.len().min(48)];
+        for (i, (t, finder)) in self.recent.iter().zip(&self.finders).enumerate() {
+            // Look for a short head of the text (memchr's SIMD search), then compare the whole
+            // text there.
             let mut from = 0;
-            while let Some(at) = bytes
-                .get(from..)
-                .and_then(|l| l.windows(head.len()).position(|w| w == head))
-            {
+            while let Some(at) = bytes.get(from..).and_then(|l| finder.find(l)) {
                 let at = from + at;
                 if bytes[at..].starts_with(t.as_bytes())
                     && !found
@@ -650,15 +751,17 @@ impl Simulator {
             return None;
         }
         found.sort_unstable();
-        let mut out = String::with_capacity(line.len());
+        let kept: usize = found.iter().map(|&(_, i)| self.recent[i].len()).sum();
+        let mut out = String::with_capacity(bytes.len() - kept + 4 * found.len());
         let mut last = 0;
+        // Documents start with `{` and end with `}`: the gaps between them are whole UTF-8.
         for (at, i) in found {
-            out.push_str(&line[last..at]);
+            out.push_str(std::str::from_utf8(bytes.get(last..at)?).ok()?);
             self.subs.push((out.len(), i));
             out.push_str("null");
             last = at + self.recent[i].len();
         }
-        out.push_str(&line[last..]);
+        out.push_str(std::str::from_utf8(bytes.get(last..)?).ok()?);
         Some(out)
     }
 
@@ -672,10 +775,15 @@ impl Simulator {
         }
         self.recent.sort_by_key(|t| std::cmp::Reverse(t.len()));
         self.recent.truncate(8);
+        self.finders = self
+            .recent
+            .iter()
+            .map(|t| memchr::memmem::Finder::new(&t.as_bytes()[..t.len().min(48)]).into_owned())
+            .collect();
     }
 
     fn parse_fields(&mut self, line: &str) -> Result<(PolicySet, Request), String> {
-        let fields: HashMap<String, &RawValue> = match serde_json::from_str(line) {
+        let fields: RawFields = match serde_json::from_str(line) {
             Ok(f) => f,
             Err(e) => {
                 return Err(match serde_json::from_str::<Value>(line) {
@@ -685,12 +793,12 @@ impl Simulator {
             }
         };
         // The small fields through a Value; the policy documents through the cache.
-        let mut m = Map::new();
-        for (k, v) in &fields {
-            if POLICY_FIELDS.contains(&k.as_str()) {
+        let mut m = Small(Vec::with_capacity(SCALAR_FIELDS.len()));
+        for (k, v) in &fields.0 {
+            if POLICY_FIELDS.contains(&k.as_ref()) {
                 continue;
             }
-            if !SCALAR_FIELDS.contains(&k.as_str()) {
+            if !SCALAR_FIELDS.contains(&k.as_ref()) {
                 let expected: Vec<&str> = SCALAR_FIELDS
                     .iter()
                     .chain(&POLICY_FIELDS)
@@ -703,7 +811,7 @@ impl Simulator {
             }
             let v: Value =
                 serde_json::from_str(v.get()).map_err(|e| format!("{k}: not valid JSON ({e})"))?;
-            m.insert(k.clone(), v);
+            m.0.push((k.as_ref(), v));
         }
         let action = required_str(&m, "action")?.to_owned();
         if action != "*" && !action.contains(':') {
@@ -712,7 +820,7 @@ impl Simulator {
         let caller = caller(&m, &action)?;
         let resource = required_str(&m, "resource")?.to_owned();
         let resource_account = resource_account(&m, &caller, &resource)?;
-        let raw = |f: &str| fields.get(f).copied();
+        let raw = |f: &str| fields.get(f);
         let set = PolicySet {
             identity: self.policy_list(raw("identity_policies"), "identity_policies")?,
             resource: self.optional_policy(raw("resource_policy"), "resource_policy")?,
@@ -727,7 +835,7 @@ impl Simulator {
             action,
             resource,
             resource_account,
-            context: context(&m)?,
+            context: context(&mut m)?,
         }
         .with_global_keys();
         Ok((set, req))
@@ -735,16 +843,51 @@ impl Simulator {
 
     /// Simulate one request given as JSON text; always returns one result object.
     pub fn simulate_line(&mut self, line: &str) -> Value {
-        match self.parse_text(line) {
+        serde_json::to_value(self.outcome(line.as_bytes()))
+            .unwrap_or_else(|e| json!({ "error": format!("result: {e}") }))
+    }
+
+    /// Simulate one request and write its result as one JSON line to `out`: the same object
+    /// as [`Simulator::simulate_line`], serialized without building a `Value` first.
+    ///
+    /// # Errors
+    /// Only `out`'s write errors.
+    pub fn write_result(
+        &mut self,
+        line: &[u8],
+        out: &mut impl std::io::Write,
+    ) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, &self.outcome(line))?;
+        out.write_all(b"\n")
+    }
+
+    fn outcome(&mut self, line: &[u8]) -> Outcome {
+        match self.parse_bytes(line) {
             Ok((set, req)) => {
                 let r = evaluate(&set, &req);
                 let mut explanation = r.explanation;
                 explanation.extend(r.notes);
-                json!({ "decision": r.decision, "explanation": explanation })
+                Outcome::Decided {
+                    decision: r.decision,
+                    explanation,
+                }
             }
-            Err(e) => json!({ "error": e }),
+            Err(error) => Outcome::Error { error },
         }
     }
+}
+
+/// One simulate result: `{"decision", "explanation"}` or `{"error"}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Outcome {
+    Decided {
+        decision: Decision,
+        explanation: Vec<String>,
+    },
+    Error {
+        error: String,
+    },
 }
 
 /// Parse a request into a policy set and a request (no cache kept).
@@ -870,6 +1013,48 @@ mod tests {
         );
         // Only the last line was a request of known documents; the others were parsed as given.
         assert_eq!(sim.reduced_lines, before + 1);
+        // Bytes: a known document and invalid UTF-8 elsewhere in the line is refused by name,
+        // and the written result is the same object as simulate_line's.
+        let mut bad = request(3, &policy).to_string().into_bytes();
+        bad.pop();
+        bad.extend_from_slice(b",\"role_path\":\"");
+        bad.push(0xff);
+        bad.extend_from_slice(b"\"}");
+        let mut out = Vec::new();
+        sim.write_result(&bad, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert!(
+            v["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("request: not valid UTF-8"),
+            "{v}"
+        );
+        let good = request(4, &policy).to_string();
+        let mut out = Vec::new();
+        sim.write_result(good.as_bytes(), &mut out).unwrap();
+        assert_eq!(out.last(), Some(&b'\n'));
+        let written: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(written, Simulator::new().simulate_line(&good));
+    }
+
+    #[test]
+    fn a_context_past_the_key_limit_is_refused_by_name() {
+        let many: serde_json::Map<String, Value> = (0..=MAX_CONTEXT_KEYS)
+            .map(|i| (format!("k:{i}"), json!("v")))
+            .collect();
+        let r = json!({
+            "principal": "anonymous", "action": "s3:GetObject", "resource": "arn:aws:s3:::b/k",
+            "resource_account": "111122223333", "context": many,
+        });
+        let out = simulate_line(&r.to_string());
+        assert!(
+            out["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("context: has 1025 keys"),
+            "{out}"
+        );
     }
 
     #[test]
