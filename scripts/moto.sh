@@ -21,7 +21,8 @@ case "${1:-}" in
       exit 0
     fi
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-    .venv/bin/moto_server -H 127.0.0.1 -p "$port" >.cache/moto.log 2>&1 &
+    # moto_server.py: moto's own server with S3 Control replies rooted as AWS roots them (see it).
+    .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" >.cache/moto.log 2>&1 &
     echo $! >"$pidfile"
     endpoint="http://127.0.0.1:$port"
     for _ in $(seq 1 100); do

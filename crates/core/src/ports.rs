@@ -123,6 +123,48 @@ pub trait KeyGrants {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// An access point on the shared bucket, as S3 Control lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAccessPoint {
+    /// Its name (unique per account and Region).
+    pub name: String,
+    /// The bucket it serves.
+    pub bucket: String,
+    /// Its alias (`<name>-<suffix>-s3alias`), usable wherever a bucket name is.
+    pub alias: Option<String>,
+}
+
+/// The shared bucket's access points and their policies (S3 Control, in the primary account).
+pub trait AccessPoints {
+    /// Every access point on `bucket` (all pages).
+    fn list_access_points(
+        &self,
+        bucket: &str,
+    ) -> impl Future<Output = Result<Vec<LiveAccessPoint>, PortError>> + Send;
+    /// Create the access point `name` on `bucket`: Internet origin, every public-access block on.
+    fn create_access_point(
+        &self,
+        name: &str,
+        bucket: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// The access point's policy; `None` when it has none.
+    fn get_access_point_policy(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Replace the access point's policy.
+    fn put_access_point_policy(
+        &self,
+        name: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Remove the access point's policy (the access point then grants no other account anything).
+    fn delete_access_point_policy(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// Settings stored outside the function (SSM parameters).
 pub trait ConfigStore {
     /// A parameter's value (decrypted).

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::grant::{Grant, Registry, Timestamp};
+use crate::grant::{AccountId, Grant, Registry, Timestamp};
 use crate::policy::model::{Effect, Policy, Principal, Statement};
 use crate::policy::render::{self, KmsGrantSpec, RenderError, RenderSettings};
 
@@ -977,6 +977,110 @@ impl PolicySearch {
             baseline_refused: self.baseline_refused.clone(),
             attempts: self.attempts,
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The access-point tier (issue 16, DESIGN.md decision 3). Each consumer past the threshold has its
+// own access point, named `<project>-<env>-<account>`; the reconciler writes only the policies
+// that differ from what is live, creates a missing access point (self-service consumers have none
+// from Terraform), and removes the policy of an access point whose consumer has no active grant
+// left or has moved back to the bucket tier. Access points whose names are not Warden's are never
+// touched (governance reports them).
+
+/// One change to the access-point tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessPointChange {
+    /// Create the access point `name` (then [`AccessPointChange::Put`] its policy).
+    Create {
+        /// Access point name.
+        name: String,
+    },
+    /// Replace the policy of `name`, owned by consumer `account`.
+    Put {
+        /// Access point name.
+        name: String,
+        /// Consumer account.
+        account: AccountId,
+        /// Compact JSON.
+        policy: String,
+    },
+    /// Remove the policy of `name`: its consumer has no active grant on this tier.
+    Delete {
+        /// Access point name.
+        name: String,
+    },
+}
+
+/// Whether `name` is a Warden access point name under `name_prefix` (`<name_prefix>-<12 digits>`),
+/// and the account it belongs to.
+#[must_use]
+pub fn access_point_account(name_prefix: &str, name: &str) -> Option<AccountId> {
+    let rest = name.strip_prefix(name_prefix)?.strip_prefix('-')?;
+    if rest.len() == 12 && rest.bytes().all(|b| b.is_ascii_digit()) {
+        AccountId::parse(rest).ok()
+    } else {
+        None
+    }
+}
+
+/// The changes that make the Warden access points equal `desired` (name → the consumer and its
+/// policy, or `None` when the consumer has no active grant: no policy), given `live` (every
+/// Warden access point on the bucket → its policy, `None` when it has none). A live policy that
+/// says the same as the desired one is not written again; a live Warden access point not in
+/// `desired` loses its policy.
+#[must_use]
+pub fn access_point_changes(
+    desired: &BTreeMap<String, (AccountId, Option<String>)>,
+    live: &BTreeMap<String, Option<String>>,
+) -> Vec<AccessPointChange> {
+    let mut changes = Vec::new();
+    for (name, (account, policy)) in desired {
+        match (live.get(name), policy) {
+            (None, Some(p)) => {
+                changes.push(AccessPointChange::Create { name: name.clone() });
+                changes.push(AccessPointChange::Put {
+                    name: name.clone(),
+                    account: account.clone(),
+                    policy: p.clone(),
+                });
+            }
+            (Some(Some(l)), Some(p)) if same_policy(l, p) => {}
+            (Some(_), Some(p)) => changes.push(AccessPointChange::Put {
+                name: name.clone(),
+                account: account.clone(),
+                policy: p.clone(),
+            }),
+            (Some(Some(_)), None) => {
+                changes.push(AccessPointChange::Delete { name: name.clone() });
+            }
+            (Some(None) | None, None) => {}
+        }
+    }
+    for (name, policy) in live {
+        if policy.is_some() && !desired.contains_key(name) {
+            changes.push(AccessPointChange::Delete { name: name.clone() });
+        }
+    }
+    changes
+}
+
+/// Rule of an access point policy S3 refused, with S3's message.
+#[must_use]
+pub fn rule_refused_access_point(
+    principal: &str,
+    account: &str,
+    access_point: &str,
+    message: &str,
+) -> String {
+    if message.contains("Invalid principal") {
+        format!(
+            "S3 refuses the policy of access point {access_point} naming {principal} ({message}): the consumer role does not exist — it was deleted, or consumer-role/ has not been applied in account {account} yet. Apply consumer-role/ in that account; the next run applies the grant"
+        )
+    } else {
+        format!(
+            "S3 refuses the policy of access point {access_point} ({message}); fix or delete the grant in the registry"
+        )
     }
 }
 

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use warden_core::grant::{Grant, Registry};
 use warden_core::policy::render::KmsGrantSpec;
 use warden_core::ports::{
-    ConfigStore, GrantRef, GrantStore, KeyGrants, Notifier, PolicyStore, PortError, RequestStore,
-    Workflow,
+    AccessPoints, ConfigStore, GrantRef, GrantStore, KeyGrants, LiveAccessPoint, Notifier,
+    PolicyStore, PortError, RequestStore, Workflow,
 };
 use warden_core::reconcile::LiveGrant;
 
@@ -126,6 +126,142 @@ impl PolicyStore for FakePolicies {
             .unwrap()
             .insert(bucket.to_owned(), policy.to_owned());
         Ok(())
+    }
+}
+
+/// Access points and their policies held in memory, counting every call; a policy naming one of
+/// `refused` is refused as S3 refuses a principal that does not exist.
+#[derive(Debug, Default)]
+pub struct FakeAccessPoints {
+    /// Name → (bucket, policy).
+    pub points: Mutex<BTreeMap<String, (String, Option<String>)>>,
+    /// Principals S3 would refuse (`MalformedPolicy: Invalid principal in policy`).
+    pub refused: Mutex<Vec<String>>,
+    /// Calls made: `create`, `get`, `put`, `delete`, `list`.
+    pub calls: Mutex<BTreeMap<&'static str, usize>>,
+    /// Names whose policy was put, in order.
+    pub written: Mutex<Vec<String>>,
+    /// How many of the next PutAccessPointPolicy calls fail as throttled (after the SDK's
+    /// retries), to test that the run fails and its retry finishes the job.
+    pub throttle_puts: Mutex<usize>,
+}
+
+impl FakeAccessPoints {
+    fn count(&self, call: &'static str) {
+        *self.calls.lock().unwrap().entry(call).or_default() += 1;
+    }
+
+    /// Calls of one kind made so far.
+    pub fn calls(&self, call: &str) -> usize {
+        self.calls.lock().unwrap().get(call).copied().unwrap_or(0)
+    }
+
+    /// Forget the counts (after a set-up run).
+    pub fn reset_counts(&self) {
+        self.calls.lock().unwrap().clear();
+        self.written.lock().unwrap().clear();
+    }
+
+    /// The policy of `name`, if the access point exists and has one.
+    pub fn policy(&self, name: &str) -> Option<String> {
+        self.points
+            .lock()
+            .unwrap()
+            .get(name)
+            .and_then(|(_, p)| p.clone())
+    }
+}
+
+fn no_such_access_point(op: &'static str, name: &str) -> PortError {
+    PortError::new(
+        "s3control",
+        op,
+        format!(
+            "service error: NoSuchAccessPoint: The specified accesspoint does not exist ({name})"
+        ),
+    )
+}
+
+impl AccessPoints for FakeAccessPoints {
+    async fn list_access_points(&self, bucket: &str) -> Result<Vec<LiveAccessPoint>, PortError> {
+        self.count("list");
+        Ok(self
+            .points
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, (b, _))| b == bucket)
+            .map(|(name, (b, _))| LiveAccessPoint {
+                name: name.clone(),
+                bucket: b.clone(),
+                alias: Some(format!("{name}-fake-s3alias")),
+            })
+            .collect())
+    }
+    async fn create_access_point(&self, name: &str, bucket: &str) -> Result<(), PortError> {
+        self.count("create");
+        let mut points = self.points.lock().unwrap();
+        if points.contains_key(name) {
+            return Err(PortError::new(
+                "s3control",
+                "CreateAccessPoint",
+                format!("service error: AccessPointAlreadyOwnedByYou ({name})"),
+            ));
+        }
+        points.insert(name.to_owned(), (bucket.to_owned(), None));
+        Ok(())
+    }
+    async fn get_access_point_policy(&self, name: &str) -> Result<Option<String>, PortError> {
+        self.count("get");
+        match self.points.lock().unwrap().get(name) {
+            Some((_, p)) => Ok(p.clone()),
+            None => Err(no_such_access_point("GetAccessPointPolicy", name)),
+        }
+    }
+    async fn put_access_point_policy(&self, name: &str, policy: &str) -> Result<(), PortError> {
+        self.count("put");
+        {
+            let mut t = self.throttle_puts.lock().unwrap();
+            if *t > 0 {
+                *t -= 1;
+                return Err(PortError::new(
+                    "s3control",
+                    "PutAccessPointPolicy",
+                    "service error: SlowDown: Please reduce your request rate.",
+                ));
+            }
+        }
+        if self
+            .refused
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| policy.contains(&format!("\"{r}\"")))
+        {
+            return Err(PortError::new(
+                "s3control",
+                "PutAccessPointPolicy",
+                "service error: MalformedPolicy: Invalid principal in policy",
+            ));
+        }
+        match self.points.lock().unwrap().get_mut(name) {
+            Some((_, p)) => {
+                *p = Some(policy.to_owned());
+                self.written.lock().unwrap().push(name.to_owned());
+                Ok(())
+            }
+            None => Err(no_such_access_point("PutAccessPointPolicy", name)),
+        }
+    }
+    async fn delete_access_point_policy(&self, name: &str) -> Result<(), PortError> {
+        self.count("delete");
+        match self.points.lock().unwrap().get_mut(name) {
+            Some((_, p)) => {
+                *p = None;
+                Ok(())
+            }
+            None => Err(no_such_access_point("DeleteAccessPointPolicy", name)),
+        }
     }
 }
 

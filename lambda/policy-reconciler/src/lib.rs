@@ -24,12 +24,18 @@
 //!   that Lambda retries it, and the retry — the same idempotent plan — finishes the job.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use warden_core::grant::{AccountId, Registry};
+use warden_core::policy::access_point::{self, SharingMode};
 use warden_core::policy::model::Policy;
-use warden_core::policy::render::{RenderError, RenderSettings};
-use warden_core::ports::{ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError};
-use warden_core::reconcile::{self, ExcludedGrant, ExclusionKind};
+use warden_core::policy::render::{self, RenderError, RenderSettings};
+use warden_core::ports::{
+    AccessPoints, ConfigStore, GrantStore, KeyGrants, Notifier, PolicyStore, PortError,
+};
+use warden_core::reconcile::{self, AccessPointChange, ExcludedGrant, ExclusionKind};
 
 /// What the function needs to know, read once from the environment in `main`.
 #[derive(Debug, Clone)]
@@ -38,6 +44,10 @@ pub struct Settings {
     pub render: RenderSettings,
     /// SSM parameter holding Terraform's baseline statements.
     pub baseline_parameter: String,
+    /// How consumers are spread over the bucket policy and access points.
+    pub sharing: SharingMode,
+    /// Access point names are `<access_point_prefix>-<account>` (`<project>-<env>`).
+    pub access_point_prefix: String,
 }
 
 /// Why a reconciliation did not complete.
@@ -123,6 +133,15 @@ pub struct Report {
     /// Registry items left out by the loader (unreadable, invalid, conflicting), alerted on by
     /// name and counted in the `RegistryItemsSkipped` metric.
     pub registry_items_skipped: usize,
+    /// Consumers on the access-point tier.
+    pub access_point_consumers: usize,
+    /// Access points created (for consumers that had none: self-service ones).
+    pub access_points_created: usize,
+    /// PutAccessPointPolicy calls that succeeded (only policies that differed from the live one
+    /// are written).
+    pub access_point_policies_written: usize,
+    /// Access point policies removed (the consumer has no active grant on that tier any more).
+    pub access_point_policies_removed: usize,
 }
 
 impl Report {
@@ -196,15 +215,220 @@ impl Report {
     }
 }
 
+/// How many GetAccessPointPolicy calls are in flight at once: 1,000 access points must take
+/// neither 1,000 sequential round trips nor 1,000 concurrent calls against S3 Control's limits.
+pub const AP_READ_CONCURRENCY: usize = 16;
+
+/// What the access-point tier did.
+#[derive(Debug, Default)]
+struct ApOutcome {
+    /// Consumers on the tier whose policy is in force (written now or already live) or whose
+    /// change failed and will be retried: they keep or get their KMS grants (a KMS grant alone
+    /// gives no access to the bucket).
+    in_force: BTreeSet<AccountId>,
+    created: usize,
+    written: usize,
+    removed: usize,
+    excluded: Vec<ExcludedGrant>,
+    failures: Vec<Failure>,
+}
+
+/// Every grant of `account` left out with `kind` and `rule`.
+fn exclude_account(
+    registry: &Registry,
+    account: &AccountId,
+    s: &RenderSettings,
+    kind: ExclusionKind,
+    rule: &str,
+    now: DateTime<Utc>,
+) -> Vec<ExcludedGrant> {
+    registry
+        .active(now)
+        .filter(|g| g.account_id == *account)
+        .map(|g| ExcludedGrant {
+            account_id: g.account_id.to_string(),
+            access_level: g.access_level.as_str().to_owned(),
+            allowed_prefixes: g.allowed_prefixes.iter().map(ToString::to_string).collect(),
+            principal: s.consumer_role_arn(&g.account_id),
+            kind,
+            rule: rule.to_owned(),
+        })
+        .collect()
+}
+
+/// Apply the access-point tier: one policy per consumer in `on_ap`, written only where it differs
+/// from what is live; an access point created where a consumer has none; the policy removed from
+/// every Warden access point whose consumer has no active grant on this tier.
+async fn apply_access_points<A: AccessPoints + Sync>(
+    aps: &A,
+    registry: &Registry,
+    on_ap: &BTreeSet<AccountId>,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> ApOutcome {
+    use futures_util::stream::{self, StreamExt};
+    let s = &settings.render;
+    let prefix = &settings.access_point_prefix;
+    let mut out = ApOutcome::default();
+    let live_points = match aps.list_access_points(&s.bucket).await {
+        Ok(l) => l,
+        Err(e) => {
+            // Nothing on this tier can be decided; the retry does it. Its consumers keep their
+            // KMS grants meanwhile, and their access points keep the policies they have.
+            out.failures.push(Failure {
+                item: format!("access points of {}", s.bucket),
+                change: "ListAccessPoints".into(),
+                error: e.to_string(),
+            });
+            out.in_force.extend(on_ap.iter().cloned());
+            return out;
+        }
+    };
+    let ours: Vec<String> = live_points
+        .into_iter()
+        .filter(|p| reconcile::access_point_account(prefix, &p.name).is_some())
+        .map(|p| p.name)
+        .collect();
+    let reads: Vec<(String, Result<Option<String>, PortError>)> = stream::iter(ours)
+        .map(|name| async move {
+            let policy = aps.get_access_point_policy(&name).await;
+            (name, policy)
+        })
+        .buffer_unordered(AP_READ_CONCURRENCY)
+        .collect()
+        .await;
+    let mut live: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut unreadable: BTreeSet<String> = BTreeSet::new();
+    for (name, policy) in reads {
+        match policy {
+            Ok(p) => {
+                live.insert(name, p);
+            }
+            Err(e) => {
+                out.failures.push(Failure {
+                    item: format!("access point policy of {name}"),
+                    change: "GetAccessPointPolicy".into(),
+                    error: e.to_string(),
+                });
+                unreadable.insert(name);
+            }
+        }
+    }
+
+    let mut desired: BTreeMap<String, (AccountId, Option<String>)> = BTreeMap::new();
+    for account in on_ap {
+        match access_point::policy(registry, account, s, prefix, now) {
+            Ok(p) if unreadable.contains(&p.name) => {
+                // Unknown live state: change nothing there this run; the retry decides.
+                out.in_force.insert(account.clone());
+            }
+            Ok(p) => {
+                let doc =
+                    (!p.doc.policy.statements.is_empty()).then(|| p.doc.policy.to_compact_json());
+                desired.insert(p.name, (account.clone(), doc));
+            }
+            Err(e) => {
+                let kind = match e {
+                    access_point::AccessPointError::OverBudget { .. } => ExclusionKind::OverBudget,
+                    access_point::AccessPointError::Name { .. } => ExclusionKind::Refused,
+                };
+                out.excluded.extend(exclude_account(
+                    registry,
+                    account,
+                    s,
+                    kind,
+                    &e.to_string(),
+                    now,
+                ));
+            }
+        }
+    }
+    // Unchanged policies are in force as they are.
+    for (name, (account, doc)) in &desired {
+        if let (Some(d), Some(Some(l))) = (doc, live.get(name))
+            && reconcile::same_policy(l, d)
+        {
+            out.in_force.insert(account.clone());
+        }
+    }
+    live.retain(|name, _| !unreadable.contains(name));
+    let mut failed_create: BTreeSet<String> = BTreeSet::new();
+    for change in reconcile::access_point_changes(&desired, &live) {
+        match change {
+            AccessPointChange::Create { name } => {
+                match aps.create_access_point(&name, &s.bucket).await {
+                    Ok(()) => out.created += 1,
+                    Err(e) => {
+                        out.failures.push(Failure {
+                            item: format!("access point {name}"),
+                            change: "CreateAccessPoint".into(),
+                            error: e.to_string(),
+                        });
+                        failed_create.insert(name);
+                    }
+                }
+            }
+            AccessPointChange::Put { name, .. } if failed_create.contains(&name) => {}
+            AccessPointChange::Put {
+                name,
+                account,
+                policy,
+            } => match aps.put_access_point_policy(&name, &policy).await {
+                Ok(()) => {
+                    out.written += 1;
+                    out.in_force.insert(account);
+                }
+                Err(e) if reconcile::is_policy_refusal(&e.message) => {
+                    let rule = reconcile::rule_refused_access_point(
+                        &s.consumer_role_arn(&account),
+                        &account.to_string(),
+                        &name,
+                        reconcile::service_message(&e.message),
+                    );
+                    out.excluded.extend(exclude_account(
+                        registry,
+                        &account,
+                        s,
+                        ExclusionKind::Refused,
+                        &rule,
+                        now,
+                    ));
+                }
+                Err(e) => {
+                    out.failures.push(Failure {
+                        item: format!("access point policy of {name} (account {account})"),
+                        change: "PutAccessPointPolicy".into(),
+                        error: e.to_string(),
+                    });
+                    out.in_force.insert(account);
+                }
+            },
+            AccessPointChange::Delete { name } => {
+                match aps.delete_access_point_policy(&name).await {
+                    Ok(()) => out.removed += 1,
+                    Err(e) => out.failures.push(Failure {
+                        item: format!("access point policy of {name}"),
+                        change: "DeleteAccessPointPolicy".into(),
+                        error: e.to_string(),
+                    }),
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Reconcile once: apply every grant and every removal that can be applied, report the rest.
 ///
 /// # Errors
 /// See [`ReconcileError`]: [`ReconcileError::Incomplete`] after applying everything else when a
 /// change failed (so that the invocation is retried); the other variants before anything was
 /// applied. Refusals and partial runs are also published to the notifier, once per run.
-pub async fn reconcile<G, P, K, C, N>(
+#[allow(clippy::too_many_arguments)]
+pub async fn reconcile<G, P, A, K, C, N>(
     grants: &G,
     policies: &P,
+    access_points: &A,
     keys: &K,
     config: &C,
     notifier: &N,
@@ -214,6 +438,7 @@ pub async fn reconcile<G, P, K, C, N>(
 where
     G: GrantStore,
     P: PolicyStore,
+    A: AccessPoints + Sync,
     K: KeyGrants,
     C: ConfigStore,
     N: Notifier,
@@ -274,7 +499,26 @@ where
     }
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
-    let desired = reconcile::Desired::new(&registry, s, baseline, now);
+    // The two tiers: consumers past the threshold (or all, or none) on their own access point,
+    // the rest in the bucket policy, which then also delegates to Warden's access points.
+    let on_ap = access_point::access_point_accounts(&registry, settings.sharing);
+    let bucket_tier: Vec<usize> = (0..registry.grants().len())
+        .filter(|&i| {
+            registry
+                .grants()
+                .get(i)
+                .is_some_and(|g| !on_ap.contains(&g.account_id))
+        })
+        .collect();
+    let bucket_registry = registry.subset(&bucket_tier);
+    let mut baseline = baseline;
+    if !on_ap.is_empty() {
+        baseline.push(access_point::delegation_statement(
+            s,
+            &settings.access_point_prefix,
+        ));
+    }
+    let desired = reconcile::Desired::new(&bucket_registry, s, baseline, now);
     let fit = match desired.fit_budget() {
         Ok(f) => f,
         Err(e) => {
@@ -391,8 +635,23 @@ where
         outcome.included.clone()
     };
 
+    // The access-point tier, then KMS for both tiers.
+    let ap = apply_access_points(access_points, &registry, &on_ap, settings, now).await;
+    excluded.extend(ap.excluded);
+    failures.extend(ap.failures);
+    let ap_in_force: Vec<usize> = (0..registry.grants().len())
+        .filter(|&i| {
+            registry
+                .grants()
+                .get(i)
+                .is_some_and(|g| ap.in_force.contains(&g.account_id))
+        })
+        .collect();
+    let mut kms_desired = desired.kms_grants(&kms_set);
+    kms_desired.extend(render::kms_grants(&registry.subset(&ap_in_force), s, now));
+
     // KMS: retire first, then create; each call on its own.
-    let (create, retire) = reconcile::kms_changes(&desired.kms_grants(&kms_set), &live_grants);
+    let (create, retire) = reconcile::kms_changes(&kms_desired, &live_grants);
     let mut kms_grants_revoked = 0;
     for g in &retire {
         match keys.revoke_grant(&s.kms_key_arn, &g.grant_id).await {
@@ -444,6 +703,10 @@ where
             .map(reconcile::deleted_principal_ids)
             .unwrap_or_default(),
         registry_items_skipped: skipped.len(),
+        access_point_consumers: on_ap.len(),
+        access_points_created: ap.created,
+        access_point_policies_written: ap.written,
+        access_point_policies_removed: ap.removed,
     };
     for e in &report.excluded {
         tracing::warn!(account = %e.account_id, kind = ?e.kind, rule = %e.rule, "grant left out");
@@ -476,8 +739,8 @@ mod tests {
     use warden_core::grant::{AccountId, Grant, GrantInput, Registry, Timestamp};
     use warden_core::policy::render;
     use warden_testkit::{
-        FailingKeyGrants, FakeConfig, FakeGrants, FakeKeyGrants, FakeNotifier, FakePolicies,
-        FlakyPolicies, RefusingPolicies,
+        FailingKeyGrants, FakeAccessPoints, FakeConfig, FakeGrants, FakeKeyGrants, FakeNotifier,
+        FakePolicies, FlakyPolicies, RefusingPolicies,
     };
 
     fn now() -> DateTime<Utc> {
@@ -497,6 +760,8 @@ mod tests {
                 vending_role_arn: None,
             },
             baseline_parameter: "/warden/test/bucket-policy-baseline".into(),
+            sharing: SharingMode::BucketPolicy,
+            access_point_prefix: "warden-test".into(),
         }
     }
 
@@ -543,7 +808,9 @@ mod tests {
             FakeNotifier::default(),
         );
         let s = settings();
-        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let r = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(r.policy_applied);
         assert_eq!(
             (
@@ -553,7 +820,9 @@ mod tests {
             ),
             (20, 20, 0)
         );
-        let again = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let again = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(!again.policy_applied);
         assert_eq!((again.kms_grants_created, again.kms_grants_revoked), (0, 0));
         assert_eq!(*p.puts.lock().unwrap(), 1);
@@ -577,9 +846,18 @@ mod tests {
             item: "210000000099/request-7".into(),
             rule: "prefix team-0/a/ overlaps team-0/ of an earlier grant for the same account; merge them into one grant".into(),
         });
-        let r = reconcile(&g, &p, &k, &c, &n, &settings(), now())
-            .await
-            .unwrap();
+        let r = reconcile(
+            &g,
+            &p,
+            &FakeAccessPoints::default(),
+            &k,
+            &c,
+            &n,
+            &settings(),
+            now(),
+        )
+        .await
+        .unwrap();
         assert!(r.policy_applied);
         assert_eq!(r.grants_in_registry, 3);
         let sent = n.messages.lock().unwrap();
@@ -598,9 +876,13 @@ mod tests {
             FakeNotifier::default(),
         );
         let s = settings();
-        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         *g.registry.lock().unwrap() = Ok(registry(2, 4));
-        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let r = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(r.policy_applied);
         assert_eq!(r.kms_grants_revoked, 1);
         assert_eq!(k.grants.lock().unwrap().len(), 2);
@@ -618,7 +900,9 @@ mod tests {
             FakeNotifier::default(),
         );
         let s = settings();
-        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let r = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(r.policy_applied && r.partial && r.removals_applied);
         assert!(r.policy_size <= render::BUCKET_POLICY_BUDGET);
         assert!(r.grants_applied > 0 && !r.excluded.is_empty());
@@ -643,7 +927,9 @@ mod tests {
         );
         assert!(msgs[0].1.contains(&r.excluded[0].account_id));
         // Idempotent: the same registry again changes nothing.
-        let again = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let again = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(!again.policy_applied);
         assert_eq!(
             (
@@ -677,11 +963,15 @@ mod tests {
         );
         let p = RefusingPolicies::new(FakePolicies::default(), &[]);
         let s = settings();
-        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         // Account 2's role is deleted; account 4's grant is removed from the registry.
         p.refused.lock().unwrap().push(role(&account(2)));
         *g.registry.lock().unwrap() = Ok(registry(4, 4));
-        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let r = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(r.partial && r.policy_applied && r.removals_applied, "{r:?}");
         assert_eq!(r.excluded.len(), 1, "{r:?}");
         let e = &r.excluded[0];
@@ -730,14 +1020,18 @@ mod tests {
             msgs[0].1
         );
         // A second run changes nothing (one refused call), and still says why.
-        let again = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let again = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(!again.policy_applied && again.partial);
         assert_eq!((again.kms_grants_created, again.kms_grants_revoked), (0, 0));
         assert_eq!(again.excluded, r.excluded);
         assert_eq!(p.inner.policies.lock().unwrap()["shared"], live);
         // The role is created again: the next run applies the grant.
         p.refused.lock().unwrap().clear();
-        let fixed = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let fixed = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(fixed.policy_applied && !fixed.partial && fixed.excluded.is_empty());
         assert_eq!((fixed.grants_applied, fixed.kms_grants_created), (4, 1));
     }
@@ -754,13 +1048,17 @@ mod tests {
         );
         let p = RefusingPolicies::new(FakePolicies::default(), &[]);
         let s = settings();
-        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         // Account 0 leaves; 3..12 arrive, 7 has no consumer role yet.
         let mut next: Vec<Grant> = registry(12, 4).grants()[1..].to_vec();
         next.sort_by(|a, b| b.account_id.cmp(&a.account_id));
         *g.registry.lock().unwrap() = Ok(Registry::new(next).unwrap());
         p.refused.lock().unwrap().push(role(&account(7)));
-        let r = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let r = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         let live = p.inner.policies.lock().unwrap()["shared"].clone();
         assert!(!live.contains(&role(&account(0))), "revoked");
         assert!(!live.contains(&role(&account(7))));
@@ -797,11 +1095,15 @@ mod tests {
             fail_puts: std::sync::Mutex::new(0),
         };
         let s = settings();
-        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         let before = p.inner.policies.lock().unwrap()["shared"].clone();
         *g.registry.lock().unwrap() = Ok(registry(2, 4));
         *p.fail_puts.lock().unwrap() = 1;
-        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let e = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
         let ReconcileError::Incomplete(r) = e else {
             panic!("{e}");
         };
@@ -821,11 +1123,15 @@ mod tests {
             msgs[0].1
         );
         // The retry (Lambda's) applies the policy.
-        let retry = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let retry = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(retry.policy_applied && retry.removals_applied && !retry.partial);
         assert_eq!((retry.kms_grants_created, retry.kms_grants_revoked), (0, 0));
         assert!(!p.inner.policies.lock().unwrap()["shared"].contains(&role(&account(2))));
-        let third = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let third = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert!(!third.policy_applied && third.policy_attempts == 0);
     }
 
@@ -841,13 +1147,17 @@ mod tests {
         );
         let k = FailingKeyGrants::<FakeKeyGrants>::default();
         let s = settings();
-        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         // Account 0 leaves, 3 and 4 arrive; CreateGrant fails for 3.
         *g.registry.lock().unwrap() =
             Ok(Registry::new(registry(5, 4).grants()[1..].to_vec()).unwrap());
         let failing = format!("warden-{}-read", account(3));
         k.fail_create.lock().unwrap().push(failing.clone());
-        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let e = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
         let ReconcileError::Incomplete(r) = e else {
             panic!("{e}");
         };
@@ -864,7 +1174,9 @@ mod tests {
             msgs[0].1
         );
         k.fail_create.lock().unwrap().clear();
-        let retry = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        let retry = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         assert_eq!((retry.kms_grants_created, retry.kms_grants_revoked), (1, 0));
         assert!(!retry.partial && !retry.policy_applied);
     }
@@ -880,14 +1192,18 @@ mod tests {
         );
         let k = FailingKeyGrants::<FakeKeyGrants>::default();
         let s = settings();
-        reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap();
+        reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap();
         let first = k.inner.grants.lock().unwrap()[0].grant_id.clone();
         k.fail_revoke.lock().unwrap().push(first);
         // Accounts 0 and 1 leave, 3 arrives.
         let mut next = registry(4, 4).grants()[2..].to_vec();
         next.sort_by(|a, b| a.account_id.cmp(&b.account_id));
         *g.registry.lock().unwrap() = Ok(Registry::new(next).unwrap());
-        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let e = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
         let ReconcileError::Incomplete(r) = e else {
             panic!("{e}");
         };
@@ -921,7 +1237,9 @@ mod tests {
                 Policy::new(statements).to_compact_json(),
             )]),
         };
-        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let e = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
         assert!(matches!(e, ReconcileError::BaselineRefused { .. }), "{e}");
         assert!(p.policies.lock().unwrap().is_empty(), "nothing applied");
         assert!(k.grants.lock().unwrap().is_empty(), "no KMS grant either");
@@ -949,11 +1267,312 @@ mod tests {
         let c = FakeConfig {
             values: BTreeMap::from([(s.baseline_parameter.clone(), "{".into())]),
         };
-        let e = reconcile(&g, &p, &k, &c, &n, &s, now()).await.unwrap_err();
+        let e = reconcile(&g, &p, &FakeAccessPoints::default(), &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("baseline parameter /warden/test/bucket-policy-baseline"),
             "{e}"
         );
+    }
+
+    // --- The access-point tier (issue 16) ------------------------------------------------------
+
+    fn ap_settings(mode: SharingMode) -> Settings {
+        Settings {
+            sharing: mode,
+            ..settings()
+        }
+    }
+
+    /// `n` consumers with two prefixes each (the layout spec 000 describes).
+    fn two_prefix_registry(n: usize, level_of: impl Fn(usize) -> &'static str) -> Registry {
+        Registry::new(
+            (0..n)
+                .map(|i| {
+                    Grant::from_input(
+                        &GrantInput {
+                            account_id: account(i),
+                            name: None,
+                            allowed_prefixes: vec![
+                                format!("consumer-{i}/inbound/"),
+                                format!("consumer-{i}/shared/"),
+                            ],
+                            access_level: level_of(i).into(),
+                            expiration_date: "2027-01-01T00:00:00Z".into(),
+                            owner_email: None,
+                            external_id: None,
+                            created_by: None,
+                            created_at: None,
+                        },
+                        now(),
+                    )
+                    .unwrap()
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn ap_name(i: usize) -> String {
+        format!("warden-test-{}", account(i))
+    }
+
+    /// 1,000 consumers from empty: 20 in the bucket policy, 980 on access points, every KMS
+    /// grant. Then one grant changes level: exactly that consumer's access point policy and KMS
+    /// grant are written, nothing else (the calls are counted).
+    #[tokio::test]
+    async fn a_thousand_consumers_then_one_changed_grant_writes_only_that_consumer() {
+        let (g, p, a, k, c, n) = (
+            FakeGrants::new(two_prefix_registry(1000, |_| "read")),
+            FakePolicies::default(),
+            FakeAccessPoints::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let s = ap_settings(SharingMode::Auto { threshold: 20 });
+        let r = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!r.partial, "{r:?}");
+        assert_eq!(
+            (
+                r.access_point_consumers,
+                r.access_points_created,
+                r.access_point_policies_written,
+                r.grants_applied,
+                r.kms_grants_created
+            ),
+            (980, 980, 980, 20, 1000)
+        );
+        let live = p.policies.lock().unwrap().get("shared").cloned().unwrap();
+        assert!(
+            live.len() <= 20 * 1024,
+            "bucket policy {} bytes",
+            live.len()
+        );
+        assert!(live.contains("DelegateToWardenAccessPoints"));
+        assert!(live.contains(&role(&account(19))));
+        assert!(
+            !live.contains(&role(&account(20))),
+            "consumers past the threshold are not in the bucket policy"
+        );
+        let ap = a.policy(&ap_name(500)).unwrap();
+        assert!(ap.contains(&role(&account(500))) && ap.contains("consumer-500/shared/*"));
+        assert!(
+            a.policy(&ap_name(19)).is_none(),
+            "bucket-tier consumers get no access point"
+        );
+
+        // Nothing changed: nothing is written.
+        a.reset_counts();
+        let again = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert_eq!(
+            (
+                again.policy_applied,
+                again.access_points_created,
+                again.access_point_policies_written,
+                again.access_point_policies_removed,
+                again.kms_grants_created,
+                again.kms_grants_revoked
+            ),
+            (false, 0, 0, 0, 0, 0)
+        );
+        assert_eq!(
+            (a.calls("put"), a.calls("create"), a.calls("delete")),
+            (0, 0, 0)
+        );
+        assert_eq!(a.calls("get"), 980, "one read per access point");
+
+        // One grant changes: consumer 500 becomes read-write.
+        *g.registry.lock().unwrap() = Ok(two_prefix_registry(1000, |i| {
+            if i == 500 { "read-write" } else { "read" }
+        }));
+        a.reset_counts();
+        let puts_before = *p.puts.lock().unwrap();
+        let one = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert_eq!(*a.written.lock().unwrap(), vec![ap_name(500)]);
+        assert_eq!(
+            (a.calls("put"), a.calls("create"), a.calls("delete")),
+            (1, 0, 0)
+        );
+        assert_eq!((one.kms_grants_created, one.kms_grants_revoked), (1, 1));
+        assert_eq!(
+            *p.puts.lock().unwrap(),
+            puts_before,
+            "the bucket policy is not written"
+        );
+        assert!(!one.policy_applied);
+        let grants = k.grants.lock().unwrap();
+        assert!(grants.iter().any(|x| x.name.as_deref()
+            == Some(&*format!("warden-{}-read-write", account(500)))));
+        assert_eq!(grants.len(), 1000);
+    }
+
+    /// Revoking a consumer on an access point removes that access point's policy and its KMS
+    /// grant; the bucket policy and every other access point are left alone.
+    #[tokio::test]
+    async fn revoking_a_consumer_on_an_access_point_removes_its_policy_and_kms_grant() {
+        let (g, p, a, k, c, n) = (
+            FakeGrants::new(two_prefix_registry(30, |_| "read")),
+            FakePolicies::default(),
+            FakeAccessPoints::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let s = ap_settings(SharingMode::Auto { threshold: 20 });
+        reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        let kept: Vec<usize> = (0..30).filter(|&i| i != 25).collect();
+        *g.registry.lock().unwrap() = Ok(two_prefix_registry(30, |_| "read").subset(&kept));
+        a.reset_counts();
+        let r = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert_eq!(
+            (
+                r.access_point_policies_removed,
+                r.access_point_policies_written,
+                r.kms_grants_revoked
+            ),
+            (1, 0, 1)
+        );
+        assert!(a.policy(&ap_name(25)).is_none());
+        assert!(a.policy(&ap_name(26)).is_some());
+        assert!(
+            !k.grants
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|x| x.grantee_principal == role(&account(25)))
+        );
+    }
+
+    /// S3 refuses the access point policy of a consumer whose role does not exist: that
+    /// consumer is left out (no KMS grant) and named; every other consumer is applied.
+    #[tokio::test]
+    async fn an_access_point_policy_s3_refuses_leaves_only_that_consumer_out() {
+        let (g, p, a, k, c, n) = (
+            FakeGrants::new(two_prefix_registry(5, |_| "read")),
+            FakePolicies::default(),
+            FakeAccessPoints::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        a.refused.lock().unwrap().push(role(&account(3)));
+        let s = ap_settings(SharingMode::AccessPoints);
+        let r = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(r.partial);
+        assert_eq!(r.excluded.len(), 1, "{r:?}");
+        assert_eq!(r.excluded[0].account_id, account(3));
+        assert_eq!(r.excluded[0].kind, ExclusionKind::Refused);
+        assert!(
+            r.excluded[0].rule.contains(&ap_name(3)),
+            "{}",
+            r.excluded[0].rule
+        );
+        assert_eq!(
+            (r.access_point_policies_written, r.kms_grants_created),
+            (4, 4)
+        );
+        assert!(
+            n.messages
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(_, body)| body.contains(&account(3)))
+        );
+        // Every consumer is on an access point: the bucket policy holds no grant, only the
+        // baseline and the delegation.
+        let live = p.policies.lock().unwrap().get("shared").cloned().unwrap();
+        assert!(
+            live.contains("DelegateToWardenAccessPoints") && !live.contains(&role(&account(0)))
+        );
+    }
+
+    /// A throttled PutAccessPointPolicy (after the SDK's retries) fails the run, so that Lambda
+    /// retries it, with every other change applied; the retry finishes the job.
+    #[tokio::test]
+    async fn a_throttled_access_point_write_fails_the_run_and_the_retry_finishes() {
+        let (g, p, a, k, c, n) = (
+            FakeGrants::new(two_prefix_registry(4, |_| "read")),
+            FakePolicies::default(),
+            FakeAccessPoints::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        *a.throttle_puts.lock().unwrap() = 1;
+        let s = ap_settings(SharingMode::AccessPoints);
+        let e = reconcile(&g, &p, &a, &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
+        let ReconcileError::Incomplete(r) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(r.failures.len(), 1, "{r:?}");
+        assert_eq!(r.failures[0].change, "PutAccessPointPolicy");
+        assert_eq!(r.access_point_policies_written, 3);
+        let retry = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!retry.partial);
+        assert_eq!(retry.access_point_policies_written, 1);
+        assert!((0..4).all(|i| a.policy(&ap_name(i)).is_some()));
+    }
+
+    /// Access points on the bucket that are not named `<prefix>-<account>` are someone else's:
+    /// never read, written or emptied. A Warden access point whose consumer moved back to the
+    /// bucket tier loses its policy.
+    #[tokio::test]
+    async fn only_warden_access_points_are_touched() {
+        let (g, p, a, k, c, n) = (
+            FakeGrants::new(two_prefix_registry(3, |_| "read")),
+            FakePolicies::default(),
+            FakeAccessPoints::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        a.points.lock().unwrap().insert(
+            "analytics-team".into(),
+            (
+                "shared".into(),
+                Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+            ),
+        );
+        reconcile(
+            &g,
+            &p,
+            &a,
+            &k,
+            &c,
+            &n,
+            &ap_settings(SharingMode::AccessPoints),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert!(a.policy(&ap_name(2)).is_some());
+        let back = reconcile(
+            &g,
+            &p,
+            &a,
+            &k,
+            &c,
+            &n,
+            &ap_settings(SharingMode::BucketPolicy),
+            now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(back.access_point_policies_removed, 3);
+        assert_eq!(back.access_point_consumers, 0);
+        assert!(
+            a.policy("analytics-team").is_some(),
+            "not Warden's: untouched"
+        );
+        let live = p.policies.lock().unwrap().get("shared").cloned().unwrap();
+        assert!(
+            live.contains(&role(&account(2))) && !live.contains("DelegateToWardenAccessPoints")
+        );
+        assert_eq!(k.grants.lock().unwrap().len(), 3);
     }
 }

@@ -12,8 +12,11 @@ use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use policy_reconciler::{ReconcileError, Settings, reconcile};
 use serde_json::Value;
-use warden_aws::{DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig};
+use warden_aws::{
+    DynamoGrantStore, KmsKeyGrants, S3AccessPoints, S3PolicyStore, SnsNotifier, SsmConfig,
+};
 use warden_core::grant::AccountId;
+use warden_core::policy::access_point::SharingMode;
 use warden_core::policy::render::RenderSettings;
 
 fn env(name: &str) -> Result<String> {
@@ -23,12 +26,31 @@ fn env(name: &str) -> Result<String> {
 struct App {
     grants: DynamoGrantStore,
     policies: S3PolicyStore,
+    access_points: S3AccessPoints,
     keys: KmsKeyGrants,
     config: SsmConfig,
     notifier: SnsNotifier,
     settings: Settings,
     /// EMF namespace, `Warden/<environment>`.
     namespace: String,
+}
+
+/// `SHARING_MODE` (`bucket-policy`, `access-points`, `auto`) and, for `auto`,
+/// `ACCESS_POINT_THRESHOLD` (consumers the bucket policy holds).
+fn sharing_mode() -> Result<SharingMode> {
+    let mode = env("SHARING_MODE")?;
+    let threshold = match std::env::var("ACCESS_POINT_THRESHOLD") {
+        Ok(t) => t.parse::<usize>().map_err(|_| {
+            anyhow!("ACCESS_POINT_THRESHOLD: {t:?} must be a whole number of consumers")
+        })?,
+        Err(_) if mode == "auto" => {
+            return Err(anyhow!(
+                "ACCESS_POINT_THRESHOLD is required with SHARING_MODE=auto"
+            ));
+        }
+        Err(_) => 0,
+    };
+    SharingMode::parse(&mode, threshold).map_err(|e| anyhow!(e))
 }
 
 async fn app() -> Result<App> {
@@ -55,11 +77,14 @@ async fn app() -> Result<App> {
             vending_role_arn: None,
         },
         baseline_parameter: env("BASELINE_PARAMETER")?,
+        sharing: sharing_mode()?,
+        access_point_prefix: env("ACCESS_POINT_PREFIX")?,
     };
     let config = warden_aws::env_config().await;
     Ok(App {
         grants: DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?),
         policies: S3PolicyStore::new(&config),
+        access_points: S3AccessPoints::new(&config, account),
         keys: KmsKeyGrants::new(&config),
         config: SsmConfig::new(&config),
         notifier: SnsNotifier::new(&config, &env("ALERT_TOPIC_ARN")?),
@@ -90,6 +115,7 @@ async fn run_once(app: &App) -> Result<Value, (Option<Value>, anyhow::Error)> {
     match reconcile(
         &app.grants,
         &app.policies,
+        &app.access_points,
         &app.keys,
         &app.config,
         &app.notifier,

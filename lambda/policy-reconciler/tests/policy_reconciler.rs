@@ -11,7 +11,10 @@
 use chrono::Utc;
 use policy_reconciler::{Settings, reconcile};
 use warden_aws::local::{Environment, emulator_from_env, unique};
-use warden_aws::{DynamoGrantStore, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig};
+use warden_aws::{
+    DynamoGrantStore, KmsKeyGrants, S3AccessPoints, S3PolicyStore, SnsNotifier, SsmConfig,
+};
+use warden_core::policy::access_point::SharingMode;
 use warden_core::ports::{GrantRef, GrantStore, KeyGrants, PolicyStore};
 use warden_testkit::{FlakyPolicies, RefusingPolicies};
 
@@ -38,10 +41,14 @@ async fn applies_the_registry_then_changes_nothing() {
     let settings = Settings {
         render: env.render.clone(),
         baseline_parameter: env.baseline_parameter.clone(),
+        sharing: SharingMode::BucketPolicy,
+        access_point_prefix: "warden-test".into(),
     };
+    let aps = S3AccessPoints::new(&cfg, &env.render.primary_account.to_string());
     let first = reconcile(
         &grants,
         &policies,
+        &aps,
         &keys,
         &ssm,
         &notes,
@@ -66,6 +73,7 @@ async fn applies_the_registry_then_changes_nothing() {
     let second = reconcile(
         &grants,
         &policies,
+        &aps,
         &keys,
         &ssm,
         &notes,
@@ -112,10 +120,14 @@ async fn attack_ssm_baseline_with_allow_for_another_account_is_refused_and_alert
     let settings = Settings {
         render: env.render.clone(),
         baseline_parameter: env.baseline_parameter.clone(),
+        sharing: SharingMode::BucketPolicy,
+        access_point_prefix: "warden-test".into(),
     };
+    let aps = S3AccessPoints::new(&cfg, &env.render.primary_account.to_string());
     let e = reconcile(
         &grants,
         &policies,
+        &aps,
         &keys,
         &ssm,
         &notes,
@@ -212,11 +224,15 @@ async fn a_deleted_consumer_role_does_not_block_a_revocation() {
     let settings = Settings {
         render: env.render.clone(),
         baseline_parameter: env.baseline_parameter.clone(),
+        sharing: SharingMode::BucketPolicy,
+        access_point_prefix: "warden-test".into(),
     };
+    let aps = S3AccessPoints::new(&cfg, &env.render.primary_account.to_string());
     let run = || {
         reconcile(
             &grants,
             &policies,
+            &aps,
             &keys,
             &ssm,
             &notes,
@@ -294,11 +310,15 @@ async fn a_failed_put_is_finished_by_the_retry() {
     let settings = Settings {
         render: env.render.clone(),
         baseline_parameter: env.baseline_parameter.clone(),
+        sharing: SharingMode::BucketPolicy,
+        access_point_prefix: "warden-test".into(),
     };
+    let aps = S3AccessPoints::new(&cfg, &env.render.primary_account.to_string());
     let run = || {
         reconcile(
             &grants,
             &policies,
+            &aps,
             &keys,
             &ssm,
             &notes,
@@ -336,3 +356,155 @@ async fn a_failed_put_is_finished_by_the_retry() {
 // `reconcile` returns `ReconcileError::Incomplete` naming each failed change, every other change
 // (the KMS revocations above all) is applied, and a second run without faults finishes the job
 // and a third changes nothing.
+
+// --- The access-point tier on the emulator (issue 16) ------------------------------------------
+// moto 5 serves S3 Control's access point calls; scripts/moto_server.py roots its replies as AWS
+// does, so the real adapter (the Rust SDK) reads them.
+
+/// The S3 Control adapter against the emulator: create, list, put, get, delete, and the answers
+/// for an access point without a policy and for a second delete.
+#[tokio::test]
+async fn the_s3_control_adapter_round_trips_on_the_emulator() {
+    use warden_core::ports::AccessPoints;
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let bucket = unique("rec-ap-adapter");
+    warden_aws::bootstrap::create_bucket(&cfg, &bucket)
+        .await
+        .unwrap();
+    let aps = S3AccessPoints::new(&cfg, "123456789012");
+    let name = format!("{bucket}-310000000001");
+    aps.create_access_point(&name, &bucket).await.unwrap();
+    let listed = aps.list_access_points(&bucket).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].bucket.as_str()),
+        (name.as_str(), bucket.as_str())
+    );
+    assert!(
+        listed[0]
+            .alias
+            .as_deref()
+            .is_some_and(|a| a.ends_with("-s3alias"))
+    );
+    assert_eq!(aps.get_access_point_policy(&name).await.unwrap(), None);
+    let doc = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:us-east-1:123456789012:accesspoint/{name}/object/sales/*"}}]}}"#,
+        role("310000000001")
+    );
+    aps.put_access_point_policy(&name, &doc).await.unwrap();
+    let live = aps.get_access_point_policy(&name).await.unwrap().unwrap();
+    assert!(warden_core::reconcile::same_policy(&live, &doc), "{live}");
+    aps.delete_access_point_policy(&name).await.unwrap();
+    assert_eq!(aps.get_access_point_policy(&name).await.unwrap(), None);
+    aps.delete_access_point_policy(&name).await.unwrap();
+    let missing = aps
+        .get_access_point_policy("no-such-access-point")
+        .await
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("NoSuchAccessPoint"),
+        "{missing}"
+    );
+}
+
+/// Every consumer on its own access point, through the real adapters: the reconciler creates
+/// the access points and writes their policies and KMS grants, changes nothing the second time,
+/// and removes a revoked consumer's policy and KMS grant.
+#[tokio::test]
+async fn access_points_applied_then_unchanged_then_one_revoked_on_the_emulator() {
+    use warden_core::ports::AccessPoints;
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let env = Environment::create(&cfg, &unique("rec-ap"), GRANTS_4, Utc::now())
+        .await
+        .unwrap();
+    let (grants, policies, keys, ssm, notes) = (
+        DynamoGrantStore::new(&cfg, &env.registry_table),
+        S3PolicyStore::new(&cfg),
+        KmsKeyGrants::new(&cfg),
+        SsmConfig::new(&cfg),
+        SnsNotifier::new(&cfg, &env.alert_topic),
+    );
+    let prefix = unique("wt");
+    let settings = Settings {
+        render: env.render.clone(),
+        baseline_parameter: env.baseline_parameter.clone(),
+        sharing: SharingMode::AccessPoints,
+        access_point_prefix: prefix.clone(),
+    };
+    let aps = S3AccessPoints::new(&cfg, &env.render.primary_account.to_string());
+    let run = || {
+        reconcile(
+            &grants,
+            &policies,
+            &aps,
+            &keys,
+            &ssm,
+            &notes,
+            &settings,
+            Utc::now(),
+        )
+    };
+    let first = run().await.unwrap();
+    // Four consumers (one with only an expired grant): three policies, three KMS grants.
+    assert_eq!(
+        (
+            first.access_point_consumers,
+            first.access_points_created,
+            first.access_point_policies_written,
+            first.kms_grants_created
+        ),
+        (4, 3, 3, 3),
+        "{first:?}"
+    );
+    let name = |acct: &str| format!("{prefix}-{acct}");
+    let sales = aps
+        .get_access_point_policy(&name("320000000001"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(sales.contains(&role("320000000001")) && sales.contains("/object/sales/*"));
+    let bucket_policy = policies
+        .get_bucket_policy(&env.bucket)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bucket_policy.contains("s3:DataAccessPointAccount"));
+    assert!(!bucket_policy.contains(&role("320000000001")));
+
+    let second = run().await.unwrap();
+    assert_eq!(
+        (
+            second.access_points_created,
+            second.access_point_policies_written,
+            second.kms_grants_created,
+            second.kms_grants_revoked
+        ),
+        (0, 0, 0, 0)
+    );
+
+    assert!(
+        grants
+            .revoke(&declared("320000000004", "finance/", "read"), Utc::now())
+            .await
+            .unwrap()
+    );
+    let third = run().await.unwrap();
+    assert_eq!(
+        (
+            third.access_point_policies_removed,
+            third.access_point_policies_written,
+            third.kms_grants_revoked
+        ),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        aps.get_access_point_policy(&name("320000000004"))
+            .await
+            .unwrap(),
+        None
+    );
+}

@@ -102,17 +102,25 @@ pub fn arn(s: &RenderSettings, name: &str) -> String {
     )
 }
 
-/// The bucket policy statement delegating access control to the primary account's access
-/// points (the documented `s3:DataAccessPointAccount` pattern). It allows only requests made
-/// through an access point of that account, and only as far as that access point's policy does.
+/// The bucket policy statement delegating access control to Warden's access points: the
+/// documented `s3:DataAccessPointAccount` pattern (only requests made through an access point of
+/// the primary account, and only as far as that access point's policy allows), narrowed with
+/// `s3:DataAccessPointArn` to the access points named `<name_prefix>-…`, so that an access point
+/// someone else creates in the primary account on this bucket is not trusted by the delegation.
 #[must_use]
-pub fn delegation_statement(s: &RenderSettings) -> Statement {
+pub fn delegation_statement(s: &RenderSettings, name_prefix: &str) -> Statement {
     let bucket = s.bucket_arn();
-    let mut st = Statement::new(Effect::Allow).with_condition(
-        "StringEquals",
-        "s3:DataAccessPointAccount",
-        CondValues::strs([s.primary_account.to_string()]),
-    );
+    let mut st = Statement::new(Effect::Allow)
+        .with_condition(
+            "StringEquals",
+            "s3:DataAccessPointAccount",
+            CondValues::strs([s.primary_account.to_string()]),
+        )
+        .with_condition(
+            "StringLike",
+            "s3:DataAccessPointArn",
+            CondValues::strs([format!("{}-*", arn(s, name_prefix))]),
+        );
     st.sid = Some("DelegateToWardenAccessPoints".into());
     st.principal = Some(Principal::Any);
     st.action = Some(StrList::of(["*"]));
@@ -300,7 +308,7 @@ pub fn render_tiers(
     let bucket_registry = Registry::new(bucket_grants)?;
     let mut statements = baseline;
     if !on_ap.is_empty() {
-        statements.push(delegation_statement(s));
+        statements.push(delegation_statement(s, name_prefix));
     }
     let bucket = render::bucket_policy_with_baseline(&bucket_registry, s, statements, now)?;
     let access_points = on_ap
@@ -437,7 +445,7 @@ mod tests {
         ap.doc.policy.validate(PolicyKind::Resource).unwrap();
         assert!(ap.doc.size < ACCESS_POINT_POLICY_BUDGET);
         let mut baseline = render::baseline_statements(&s);
-        baseline.push(delegation_statement(&s));
+        baseline.push(delegation_statement(&s, "warden-prod"));
         let bucket = Policy::new(baseline);
         bucket.validate(PolicyKind::Resource).unwrap();
         let role_policy = Policy::parse(
@@ -494,6 +502,22 @@ mod tests {
             both(
                 "sales/a.csv",
                 &[("s3:DataAccessPointAccount", "999999999999")]
+            )
+            .1,
+            Decision::ImplicitlyDenied
+        );
+        // An access point someone else created in the primary account on this bucket (not
+        // named <project>-<env>-…) is not trusted by the delegation.
+        assert_eq!(
+            both(
+                "sales/a.csv",
+                &[
+                    ("s3:DataAccessPointAccount", "111111111111"),
+                    (
+                        "s3:DataAccessPointArn",
+                        "arn:aws:s3:us-east-1:111111111111:accesspoint/open-to-all"
+                    ),
+                ]
             )
             .1,
             Decision::ImplicitlyDenied
