@@ -62,6 +62,16 @@ output "consumer_role_arns" {
   value       = local.consumer_role_arns
 }
 
+output "consumer_access_points" {
+  description = "Access point of each declared consumer (sharing_mode access-points or auto): ARN and alias. Consumers on that tier read s3://<alias>/<prefix>… or pass the ARN as the bucket; the policy-reconciler decides which consumers are on it (warden access check names the tier)."
+  value = {
+    for id, ap in aws_s3_access_point.consumer : id => {
+      arn   = ap.arn
+      alias = ap.alias
+    }
+  }
+}
+
 output "alerts_topic_arn" {
   description = "SNS topic for security alerts."
   value       = aws_sns_topic.alerts.arn

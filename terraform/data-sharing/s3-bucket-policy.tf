@@ -103,5 +103,43 @@ resource "aws_lambda_invocation" "reconcile_on_apply" {
     grants_hash   = sha256(jsonencode(var.consumer_accounts))
   })
 
-  depends_on = [aws_dynamodb_table_item.declared_grant, aws_ssm_parameter.bucket_baseline]
+  # The declared consumers' access points exist before the reconciler writes their policies (it
+  # creates one itself only for a consumer that has none: a self-service consumer).
+  depends_on = [aws_dynamodb_table_item.declared_grant, aws_ssm_parameter.bucket_baseline, aws_s3_access_point.consumer]
+}
+
+# The access-point tier (DESIGN.md, decision 3). Terraform owns the existence of the declared
+# consumers' access points; the policy-reconciler owns their policies (rendered from the registry
+# with the grants' DateLessThan expiry) and the bucket policy's statement delegating to them:
+# "both the access point and the underlying bucket must permit the request", and the bucket
+# delegates with `s3:DataAccessPointAccount` = this account, narrowed to the ARNs
+# `accesspoint/<project>-<env>-*` (access-points-policies.html, "Delegating access control to
+# access points"). With "auto" every declared consumer gets one, whichever tier the reconciler
+# puts it on: which consumers fit under the threshold depends on self-service grants Terraform
+# cannot see, and an access point without a policy grants another account nothing (for
+# cross-account access the access point policy must allow the role, access-points-policies.html).
+# Keys are account IDs, known at plan time (for_each refuses values known only after apply).
+resource "aws_s3_access_point" "consumer" {
+  for_each = var.sharing_mode == "bucket-policy" ? {} : local.consumers
+
+  bucket = module.shared_bucket.id
+  # <project>-<env>-<account>: at most 16 + 1 + 12 + 1 + 12 = 42 of the 50 characters S3 allows
+  # (access-points-restrictions-limitations.html).
+  name = "${local.name}-${each.key}"
+
+  # Public access stays blocked on the access point as on the bucket; the reconciler's policies
+  # name one role each and are never public.
+  public_access_block_configuration {
+    block_public_acls       = true
+    block_public_policy     = true
+    ignore_public_acls      = true
+    restrict_public_buckets = true
+  }
+
+  tags = local.tags
+
+  lifecycle {
+    # The policy-reconciler writes the policy (from the registry, self-service grants included).
+    ignore_changes = [policy]
+  }
 }

@@ -111,6 +111,28 @@ variable "consumer_role_name" {
   }
 }
 
+variable "sharing_mode" {
+  description = "How consumers reach the shared bucket (DESIGN.md, decision 3): \"bucket-policy\" puts every grant in the bucket policy (20 KB: about 25 consumers with two prefixes each); \"access-points\" gives every consumer its own S3 Access Point (<project>-<env>-<account>) whose policy holds its grants, the bucket policy delegating to Warden's access points; \"auto\" keeps the first access_point_threshold consumers in the bucket policy and moves the rest to access points."
+  type        = string
+  default     = "auto"
+
+  validation {
+    condition     = contains(["bucket-policy", "access-points", "auto"], var.sharing_mode)
+    error_message = "sharing_mode must be one of bucket-policy, access-points, auto."
+  }
+}
+
+variable "access_point_threshold" {
+  description = "With sharing_mode = \"auto\": how many consumers the bucket policy holds, in the order they were first granted; every later consumer gets an access point. 20 leaves headroom under the 20 KB bucket-policy limit for consumers with two prefixes each."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.access_point_threshold >= 0 && var.access_point_threshold <= 100 && floor(var.access_point_threshold) == var.access_point_threshold
+    error_message = "access_point_threshold must be a whole number from 0 to 100 (past about 25 two-prefix consumers the bucket policy is over 20 KB and the reconciler leaves grants out)."
+  }
+}
+
 variable "governance_role_name" {
   description = "Name of the read-only role consumer-role/ creates for governance-check in every consumer account."
   type        = string

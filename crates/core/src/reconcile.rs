@@ -1087,7 +1087,82 @@ pub fn rule_refused_access_point(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grant::{AccountId, GrantInput};
+    use crate::grant::GrantInput;
+
+    #[test]
+    fn access_point_names_of_warden_only() {
+        let a = |n: &str| access_point_account("warden-prod", n).map(|a| a.to_string());
+        assert_eq!(
+            a("warden-prod-222222222222").as_deref(),
+            Some("222222222222")
+        );
+        for other in [
+            "warden-prod-shared-111111111111",
+            "warden-prod-22222222222",
+            "warden-prod-2222222222223",
+            "warden-prodx-222222222222",
+            "analytics",
+            "warden-staging-222222222222",
+        ] {
+            assert_eq!(a(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn access_point_changes_write_only_what_differs() {
+        let acct = |a: &str| AccountId::parse(a).unwrap();
+        let doc = |sid: &str| {
+            format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{sid}","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::222222222222:role/r"}},"Action":"s3:GetObject","Resource":"*"}}]}}"#
+            )
+        };
+        let desired = BTreeMap::from([
+            ("ap-new".to_owned(), (acct("222222222222"), Some(doc("a")))),
+            ("ap-same".to_owned(), (acct("333333333333"), Some(doc("b")))),
+            (
+                "ap-changed".to_owned(),
+                (acct("444444444444"), Some(doc("c"))),
+            ),
+            (
+                "ap-nopolicy".to_owned(),
+                (acct("555555555555"), Some(doc("d"))),
+            ),
+            ("ap-emptied".to_owned(), (acct("666666666666"), None)),
+            ("ap-never".to_owned(), (acct("777777777777"), None)),
+        ]);
+        // The live "same" policy differs only in formatting and key order.
+        let same_reordered = doc("b").replace(
+            r#""Sid":"b","Effect":"Allow""#,
+            r#""Effect":"Allow", "Sid":"b""#,
+        );
+        let live = BTreeMap::from([
+            ("ap-same".to_owned(), Some(same_reordered)),
+            ("ap-changed".to_owned(), Some(doc("old"))),
+            ("ap-nopolicy".to_owned(), None),
+            ("ap-emptied".to_owned(), Some(doc("e"))),
+            ("ap-gone".to_owned(), Some(doc("f"))),
+            ("ap-gone-empty".to_owned(), None),
+        ]);
+        let names: Vec<String> = access_point_changes(&desired, &live)
+            .into_iter()
+            .map(|c| match c {
+                AccessPointChange::Create { name } => format!("create {name}"),
+                AccessPointChange::Put { name, .. } => format!("put {name}"),
+                AccessPointChange::Delete { name } => format!("delete {name}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "put ap-changed",
+                "delete ap-emptied",
+                "create ap-new",
+                "put ap-new",
+                "put ap-nopolicy",
+                "delete ap-gone"
+            ]
+        );
+    }
 
     fn settings() -> RenderSettings {
         RenderSettings {

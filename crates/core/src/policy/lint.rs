@@ -67,7 +67,7 @@ pub const WRITE_VERBS: [&str; 42] = [
 
 /// Actions that support no resource-level permissions: AWS requires `Resource: "*"` for them
 /// (IAM Service Authorization Reference). The `wildcard-resource` rule accepts exactly these.
-pub const AWS_REQUIRES_WILDCARD: [&str; 15] = [
+pub const AWS_REQUIRES_WILDCARD: [&str; 16] = [
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
@@ -84,6 +84,8 @@ pub const AWS_REQUIRES_WILDCARD: [&str; 15] = [
     "states:SendTaskSuccess",
     "states:SendTaskFailure",
     "states:SendTaskHeartbeat",
+    // Lists the access points of an account (optionally of one bucket): no resource type.
+    "s3:ListAccessPoints",
 ];
 
 /// Condition keys that narrow a public principal to a known caller.
