@@ -53,6 +53,11 @@ module "access_validator" {
     ACCESS_LOG_TTL_DAYS = tostring(var.access_log_ttl_days)
     # Per-account external IDs for AssumeRole (SecureString).
     CONSUMER_ROLES_PARAMETER = aws_ssm_parameter.consumer_roles.name
+    # The tiers, as the policy-reconciler places consumers: sessions of a consumer on the
+    # access-point tier are scoped to its access point.
+    SHARING_MODE           = var.sharing_mode
+    ACCESS_POINT_THRESHOLD = tostring(var.access_point_threshold)
+    ACCESS_POINT_PREFIX    = local.name
   }
 }
 

@@ -13,6 +13,18 @@ data "aws_iam_policy_document" "governance_check" {
     actions   = ["s3:GetBucketPolicy"]
     resources = [module.shared_bucket.arn]
   }
+  # The access-point tier's policies, diffed like the bucket policy. ListAccessPoints takes no
+  # resource ARN (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+  statement {
+    sid       = "ListAccessPoints"
+    actions   = ["s3:ListAccessPoints"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ReadAccessPointPolicies"
+    actions   = ["s3:GetAccessPointPolicy"]
+    resources = ["arn:${local.partition}:s3:${var.region}:${local.account_id}:accesspoint/${local.name}-*"]
+  }
   statement {
     sid       = "ReadKeyAndGrants"
     actions   = ["kms:ListGrants", "kms:GetKeyPolicy"]
@@ -64,6 +76,9 @@ module "governance_check" {
     GOVERNANCE_ROLE_NAME     = var.governance_role_name
     ALERT_TOPIC_ARN          = aws_sns_topic.alerts.arn
     METRICS_NAMESPACE        = "Warden/${var.environment}"
+    SHARING_MODE             = var.sharing_mode
+    ACCESS_POINT_THRESHOLD   = tostring(var.access_point_threshold)
+    ACCESS_POINT_PREFIX      = local.name
   }
 }
 

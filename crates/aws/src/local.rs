@@ -615,6 +615,17 @@ impl Environment {
                 ),
             ),
             ("MAX_SESSION_SECONDS", "3600".into()),
+            // What Terraform's defaults set: the first 20 consumers in the bucket policy, the
+            // rest on access points named <name>-<account>.
+            ("SHARING_MODE", "auto".into()),
+            ("ACCESS_POINT_THRESHOLD", "20".into()),
+            (
+                "ACCESS_POINT_PREFIX",
+                self.roles_parameter
+                    .trim_start_matches('/')
+                    .trim_end_matches("/consumer-roles")
+                    .to_owned(),
+            ),
             (
                 "PRICE_TABLE",
                 r#"{"per_gb_transfer_usd":0.09,"per_1000_requests_usd":0.0004}"#.into(),

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::grant::Registry;
+use crate::policy::access_point::{self, Tiering};
 use crate::policy::condition::{Context, current_time};
 use crate::policy::eval::{
     Caller, CompiledPolicy, Decision, GRANT_OPERATIONS, KmsGrant, PolicySet, Request, evaluate,
@@ -39,21 +40,48 @@ pub struct Drift {
     pub detail: String,
 }
 
-/// Drift of the bucket policy and KMS grants (what the reconciler would change), judged against
-/// the registry rendered on the baseline compiled into warden-core — never on the baseline
-/// parameter, which anyone with `ssm:PutParameter` could edit.
+/// Drift of the bucket policy, the access point policies and the KMS grants (what the
+/// reconciler would change), judged against the registry rendered on the baseline compiled into
+/// warden-core — never on the baseline parameter, which anyone with `ssm:PutParameter` could
+/// edit. Consumers are placed on the tiers as the reconciler places them (`tiering`); the bucket
+/// policy then delegates to Warden's access points, and `live_access_points` holds every
+/// Warden-named access point on the bucket with its policy (`None`: it has none).
 ///
 /// # Errors
 /// The render itself fails (over budget): reported as drift by the caller.
 pub fn policy_drift(
     registry: &Registry,
     settings: &RenderSettings,
+    tiering: &Tiering,
     live_policy: Option<&str>,
     live_grants: &[LiveGrant],
+    live_access_points: &BTreeMap<String, Option<String>>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Drift>, render::RenderError> {
-    let baseline = render::baseline_statements(settings);
-    let plan = reconcile::plan(registry, settings, baseline, live_policy, live_grants, now)?;
+    let on_ap = access_point::access_point_accounts(registry, tiering.mode);
+    let bucket_tier: Vec<usize> = (0..registry.grants().len())
+        .filter(|&i| {
+            registry
+                .grants()
+                .get(i)
+                .is_some_and(|g| !on_ap.contains(&g.account_id))
+        })
+        .collect();
+    let mut baseline = render::baseline_statements(settings);
+    if !on_ap.is_empty() {
+        baseline.push(access_point::delegation_statement(
+            settings,
+            &tiering.name_prefix,
+        ));
+    }
+    let plan = reconcile::plan(
+        &registry.subset(&bucket_tier),
+        settings,
+        baseline,
+        live_policy,
+        live_grants,
+        now,
+    )?;
     let mut out = Vec::new();
     if plan.bucket_policy.is_some() {
         out.push(Drift {
@@ -65,14 +93,58 @@ pub fn policy_drift(
             },
         });
     }
-    for g in &plan.create_grants {
+    // Access point policies, one per consumer on that tier.
+    let mut desired = BTreeMap::new();
+    for account in &on_ap {
+        match access_point::policy(registry, account, settings, &tiering.name_prefix, now) {
+            Ok(p) => {
+                let doc =
+                    (!p.doc.policy.statements.is_empty()).then(|| p.doc.policy.to_compact_json());
+                desired.insert(p.name, (account.clone(), doc));
+            }
+            Err(e) => out.push(Drift {
+                kind: "access-point",
+                account_id: Some(account.to_string()),
+                detail: format!("its access point policy cannot be rendered: {e}"),
+            }),
+        }
+    }
+    for change in reconcile::access_point_changes(&desired, live_access_points) {
+        out.push(match change {
+            reconcile::AccessPointChange::Create { name } => Drift {
+                kind: "access-point",
+                account_id: reconcile::access_point_account(&tiering.name_prefix, &name)
+                    .map(|a| a.to_string()),
+                detail: format!("access point {name} does not exist; run the policy-reconciler (or terraform apply for a declared consumer)"),
+            },
+            reconcile::AccessPointChange::Put { name, account, .. } => Drift {
+                kind: "access-point",
+                account_id: Some(account.to_string()),
+                detail: if live_access_points.get(&name).is_some_and(Option::is_some) {
+                    format!("the policy of access point {name} differs from the render of the registry (edited by hand, or the reconciler has not run); run the policy-reconciler and find who changed it in CloudTrail (PutAccessPointPolicy)")
+                } else {
+                    format!("access point {name} has no policy; run the policy-reconciler")
+                },
+            },
+            reconcile::AccessPointChange::Delete { name } => Drift {
+                kind: "access-point",
+                account_id: reconcile::access_point_account(&tiering.name_prefix, &name)
+                    .map(|a| a.to_string()),
+                detail: format!("access point {name} has a policy but its consumer has no active grant on the access-point tier; run the policy-reconciler"),
+            },
+        });
+    }
+    // KMS grants: every consumer, whatever its tier.
+    let (create, retire) =
+        reconcile::kms_changes(&render::kms_grants(registry, settings, now), live_grants);
+    for g in &create {
         out.push(Drift {
             kind: "kms-grants",
             account_id: Some(g.account_id.clone()),
             detail: format!("KMS grant {} is missing", g.name),
         });
     }
-    for g in &plan.retire_grants {
+    for g in &retire {
         out.push(Drift {
             kind: "kms-grants",
             account_id: None,
@@ -1491,6 +1563,99 @@ mod tests {
         assert_reported(&found, &["warden-boundary is missing"]);
     }
 
+    /// With every consumer on an access point: the rendered state has no drift; a hand-edited
+    /// access point policy, a missing one, and a policy left on a revoked consumer's access
+    /// point are each reported for that account.
+    #[test]
+    fn access_point_policies_are_diffed_per_consumer() {
+        use crate::policy::access_point::{SharingMode, render_tiers};
+        let s = settings();
+        let reg = registry();
+        let tiering = Tiering {
+            mode: SharingMode::AccessPoints,
+            name_prefix: "warden-prod".into(),
+        };
+        let t = render_tiers(
+            &reg,
+            &s,
+            render::baseline_statements(&s),
+            tiering.mode,
+            &tiering.name_prefix,
+            now(),
+        )
+        .unwrap();
+        let bucket = t.bucket.policy.to_compact_json();
+        let grants: Vec<LiveGrant> = t
+            .kms
+            .grants
+            .iter()
+            .map(|g| LiveGrant {
+                grant_id: g.name.clone(),
+                name: Some(g.name.clone()),
+                grantee_principal: g.grantee_principal.clone(),
+                operations: g.operations.clone(),
+                encryption_context_subset: Some(g.encryption_context_subset.clone()),
+                encryption_context_equals: None,
+            })
+            .collect();
+        let mut live: BTreeMap<String, Option<String>> = t
+            .access_points
+            .values()
+            .map(|a| (a.name.clone(), Some(a.doc.policy.to_compact_json())))
+            .collect();
+        let drift = |live: &BTreeMap<String, Option<String>>| {
+            policy_drift(&reg, &s, &tiering, Some(&bucket), &grants, live, now()).unwrap()
+        };
+        assert_eq!(drift(&live), vec![]);
+        let (first, doc) = live
+            .iter()
+            .next()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .unwrap();
+        let account = first.trim_start_matches("warden-prod-").to_owned();
+        live.insert(
+            first.clone(),
+            doc.map(|d| d.replace("/object/", "/object/x")),
+        );
+        let d = drift(&live);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            (d[0].kind, d[0].account_id.as_deref()),
+            ("access-point", Some(account.as_str()))
+        );
+        assert!(
+            d[0].detail.contains("PutAccessPointPolicy"),
+            "{}",
+            d[0].detail
+        );
+        live.remove(&first);
+        let d = drift(&live);
+        assert!(d[0].detail.contains("does not exist"), "{d:?}");
+        live.insert(
+            "warden-prod-999999999999".into(),
+            Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+        );
+        let d = drift(&live);
+        assert!(
+            d.iter()
+                .any(|x| x.account_id.as_deref() == Some("999999999999")
+                    && x.detail.contains("no active grant")),
+            "{d:?}"
+        );
+        // The same bucket policy judged as bucket-only is drift: the tiers are part of the render.
+        let flat = policy_drift(
+            &reg,
+            &s,
+            &Tiering::bucket_only(),
+            Some(&bucket),
+            &grants,
+            &BTreeMap::new(),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(flat[0].kind, "bucket-policy");
+    }
+
     #[test]
     fn policy_in_step_has_no_drift_hand_edit_has() {
         let s = settings();
@@ -1513,12 +1678,29 @@ mod tests {
             })
             .collect();
         assert!(
-            policy_drift(&reg, &s, Some(&p), &grants, now())
-                .unwrap()
-                .is_empty()
+            policy_drift(
+                &reg,
+                &s,
+                &Tiering::bucket_only(),
+                Some(&p),
+                &grants,
+                &BTreeMap::new(),
+                now()
+            )
+            .unwrap()
+            .is_empty()
         );
         let edited = p.replace("analytics/*", "*");
-        let d = policy_drift(&reg, &s, Some(&edited), &grants[1..], now()).unwrap();
+        let d = policy_drift(
+            &reg,
+            &s,
+            &Tiering::bucket_only(),
+            Some(&edited),
+            &grants[1..],
+            &BTreeMap::new(),
+            now(),
+        )
+        .unwrap();
         assert_eq!(
             d.iter().map(|x| x.kind).collect::<Vec<_>>(),
             vec!["bucket-policy", "kms-grants"]

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::grant::{AccessLevel, AccountId, Grant, Prefix, Registry};
+use crate::policy::access_point::{AccessPointRef, Tiering};
 use crate::policy::render::{self, RenderSettings, SESSION_TAG_KEYS};
 
 /// The request body.
@@ -44,6 +45,9 @@ pub enum Verdict {
         granted_prefix: String,
         /// Level of the session.
         level: AccessLevel,
+        /// The consumer's access point when it is on that tier: the session policy is scoped to
+        /// it, and the consumer must read through it (the bucket policy does not name it).
+        access_point: Option<AccessPointRef>,
     },
     /// Refuse, with the reason (also the audit record's error).
     Deny(String),
@@ -91,6 +95,7 @@ pub fn source_identity(request_id: &str) -> String {
 pub fn decide(
     registry: &Registry,
     settings: &RenderSettings,
+    tiering: &Tiering,
     caller_account: &str,
     req: &VendRequest,
     max_seconds: u32,
@@ -139,8 +144,16 @@ pub fn decide(
         access_level: level,
         ..grant.clone()
     };
-    let policy =
-        render::session_policy(&session_grant, &prefix, settings).map_err(|e| e.to_string())?;
+    let access_point = tiering
+        .access_point(registry, &account, settings)
+        .map_err(|e| e.to_string())?;
+    let policy = render::session_policy(
+        &session_grant,
+        &prefix,
+        settings,
+        access_point.as_ref().map(|a| a.arn.as_str()),
+    )
+    .map_err(|e| e.to_string())?;
     let tags = vec![
         (SESSION_TAG_KEYS[0].to_owned(), account.to_string()),
         (
@@ -156,6 +169,7 @@ pub fn decide(
         tags,
         granted_prefix: granted.to_string(),
         level,
+        access_point,
     })
 }
 
@@ -200,11 +214,77 @@ mod tests {
         }
     }
 
+    /// A consumer on the access-point tier gets a session scoped to its access point (S3
+    /// authorizes requests through an access point on the access point's ARN) and is told
+    /// which access point to use; one on the bucket tier gets neither.
+    #[test]
+    fn access_point_consumers_get_sessions_scoped_to_their_access_point() {
+        use crate::policy::access_point::SharingMode;
+        let tiering = Tiering {
+            mode: SharingMode::Auto { threshold: 1 },
+            name_prefix: "warden-prod".into(),
+        };
+        let v = decide(
+            &registry(),
+            &settings(),
+            &tiering,
+            "210000007007",
+            &req("data-science/models/", Some("read-write")),
+            3600,
+            now(),
+        )
+        .unwrap();
+        let Verdict::Allow {
+            session_policy,
+            access_point,
+            ..
+        } = v
+        else {
+            panic!("{v:?}")
+        };
+        let ap = access_point.unwrap();
+        assert_eq!(ap.name, "warden-prod-210000007007");
+        assert_eq!(
+            ap.arn,
+            "arn:aws:s3:us-east-1:111111111111:accesspoint/warden-prod-210000007007"
+        );
+        assert!(session_policy.contains(&format!("{}/object/data-science/models/*", ap.arn)));
+        assert!(
+            session_policy.contains(&format!("\"{}\"", ap.arn)),
+            "listing on the access point"
+        );
+        assert!(
+            !session_policy.contains("arn:aws:s3:::shared"),
+            "{session_policy}"
+        );
+        // The first consumer stays in the bucket policy.
+        let Verdict::Allow {
+            session_policy,
+            access_point,
+            ..
+        } = decide(
+            &registry(),
+            &settings(),
+            &tiering,
+            "210000000000",
+            &req("analytics/", None),
+            3600,
+            now(),
+        )
+        .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(access_point, None);
+        assert!(session_policy.contains("arn:aws:s3:::shared/analytics/*"));
+    }
+
     #[test]
     fn allows_sub_prefix_at_granted_level_only() {
         let v = decide(
             &registry(),
             &settings(),
+            &Tiering::bucket_only(),
             "210000000000",
             &req("analytics/2026/", None),
             3600,
@@ -234,6 +314,7 @@ mod tests {
         let d = |acct: &str, p: &str, l: Option<&str>| match decide(
             &r,
             &settings(),
+            &Tiering::bucket_only(),
             acct,
             &req(p, l),
             3600,
@@ -254,6 +335,7 @@ mod tests {
         let ok = decide(
             &r,
             &settings(),
+            &Tiering::bucket_only(),
             "210000007007",
             &req("data-science/", Some("read-write")),
             3600,
@@ -275,6 +357,7 @@ mod tests {
         let e = decide(
             &r,
             &settings(),
+            &Tiering::bucket_only(),
             "210000000000",
             &req("/abs/", None),
             3600,
@@ -285,14 +368,30 @@ mod tests {
         let mut long = req("analytics/", None);
         long.duration_seconds = Some(7200);
         assert!(
-            decide(&r, &settings(), "210000000000", &long, 3600, now())
-                .unwrap_err()
-                .starts_with("duration_seconds")
+            decide(
+                &r,
+                &settings(),
+                &Tiering::bucket_only(),
+                "210000000000",
+                &long,
+                3600,
+                now()
+            )
+            .unwrap_err()
+            .starts_with("duration_seconds")
         );
         assert!(
-            decide(&r, &settings(), "21", &req("analytics/", None), 3600, now())
-                .unwrap_err()
-                .starts_with("caller: account_id")
+            decide(
+                &r,
+                &settings(),
+                &Tiering::bucket_only(),
+                "21",
+                &req("analytics/", None),
+                3600,
+                now()
+            )
+            .unwrap_err()
+            .starts_with("caller: account_id")
         );
     }
 

@@ -518,7 +518,7 @@ proptest! {
         let s = settings();
         for g in registry.grants() {
             let prefix = &g.allowed_prefixes[0];
-            let sp = render::session_policy(g, prefix, &s).unwrap();
+            let sp = render::session_policy(g, prefix, &s, None).unwrap();
             let set = PolicySet {
                 identity: vec![CompiledPolicy::new("role", &render::consumer_role_policy(&registry, &g.account_id, &s, t0()))],
                 session: Some(CompiledPolicy::new("session", &sp.policy)),

@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use warden_core::cloudtrail::normalise::{Attr, PK, TTL_ATTRIBUTE};
+use warden_core::policy::access_point::Tiering;
 use warden_core::policy::render::RenderSettings;
 use warden_core::ports::{AuditStore, CredentialVendor, GrantStore, WriteOutcome};
 use warden_core::vend::{self, VendRequest, Verdict};
@@ -36,6 +37,8 @@ pub struct Settings {
     pub retention_days: u32,
     /// External ID per consumer account (from the consumer-roles parameter).
     pub external_ids: HashMap<String, String>,
+    /// Which consumers are on the access-point tier (as the policy-reconciler places them).
+    pub tiering: Tiering,
 }
 
 fn response(status: u16, body: Value) -> Value {
@@ -189,6 +192,7 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
     let verdict = match vend::decide(
         &registry,
         &settings.render,
+        &settings.tiering,
         &account,
         &req,
         settings.max_session_seconds,
@@ -221,6 +225,7 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
             tags,
             granted_prefix,
             level,
+            access_point,
         } => {
             let source_identity = vend::source_identity(&request_id);
             // Audit before vending: a decision is never handed out unrecorded.
@@ -261,10 +266,20 @@ pub async fn handle<G: GrantStore, A: AuditStore, V: CredentialVendor>(
                 )
                 .await
             {
-                Ok(creds) => response(
-                    200,
-                    json!({"credentials": creds, "prefix": req.prefix, "granted_prefix": granted_prefix, "access_level": level.as_str(), "role_arn": role_arn}),
-                ),
+                Ok(creds) => {
+                    // What to pass as the bucket: the access point's ARN on that tier (the
+                    // bucket policy does not name this consumer), else the bucket's name.
+                    let bucket = access_point
+                        .as_ref()
+                        .map_or_else(|| settings.render.bucket.clone(), |a| a.arn.clone());
+                    response(
+                        200,
+                        json!({"credentials": creds, "prefix": req.prefix, "granted_prefix": granted_prefix,
+                               "access_level": level.as_str(), "role_arn": role_arn,
+                               "bucket": bucket, "access_point": access_point,
+                               "example": format!("aws s3 ls s3://{bucket}/{}", req.prefix)}),
+                    )
+                }
                 Err(e) => {
                     tracing::error!(error = %e, role = %role_arn, "AssumeRole failed");
                     // The decision record says "allowed"; this one says nothing was handed out.
@@ -398,6 +413,7 @@ mod tests {
             max_session_seconds: 3600,
             retention_days: 365,
             external_ids: HashMap::from([("210000000000".to_owned(), "ext-1".to_owned())]),
+            tiering: Tiering::bucket_only(),
         }
     }
 
@@ -440,6 +456,42 @@ mod tests {
         assert!(policy.contains("shared/analytics/2026/*") && d == 3600);
         let rec = &a.0.lock().unwrap()[0];
         assert_eq!(rec["success_status"], Attr::Bool(true));
+    }
+
+    /// On the access-point tier the session is scoped to the consumer's access point, and the
+    /// response names it as the bucket to use.
+    #[tokio::test]
+    async fn access_point_consumers_are_told_their_access_point() {
+        let (a, s) = (Audit::default(), Sts::default());
+        let settings = Settings {
+            tiering: Tiering::from_settings("access-points", None, "warden-prod").unwrap(),
+            ..settings()
+        };
+        let r = handle(
+            &grants(),
+            &a,
+            &s,
+            &settings,
+            &api(Some("210000000000"), r#"{"prefix":"analytics/2026/"}"#),
+            "inv-1",
+            Utc::now(),
+        )
+        .await;
+        assert_eq!(r["statusCode"], 200, "{r}");
+        let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        let ap = "arn:aws:s3:us-east-1:111111111111:accesspoint/warden-prod-210000000000";
+        assert_eq!(body["bucket"], ap, "{body}");
+        assert_eq!(body["access_point"]["name"], "warden-prod-210000000000");
+        assert_eq!(
+            body["example"],
+            format!("aws s3 ls s3://{ap}/analytics/2026/")
+        );
+        let (_, _, policy, _) = s.0.lock().unwrap()[0].clone();
+        assert!(
+            policy.contains(&format!("{ap}/object/analytics/2026/*")),
+            "{policy}"
+        );
+        assert!(!policy.contains("arn:aws:s3:::"), "{policy}");
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use warden_aws::{DynamoAuditStore, DynamoGrantStore, SsmConfig, StsVendor};
 use warden_core::grant::AccountId;
+use warden_core::policy::access_point::Tiering;
 use warden_core::policy::render::RenderSettings;
 use warden_core::ports::ConfigStore;
 
@@ -66,6 +67,12 @@ async fn main() -> Result<()> {
             .parse()
             .context("ACCESS_LOG_TTL_DAYS must be a number")?,
         external_ids,
+        tiering: Tiering::from_settings(
+            &env("SHARING_MODE")?,
+            std::env::var("ACCESS_POINT_THRESHOLD").ok().as_deref(),
+            &env("ACCESS_POINT_PREFIX")?,
+        )
+        .map_err(|e| anyhow!(e))?,
     };
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let audit = DynamoAuditStore::new(&config, &env("AUDIT_TABLE")?);

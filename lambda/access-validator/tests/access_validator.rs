@@ -25,6 +25,7 @@ async fn vends_inside_the_grant_and_refuses_outside() {
         max_session_seconds: 3600,
         retention_days: 365,
         external_ids: HashMap::from([("350000000001".into(), "x-350000000001".into())]),
+        tiering: warden_core::policy::access_point::Tiering::bucket_only(),
     };
     let (store, audit, sts) = (
         DynamoGrantStore::new(&cfg, &env.registry_table),
@@ -105,6 +106,7 @@ async fn environment(cfg: &aws_config::SdkConfig, name: &str) -> (Environment, S
         max_session_seconds: 3600,
         retention_days: 365,
         external_ids: HashMap::from([("350000000001".into(), "x-350000000001".into())]),
+        tiering: warden_core::policy::access_point::Tiering::bucket_only(),
     };
     (env, settings)
 }

@@ -16,10 +16,40 @@ use serde::Serialize;
 use serde_json::Value;
 use warden_core::governance::{self, Drift, RoleExpectation};
 use warden_core::grant::AccountId;
+use warden_core::policy::access_point::Tiering;
 use warden_core::policy::render::RenderSettings;
 use warden_core::ports::{
-    ConfigStore, GrantStore, KeyGrants, Metrics, Notifier, PolicyStore, PortError, RoleInspector,
+    AccessPoints, ConfigStore, GrantStore, KeyGrants, Metrics, Notifier, PolicyStore, PortError,
+    RoleInspector,
 };
+
+/// Every Warden-named access point on `bucket` (`<name_prefix>-<account>`) with its policy, read
+/// 16 at a time. Access points with other names are not Warden's and not read.
+///
+/// # Errors
+/// A ListAccessPoints or GetAccessPointPolicy call failed.
+pub async fn warden_access_points<A: AccessPoints + Sync>(
+    aps: &A,
+    bucket: &str,
+    name_prefix: &str,
+) -> Result<BTreeMap<String, Option<String>>, PortError> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let names: Vec<String> = aps
+        .list_access_points(bucket)
+        .await?
+        .into_iter()
+        .filter(|p| warden_core::reconcile::access_point_account(name_prefix, &p.name).is_some())
+        .map(|p| p.name)
+        .collect();
+    stream::iter(names)
+        .map(|name| async move {
+            let policy = aps.get_access_point_policy(&name).await?;
+            Ok::<_, PortError>((name, policy))
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+}
 
 /// Settings read once at start.
 #[derive(Debug, Clone)]
@@ -37,6 +67,8 @@ pub struct Settings {
     pub key_aliases: Vec<String>,
     /// The permissions boundary consumer roles must carry (`consumer-role/` sets none).
     pub permissions_boundary: Option<String>,
+    /// How consumers are placed on the bucket policy and access points (as the reconciler).
+    pub tiering: Tiering,
 }
 
 /// A consumer role that was not inspected, and why.
@@ -71,9 +103,10 @@ fn skip(account: &str, reason: String) -> Skipped {
 /// # Errors
 /// A service call failed (the check could not complete; nothing is reported as drift).
 #[allow(clippy::too_many_arguments)]
-pub async fn check<G, P, K, C, R, N, M>(
+pub async fn check<G, P, A, K, C, R, N, M>(
     grants: &G,
     policies: &P,
+    access_points: &A,
     keys: &K,
     config: &C,
     roles: &R,
@@ -85,6 +118,7 @@ pub async fn check<G, P, K, C, R, N, M>(
 where
     G: GrantStore,
     P: PolicyStore,
+    A: AccessPoints + Sync,
     K: KeyGrants,
     C: ConfigStore,
     R: RoleInspector,
@@ -114,7 +148,17 @@ where
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
     let key_policy = keys.get_key_policy(&s.kms_key_arn).await?;
-    match governance::policy_drift(&registry, s, live_policy.as_deref(), &live_grants, now) {
+    let live_access_points =
+        warden_access_points(access_points, &s.bucket, &settings.tiering.name_prefix).await?;
+    match governance::policy_drift(
+        &registry,
+        s,
+        &settings.tiering,
+        live_policy.as_deref(),
+        &live_grants,
+        &live_access_points,
+        now,
+    ) {
         Ok(d) => report.drift.extend(d),
         Err(e) => report.drift.push(Drift {
             kind: "bucket-policy",
@@ -272,7 +316,8 @@ mod tests {
     use warden_core::policy::render;
     use warden_core::ports::RoleFacts;
     use warden_testkit::{
-        FakeConfig, FakeGrants, FakeKeyGrants, FakeMetrics, FakeNotifier, FakePolicies, FakeRoles,
+        FakeAccessPoints, FakeConfig, FakeGrants, FakeKeyGrants, FakeMetrics, FakeNotifier,
+        FakePolicies, FakeRoles,
     };
 
     const ACCOUNT: &str = "210000000000";
@@ -298,6 +343,7 @@ mod tests {
             namespace: "Warden/test".into(),
             key_aliases: vec!["alias/warden-test-data".into()],
             permissions_boundary: None,
+            tiering: Tiering::bucket_only(),
         }
     }
 
@@ -341,6 +387,7 @@ mod tests {
     struct World {
         g: FakeGrants,
         p: FakePolicies,
+        a: FakeAccessPoints,
         k: FakeKeyGrants,
         c: FakeConfig,
         r: FakeRoles,
@@ -355,6 +402,7 @@ mod tests {
             let w = World {
                 g: FakeGrants::new(reg.clone()),
                 p: FakePolicies::default(),
+                a: FakeAccessPoints::default(),
                 k: FakeKeyGrants::default(),
                 c,
                 r: FakeRoles::default(),
@@ -383,6 +431,7 @@ mod tests {
             check(
                 &self.g,
                 &self.p,
+                &self.a,
                 &self.k,
                 &self.c,
                 &self.r,
@@ -452,6 +501,7 @@ mod tests {
         let e = check(
             &w.g,
             &w.p,
+            &w.a,
             &w.k,
             &w.c,
             &w.r,

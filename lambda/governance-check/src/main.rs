@@ -6,10 +6,11 @@ use governance_check::{Settings, check};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use warden_aws::{
-    DynamoGrantStore, IamRoleInspector, KmsKeyGrants, S3PolicyStore, SnsNotifier, SsmConfig,
-    StdoutMetrics,
+    DynamoGrantStore, IamRoleInspector, KmsKeyGrants, S3AccessPoints, S3PolicyStore, SnsNotifier,
+    SsmConfig, StdoutMetrics,
 };
 use warden_core::grant::AccountId;
+use warden_core::policy::access_point::Tiering;
 use warden_core::policy::render::RenderSettings;
 
 fn env(name: &str) -> Result<String> {
@@ -64,10 +65,17 @@ async fn main() -> Result<()> {
         key_aliases: vec![key_alias],
         // consumer-role/ attaches no permissions boundary.
         permissions_boundary: None,
+        tiering: Tiering::from_settings(
+            &env("SHARING_MODE")?,
+            std::env::var("ACCESS_POINT_THRESHOLD").ok().as_deref(),
+            &env("ACCESS_POINT_PREFIX")?,
+        )
+        .map_err(|e| anyhow!(e))?,
     };
     let config = warden_aws::try_env_config().await?;
     let grants = DynamoGrantStore::new(&config, &env("REGISTRY_TABLE")?);
     let policies = S3PolicyStore::new(&config);
+    let access_points = S3AccessPoints::new(&config, account);
     let keys = KmsKeyGrants::new(&config);
     let ssm = SsmConfig::new(&config);
     let roles = IamRoleInspector::new(&config);
@@ -76,6 +84,7 @@ async fn main() -> Result<()> {
         let report = check(
             &grants,
             &policies,
+            &access_points,
             &keys,
             &ssm,
             &roles,
@@ -88,13 +97,21 @@ async fn main() -> Result<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    let (grants, policies, keys, ssm, roles, notifier, settings) = (
-        &grants, &policies, &keys, &ssm, &roles, &notifier, &settings,
+    let (grants, policies, access_points, keys, ssm, roles, notifier, settings) = (
+        &grants,
+        &policies,
+        &access_points,
+        &keys,
+        &ssm,
+        &roles,
+        &notifier,
+        &settings,
     );
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
         let report = check(
             grants,
             policies,
+            access_points,
             keys,
             ssm,
             roles,

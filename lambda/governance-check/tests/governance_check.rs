@@ -69,10 +69,12 @@ impl Local {
             namespace: "Warden/test".into(),
             key_aliases: vec![],
             permissions_boundary: None,
+            tiering: warden_core::policy::access_point::Tiering::bucket_only(),
         };
         check(
             &DynamoGrantStore::new(cfg, &env.registry_table),
             &S3PolicyStore::new(cfg),
+            &warden_aws::S3AccessPoints::new(cfg, &env.render.primary_account.to_string()),
             &KmsKeyGrants::new(cfg),
             &SsmConfig::new(cfg),
             &IamRoleInspector::new(cfg),

@@ -16,7 +16,7 @@ use warden_aws::{
     DynamoGrantStore, KmsKeyGrants, S3AccessPoints, S3PolicyStore, SnsNotifier, SsmConfig,
 };
 use warden_core::grant::AccountId;
-use warden_core::policy::access_point::SharingMode;
+use warden_core::policy::access_point::Tiering;
 use warden_core::policy::render::RenderSettings;
 
 fn env(name: &str) -> Result<String> {
@@ -35,22 +35,14 @@ struct App {
     namespace: String,
 }
 
-/// `SHARING_MODE` (`bucket-policy`, `access-points`, `auto`) and, for `auto`,
-/// `ACCESS_POINT_THRESHOLD` (consumers the bucket policy holds).
-fn sharing_mode() -> Result<SharingMode> {
-    let mode = env("SHARING_MODE")?;
-    let threshold = match std::env::var("ACCESS_POINT_THRESHOLD") {
-        Ok(t) => t.parse::<usize>().map_err(|_| {
-            anyhow!("ACCESS_POINT_THRESHOLD: {t:?} must be a whole number of consumers")
-        })?,
-        Err(_) if mode == "auto" => {
-            return Err(anyhow!(
-                "ACCESS_POINT_THRESHOLD is required with SHARING_MODE=auto"
-            ));
-        }
-        Err(_) => 0,
-    };
-    SharingMode::parse(&mode, threshold).map_err(|e| anyhow!(e))
+/// The tiers: `SHARING_MODE`, `ACCESS_POINT_THRESHOLD`, `ACCESS_POINT_PREFIX`.
+fn tiering() -> Result<Tiering> {
+    Tiering::from_settings(
+        &env("SHARING_MODE")?,
+        std::env::var("ACCESS_POINT_THRESHOLD").ok().as_deref(),
+        &env("ACCESS_POINT_PREFIX")?,
+    )
+    .map_err(|e| anyhow!(e))
 }
 
 async fn app() -> Result<App> {
@@ -65,6 +57,7 @@ async fn app() -> Result<App> {
             ));
         }
     };
+    let tiering = tiering()?;
     let settings = Settings {
         render: RenderSettings {
             partition: partition.to_owned(),
@@ -77,8 +70,8 @@ async fn app() -> Result<App> {
             vending_role_arn: None,
         },
         baseline_parameter: env("BASELINE_PARAMETER")?,
-        sharing: sharing_mode()?,
-        access_point_prefix: env("ACCESS_POINT_PREFIX")?,
+        sharing: tiering.mode,
+        access_point_prefix: tiering.name_prefix,
     };
     let config = warden_aws::env_config().await;
     Ok(App {

@@ -6,6 +6,12 @@ locals {
   partition  = data.aws_partition.current.partition
   bucket_arn = "arn:${local.partition}:s3:::${var.shared_bucket_name}"
   fn_prefix  = "${var.project_name}-${var.environment}"
+  # This account's access point on the shared bucket (the access-point tier, DESIGN.md decision
+  # 3). A request through an access point is authorized on the access point's ARN, so the role's
+  # policy names it beside the bucket; while this account is on the bucket-policy tier the
+  # access point has no policy and grants nothing.
+  # https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-points-policies.html
+  access_point_arn = "arn:${local.partition}:s3:${var.region}:${var.primary_account_id}:accesspoint/${local.fn_prefix}-${local.account_id}"
   # The primary account's root: a principal that exists before the primary stack is applied.
   primary_root = "arn:${local.partition}:iam::${var.primary_account_id}:root"
   validator    = "arn:${local.partition}:iam::${var.primary_account_id}:role/${local.fn_prefix}-access-validator"
@@ -105,13 +111,16 @@ data "aws_iam_policy_document" "consumer" {
   statement {
     sid       = "ObjectsUnderGrantedPrefixes"
     actions   = var.access_level == "read-write" ? concat(local.read_only, local.write) : local.read_only
-    resources = [for p in var.allowed_prefixes : "${local.bucket_arn}/${p}*"]
+    resources = concat(
+      [for p in var.allowed_prefixes : "${local.bucket_arn}/${p}*"],
+      [for p in var.allowed_prefixes : "${local.access_point_arn}/object/${p}*"],
+    )
   }
 
   statement {
     sid       = "ListGrantedPrefixes"
     actions   = ["s3:ListBucket", "s3:ListBucketVersions"]
-    resources = [local.bucket_arn]
+    resources = [local.bucket_arn, local.access_point_arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"

@@ -155,6 +155,9 @@ fn pascal(snake: &str) -> String {
 fn iam_action(service: &str, op: &str) -> String {
     let prefix = match service {
         "sfn" => "states",
+        // S3 Control's operations are authorized as s3:* actions (s3:PutAccessPointPolicy…),
+        // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
+        "s3control" => "s3",
         s => s,
     };
     let name = match (prefix, op) {

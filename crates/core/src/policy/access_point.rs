@@ -256,6 +256,93 @@ pub fn access_point_accounts(registry: &Registry, mode: SharingMode) -> BTreeSet
     }
 }
 
+/// A consumer's access point: what it passes as the bucket (the ARN works wherever a bucket
+/// name does in the SDKs and the AWS CLI).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessPointRef {
+    /// The access point's name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+}
+
+/// How a deployment places consumers on the tiers: the mode and the access point name prefix
+/// (`<project>-<env>`), as the policy-reconciler is configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tiering {
+    /// The sharing mode.
+    pub mode: SharingMode,
+    /// Access point names are `<name_prefix>-<account>`.
+    pub name_prefix: String,
+}
+
+impl Tiering {
+    /// From the functions' settings: `SHARING_MODE`, `ACCESS_POINT_THRESHOLD` (required with
+    /// `auto`) and `ACCESS_POINT_PREFIX`.
+    ///
+    /// # Errors
+    /// A value out of its range, naming the variable and the rule.
+    pub fn from_settings(
+        mode: &str,
+        threshold: Option<&str>,
+        name_prefix: &str,
+    ) -> Result<Self, String> {
+        let threshold = match threshold {
+            Some(t) => t.trim().parse::<usize>().map_err(|_| {
+                format!("ACCESS_POINT_THRESHOLD: {t:?} must be a whole number of consumers")
+            })?,
+            None if mode == "auto" => {
+                return Err("ACCESS_POINT_THRESHOLD is required with SHARING_MODE=auto".into());
+            }
+            None => 0,
+        };
+        let mode = SharingMode::parse(mode, threshold).map_err(|e| format!("SHARING_MODE: {e}"))?;
+        if mode != SharingMode::BucketPolicy {
+            // Checked here, once, rather than on the first consumer past the threshold.
+            name(
+                name_prefix,
+                &AccountId::parse("000000000000").map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| format!("ACCESS_POINT_PREFIX: {e}"))?;
+        }
+        Ok(Tiering {
+            mode,
+            name_prefix: name_prefix.to_owned(),
+        })
+    }
+
+    /// Every consumer in the bucket policy.
+    #[must_use]
+    pub fn bucket_only() -> Self {
+        Tiering {
+            mode: SharingMode::BucketPolicy,
+            name_prefix: String::new(),
+        }
+    }
+
+    /// The access point of `account` when the registry puts it on the access-point tier.
+    ///
+    /// # Errors
+    /// The access point name breaks S3's rules (a misconfigured prefix).
+    pub fn access_point(
+        &self,
+        registry: &Registry,
+        account: &AccountId,
+        s: &RenderSettings,
+    ) -> Result<Option<AccessPointRef>, AccessPointError> {
+        if self.mode == SharingMode::BucketPolicy
+            || !access_point_accounts(registry, self.mode).contains(account)
+        {
+            return Ok(None);
+        }
+        let name = name(&self.name_prefix, account)?;
+        Ok(Some(AccessPointRef {
+            arn: arn(s, &name),
+            name,
+        }))
+    }
+}
+
 /// Everything rendered for both tiers: the bucket policy (the bucket tier's grants, plus the
 /// delegation statement when any consumer is on an access point), one access point policy per
 /// access-point consumer, and the KMS side (key-policy statements for the bucket tier's roles,

@@ -531,7 +531,7 @@ pub fn consumer_role_policy(
         .filter(|g| &g.account_id == account)
         .enumerate()
     {
-        statements.extend(grant_statements(g, &g.allowed_prefixes, s, n));
+        statements.extend(grant_statements(g, &g.allowed_prefixes, s, n, None));
     }
     Policy::new(statements)
 }
@@ -541,11 +541,16 @@ fn grant_statements(
     prefixes: &[Prefix],
     s: &RenderSettings,
     n: usize,
+    access_point: Option<&str>,
 ) -> Vec<Statement> {
     let mut objects = Statement::new(Effect::Allow);
     objects.sid = Some(format!("Objects{n}"));
     objects.action = Some(StrList::of(object_actions(g.access_level)));
-    objects.resource = Some(StrList::of(prefixes.iter().map(|p| s.object_arn(p))));
+    objects.resource = Some(StrList::of(prefixes.iter().map(|p| match access_point {
+        // Through an access point S3 authorizes the request on the access point's object ARN.
+        Some(ap) => format!("{ap}/object/{p}*"),
+        None => s.object_arn(p),
+    })));
     let mut list = Statement::new(Effect::Allow).with_condition(
         "StringLike",
         "s3:prefix",
@@ -553,7 +558,9 @@ fn grant_statements(
     );
     list.sid = Some(format!("List{n}"));
     list.action = Some(StrList::of(LIST_ACTIONS));
-    list.resource = Some(StrList::of([s.bucket_arn()]));
+    list.resource = Some(StrList::of([
+        access_point.map_or_else(|| s.bucket_arn(), str::to_owned)
+    ]));
     let mut key = Statement::new(Effect::Allow);
     key.sid = Some(format!("Kms{n}"));
     let mut actions = vec!["kms:Decrypt", "kms:DescribeKey"];
@@ -569,7 +576,9 @@ fn grant_statements(
     ]
 }
 
-/// The session policy for vended credentials: one prefix of one grant, at the grant's level.
+/// The session policy for vended credentials: one prefix of one grant, at the grant's level, on
+/// the bucket or, for a consumer on the access-point tier, on its access point (`access_point`:
+/// the access point's ARN).
 ///
 /// # Errors
 /// [`RenderError::OverBudget`] over 2,048 characters.
@@ -577,8 +586,15 @@ pub fn session_policy(
     g: &Grant,
     prefix: &Prefix,
     s: &RenderSettings,
+    access_point: Option<&str>,
 ) -> Result<Rendered, RenderError> {
-    let policy = Policy::new(grant_statements(g, std::slice::from_ref(prefix), s, 0));
+    let policy = Policy::new(grant_statements(
+        g,
+        std::slice::from_ref(prefix),
+        s,
+        0,
+        access_point,
+    ));
     let r = Rendered::new(policy, SESSION_POLICY_BUDGET);
     check_budget(
         "the session policy",
@@ -695,7 +711,7 @@ mod tests {
         assert!(trust_policy(&acct, &long, &s).is_err());
         let reg = registry(3, false);
         let g = &reg.grants()[0];
-        let sp = session_policy(g, &g.allowed_prefixes[0], &s).unwrap();
+        let sp = session_policy(g, &g.allowed_prefixes[0], &s, None).unwrap();
         sp.policy.validate(PolicyKind::Identity).unwrap();
     }
 
