@@ -5,7 +5,8 @@
 # On the local AWS emulator (moto, installed into .venv, stopped at the end), all eight functions
 # through the real adapters: reconciler, self-service request → approval workflow → grant,
 # credential vending, CloudTrail events → EventBridge → SQS → access-logger → audit table and
-# alerts, governance drift, expiry, cost report.
+# alerts, governance drift, expiry, cost report; then a second deployment of 200 generated consumers,
+# half of them on their own S3 Access Point (both tiers applied, decided, one consumer revoked).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -334,6 +335,80 @@ for d in json.loads(sys.argv[1])["drift"]: print("       drift: [%s] %s" % (d["k
   echo "       ${report:0:160}…"
   python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if len(r["lines"]) == 21 and "month" in r else 1)' "$report" \
     && ok "cost report for $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["month"])' "$report"): 21 accounts priced, JSON and CSV written, summary published" || ko "cost report"
+
+  step "1,000-consumer design at 200: half the consumers past the threshold on their own S3 Access Point"
+  # A second deployment on the emulator: 200 generated consumers with two prefixes each. The first
+  # 100 share five team namespaces (their statements pack: 14 KB of bucket policy); the other 100
+  # each have their own and, past ACCESS_POINT_THRESHOLD=100, get an access point each.
+  python3 - "$work/grants-200.json" <<'PY'
+import json, sys
+cs = []
+for i in range(200):
+    ps = [f"team-{i % 5}/inbound/", f"team-{i % 5}/shared/"] if i < 100 else [f"consumer-{i}/inbound/", f"consumer-{i}/shared/"]
+    cs.append({"account_id": f"{230000000000 + i}", "name": f"consumer-{i}", "allowed_prefixes": ps,
+               "access_level": "read", "expiration_date": "2030-01-01T00:00:00Z"})
+json.dump({"consumer_accounts": cs}, open(sys.argv[1], "w"))
+PY
+  if "$bin/warden-local" "$endpoint" bootstrap "$work/grants-200.json" warden-ap >"$work/ap-local.env" 2>"$work/bootstrap-200.log"; then
+    # The functions of that deployment: its settings, with the threshold at 100 consumers.
+    ap_run() { ( set -a; . "$work/ap-local.env"; ACCESS_POINT_THRESHOLD=100; set +a; "$bin/policy-reconciler" | tail -1 ); }
+    ap_var() { ( . "$work/ap-local.env"; eval "printf '%s' \"\$$1\"" ); }
+    ap_table=$(ap_var REGISTRY_TABLE); ap_bucket=$(ap_var SHARED_BUCKET); ap_prefix=$(ap_var ACCESS_POINT_PREFIX)
+    r1=$(ap_run); r2=$(ap_run)
+    echo "       first run: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print({k: r[k] for k in ("grants_applied","policy_size","access_point_consumers","access_points_created","access_point_policies_written","kms_grants_created","partial")})' "$r1")"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if (r["grants_applied"], r["access_point_consumers"], r["access_points_created"], r["access_point_policies_written"], r["kms_grants_created"], r["partial"]) == (100, 100, 100, 100, 200, False) else 1)' "$r1" \
+      && ok "100 consumers in the bucket policy (delegating to Warden's access points), 100 access points created with their policies, 200 KMS grants" || ko "first reconciliation of 200 consumers: $r1"
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if (r["policy_applied"], r["access_points_created"], r["access_point_policies_written"], r["kms_grants_created"], r["kms_grants_revoked"]) == (False, 0, 0, 0, 0) else 1)' "$r2" \
+      && ok "second run writes nothing (idempotent on both tiers)" || ko "second reconciliation: $r2"
+    "$bin/warden-local" "$endpoint" bucket-policy "$ap_bucket" >"$work/ap-bucket.json"
+    "$bin/warden-local" "$endpoint" access-point-policy 123456789012 "$ap_prefix-230000000150" >"$work/ap-150.json"
+    # Decide with the evaluator on the applied documents. Through an access point S3 requires both
+    # the access point policy (on the access point's ARN) and the bucket policy (on the bucket's,
+    # with s3:DataAccessPointArn set) to allow.
+    python3 - "$work" "$ap_bucket" "$ap_prefix" <<'PY'
+import json, sys, os
+work, bucket, prefix = sys.argv[1:4]
+bp = json.load(open(os.path.join(work, "ap-bucket.json")))
+ap = json.load(open(os.path.join(work, "ap-150.json")))
+ident = {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}
+ap_arn = f"arn:aws:s3:us-east-1:123456789012:accesspoint/{prefix}-230000000150"
+ctx = {"aws:SecureTransport": "true", "aws:CurrentTime": "2026-11-23T10:00:00Z"}
+via = dict(ctx, **{"s3:DataAccessPointAccount": "123456789012", "s3:DataAccessPointArn": ap_arn, "s3:AccessPointNetworkOrigin": "Internet"})
+def req(acct, resource, policy, context):
+    return {"principal": f"arn:aws:sts::{acct}:assumed-role/warden-consumer/s", "action": "s3:GetObject",
+            "resource": resource, "resource_account": "123456789012", "identity_policies": [ident],
+            "resource_policy": policy, "context": context}
+rows = [
+    # bucket tier: consumer 7 (team-2) inside and outside its prefixes
+    req("230000000007", f"arn:aws:s3:::{bucket}/team-2/shared/a.csv", bp, ctx),
+    req("230000000007", f"arn:aws:s3:::{bucket}/team-3/shared/a.csv", bp, ctx),
+    # access-point tier: consumer 150 through its access point, inside then outside
+    req("230000000150", f"{ap_arn}/object/consumer-150/shared/a.csv", ap, via),
+    req("230000000150", f"arn:aws:s3:::{bucket}/consumer-150/shared/a.csv", bp, via),
+    req("230000000150", f"{ap_arn}/object/consumer-151/shared/a.csv", ap, via),
+    # ... and straight to the bucket, not through its access point: the bucket policy does not name it
+    req("230000000150", f"arn:aws:s3:::{bucket}/consumer-150/shared/a.csv", bp, ctx),
+]
+with open(os.path.join(work, "ap-requests.jsonl"), "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+PY
+    "$warden" policy simulate --batch "$work/ap-requests.jsonl" >"$work/ap-results.jsonl"
+    python3 - "$work/ap-results.jsonl" <<'PY' && ok "bucket tier: team-2/ allowed, team-3/ denied; access-point tier: its prefix allowed through its access point (both documents allow), another consumer's prefix denied, and the bucket straight is denied" || ko "decisions on the applied documents of both tiers"
+import json, sys
+d = [json.loads(l).get("decision") for l in open(sys.argv[1])]
+print("       " + ", ".join(d))
+want = ["Allowed", "ImplicitlyDenied", "Allowed", "Allowed", "ImplicitlyDenied", "ImplicitlyDenied"]
+sys.exit(0 if d == want else 1)
+PY
+    "$bin/warden-local" "$endpoint" revoke-declared "$ap_table" 230000000150 2>/dev/null
+    r3=$(ap_run)
+    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if (r["access_point_policies_removed"], r["access_point_policies_written"], r["kms_grants_revoked"], r["policy_applied"]) == (1, 0, 1, False) else 1)' "$r3" \
+      && ! "$bin/warden-local" "$endpoint" access-point-policy 123456789012 "$ap_prefix-230000000150" >/dev/null 2>&1 \
+      && ok "consumer 230000000150 revoked: its access point policy removed and its KMS grant revoked; the bucket policy and the other 99 access points untouched" || ko "revocation on the access-point tier: $r3"
+  else
+    ko "bootstrap of 200 consumers: $(cat "$work/bootstrap-200.log")"
+  fi
   unset AWS_ENDPOINT_URL WARDEN_RUN_ONCE
 fi
 

@@ -4,8 +4,10 @@
 //! Refuses to run without an explicit local endpoint, so it can never touch a real account.
 //!
 //! ```text
-//! warden-local ENDPOINT bootstrap GRANTS_FILE          prints KEY=VALUE settings for the functions
+//! warden-local ENDPOINT bootstrap GRANTS_FILE [NAME]   prints KEY=VALUE settings for the functions
 //! warden-local ENDPOINT bucket-policy BUCKET           prints the live bucket policy
+//! warden-local ENDPOINT access-point-policy ACCOUNT NAME  prints an access point's live policy
+//! warden-local ENDPOINT revoke-declared TABLE ACCOUNT  revokes an account's declared grant
 //! warden-local ENDPOINT put-bucket-policy BUCKET FILE  replaces it (plants drift for the demo)
 //! warden-local ENDPOINT put-events FILE                CloudTrail records (JSON Lines) onto the event bus
 //! warden-local ENDPOINT deliver QUEUE_URL FUNCTION     event source mapping: batches of ≤ 100 to FUNCTION
@@ -22,7 +24,7 @@ use chrono::Utc;
 use warden_aws::{S3PolicyStore, bootstrap, local, local_config};
 use warden_core::ports::PolicyStore;
 
-const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE | bucket-policy BUCKET | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT | widen-consumer-role ACCOUNT BUCKET PREFIX | restore-consumer-role ACCOUNT";
+const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE [NAME] | bucket-policy BUCKET | access-point-policy ACCOUNT NAME | revoke-declared TABLE ACCOUNT | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT | widen-consumer-role ACCOUNT BUCKET PREFIX | restore-consumer-role ACCOUNT";
 
 /// What the event source mapping of the access-logger does (batch size 100,
 /// `ReportBatchItemFailures`): receive, invoke the function with the batch, delete what it did not
@@ -83,10 +85,11 @@ async fn main() -> Result<()> {
     warden_aws::FaultPlan::from_env()?;
     let cfg = local_config(endpoint, "us-east-1").await;
     match rest {
-        [cmd, grants] if cmd == "bootstrap" => {
+        [cmd, grants, name @ ..] if cmd == "bootstrap" && name.len() <= 1 => {
             let text =
                 std::fs::read_to_string(grants).with_context(|| format!("reading {grants}"))?;
-            let env = local::Environment::create(&cfg, "warden-local", &text, Utc::now())
+            let name = name.first().map_or("warden-local", String::as_str);
+            let env = local::Environment::create(&cfg, name, &text, Utc::now())
                 .await
                 .map_err(|e| anyhow!("{grants}: {e}"))?;
             // Shell-quoted, for `set -a; . FILE`.
@@ -190,6 +193,36 @@ async fn main() -> Result<()> {
                 "{}",
                 serde_json::json!({"account_id": account, "s3_requests": u.requests, "bytes_out": u.bytes_out})
             );
+        }
+        [cmd, account, name] if cmd == "access-point-policy" => {
+            use warden_core::ports::AccessPoints as _;
+            match warden_aws::S3AccessPoints::new(&cfg, account)
+                .get_access_point_policy(name)
+                .await?
+            {
+                Some(p) => println!("{p}"),
+                None => bail!("access point {name} has no policy"),
+            }
+        }
+        [cmd, table, account] if cmd == "revoke-declared" => {
+            use warden_core::ports::GrantStore as _;
+            // What removing the account from consumer_accounts and applying does to its item.
+            let revoked = warden_aws::DynamoGrantStore::new(&cfg, table)
+                .revoke(
+                    &warden_core::ports::GrantRef {
+                        account_id: account.clone(),
+                        grant_id: "declared".into(),
+                        expiration_date: String::new(),
+                        allowed_prefixes: Vec::new(),
+                        access_level: String::new(),
+                    },
+                    Utc::now(),
+                )
+                .await?;
+            if !revoked {
+                bail!("{account} has no active declared grant in {table}");
+            }
+            eprintln!("declared grant of {account} revoked");
         }
         [cmd, queue] if cmd == "queue-depth" => {
             println!("{}", local::queue_depth(&cfg, queue).await?);
