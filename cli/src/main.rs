@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use warden_core::grant::{AccountId, ExternalId, Registry, Timestamp};
-use warden_core::policy::access_point::{self, SharingMode};
+use warden_core::policy::access_point::{self, SharingMode, Tiering};
 use warden_core::policy::condition::current_time;
 use warden_core::policy::eval::{CompiledPolicy, Decision};
 use warden_core::policy::lint::{LintOptions, lint};
@@ -97,16 +97,8 @@ enum PolicyCmd {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Where consumers' grants go: all in the bucket policy, each on its own S3 Access
-        /// Point, or the first N in the bucket policy and the rest on access points.
-        #[arg(long, value_enum, default_value_t = Sharing::BucketPolicy)]
-        sharing_mode: Sharing,
-        /// With `--sharing-mode auto`: how many consumers the bucket policy holds.
-        #[arg(long, default_value_t = 20)]
-        access_point_threshold: usize,
-        /// Access point names are `<prefix>-<account>` (`<project>-<env>`).
-        #[arg(long, default_value = "warden-prod")]
-        access_point_prefix: String,
+        #[command(flatten)]
+        tiers: TierArgs,
     },
     /// Lint policy documents against spec 002's rules; exits 1 when there are findings.
     Lint {
@@ -142,6 +134,8 @@ enum AccessCmd {
         at: Option<String>,
         #[command(flatten)]
         live: LiveDocs,
+        #[command(flatten)]
+        tiers: TierArgs,
         /// Output format (`json` for scripts: every layer, its decision and the advice).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -161,6 +155,10 @@ struct LiveDocs {
     /// The live key policy (`aws kms get-key-policy --key-id K --policy-name default > FILE`).
     #[arg(long, value_name = "FILE")]
     key_policy: Option<PathBuf>,
+    /// The consumer's access point's live policy, when it is on the access-point tier
+    /// (`aws s3control get-access-point-policy --account-id P --name N > FILE`).
+    #[arg(long, value_name = "FILE")]
+    access_point_policy: Option<PathBuf>,
     /// The key's live grants (`aws kms list-grants --key-id K > FILE`).
     #[arg(long, value_name = "FILE")]
     kms_grants: Option<PathBuf>,
@@ -200,6 +198,38 @@ struct StackArgs {
     /// The access-validator's role ARN, trusted to vend credentials.
     #[arg(long)]
     vending_role_arn: Option<String>,
+}
+
+/// How consumers are placed on the bucket policy and access points: Terraform's `sharing_mode`,
+/// `access_point_threshold` and the access point name prefix (`<project>-<env>`), with the same
+/// defaults.
+#[derive(clap::Args, Debug, Clone)]
+struct TierArgs {
+    /// Where consumers' grants go: all in the bucket policy, each on its own S3 Access
+    /// Point, or the first N in the bucket policy and the rest on access points.
+    #[arg(long, value_enum, default_value_t = Sharing::Auto)]
+    sharing_mode: Sharing,
+    /// With `--sharing-mode auto`: how many consumers the bucket policy holds.
+    #[arg(long, default_value_t = 20)]
+    access_point_threshold: usize,
+    /// Access point names are `<prefix>-<account>` (`<project>-<env>`).
+    #[arg(long, default_value = "warden-prod")]
+    access_point_prefix: String,
+}
+
+impl TierArgs {
+    fn tiering(&self) -> Tiering {
+        Tiering {
+            mode: match self.sharing_mode {
+                Sharing::BucketPolicy => SharingMode::BucketPolicy,
+                Sharing::AccessPoints => SharingMode::AccessPoints,
+                Sharing::Auto => SharingMode::Auto {
+                    threshold: self.access_point_threshold,
+                },
+            },
+            name_prefix: self.access_point_prefix.clone(),
+        }
+    }
 }
 
 /// `sharing_mode` (Terraform's variable of the same name).
@@ -540,6 +570,7 @@ fn read_policy(flag: &str, path: &std::path::Path) -> Result<Policy> {
     Policy::from_value(&doc).map_err(|e| anyhow!("{flag}: {}: {e}", path.display()))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cmd_check(
     stack: &StackArgs,
     account: &str,
@@ -547,6 +578,7 @@ fn cmd_check(
     key: &str,
     at: Option<&str>,
     live: &LiveDocs,
+    tiering: &Tiering,
     format: Format,
 ) -> Result<ExitCode> {
     let now = match at {
@@ -580,9 +612,45 @@ fn cmd_check(
     source("key_policy", &live.key_policy);
     source("kms_grants", &live.kms_grants);
     source("role_policy", &live.role_policy.first().cloned());
+    // Both tiers as the policy-reconciler renders them: the bucket policy (with the delegation
+    // when any consumer is on an access point) and this consumer's access point, if it has one.
+    let tiers = access_point::render_tiers(
+        &registry,
+        &s,
+        render::baseline_statements(&s),
+        tiering.mode,
+        &tiering.name_prefix,
+        rendered_at,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
     let bucket = match &live.bucket_policy {
         Some(f) => read_policy("--bucket-policy", f)?,
-        None => render::bucket_policy(&registry, &s, rendered_at)?.policy,
+        None => tiers.bucket.policy.clone(),
+    };
+    let ap = match tiering
+        .access_point(&registry, &account, &s)
+        .map_err(|e| anyhow!("--access-point-prefix: {e}"))?
+    {
+        None if live.access_point_policy.is_some() => bail!(
+            "--access-point-policy: account {account} is not on the access-point tier with these settings (--sharing-mode, --access-point-threshold)"
+        ),
+        None => None,
+        Some(r) => {
+            let policy = match &live.access_point_policy {
+                Some(f) => read_policy("--access-point-policy", f)?,
+                None => tiers
+                    .access_points
+                    .get(&account)
+                    .map(|a| a.doc.policy.clone())
+                    .unwrap_or_else(|| Policy::new(Vec::new())),
+            };
+            source("access_point_policy", &live.access_point_policy);
+            Some(path::AccessPointPath {
+                policy: CompiledPolicy::new("access point policy", &policy),
+                name: r.name,
+                arn: r.arn,
+            })
+        }
     };
     let kms = render::kms(&registry, &s, rendered_at)?;
     let key_policy = match &live.key_policy {
@@ -603,7 +671,13 @@ fn cmd_check(
     let role_policies: Vec<CompiledPolicy> = if live.role_policy.is_empty() {
         vec![CompiledPolicy::new(
             "consumer role policy",
-            &render::consumer_role_policy(&registry, &account, &s, rendered_at),
+            &render::consumer_role_policy_with(
+                &registry,
+                &account,
+                &s,
+                rendered_at,
+                ap.as_ref().map(|a| a.arn.as_str()),
+            ),
         )]
     } else {
         live.role_policy
@@ -619,6 +693,7 @@ fn cmd_check(
         key_policy: CompiledPolicy::new("key policy", &key_policy),
         kms_grants,
         key_aliases: live.key_alias.clone(),
+        access_point: ap,
         settings: s,
     };
     let r = path::check(&d, &role_policies, &account, action, key, now).map_err(|e| anyhow!(e))?;
@@ -640,6 +715,8 @@ fn cmd_check(
                 "resource": resource,
                 "at": current_time(now),
                 "denied_by": r.denied_layer().map(|l| format!("{} ({})", l.layer, l.action)),
+                "tier": if d.access_point.is_some() { "access-point" } else { "bucket-policy" },
+                "access_point": d.access_point.as_ref().map(|a| json!({"name": a.name, "arn": a.arn})),
                 "advice": advice,
                 "layers": r.layers,
                 "documents": sources,
@@ -653,6 +730,13 @@ fn cmd_check(
                 "{verdict}: {account} {action} {resource} ({:?})",
                 r.decision
             )?;
+            if let Some(a) = &d.access_point {
+                writeln!(
+                    out,
+                    "  tier: access point {} — this consumer reads and writes through s3://{}/… (the bucket policy does not name it)",
+                    a.name, a.arn
+                )?;
+            }
             for l in &r.layers {
                 let parts: Vec<String> = l
                     .parts
@@ -704,18 +788,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Policy(PolicyCmd::Render {
             stack,
             format,
-            sharing_mode,
-            access_point_threshold,
-            access_point_prefix,
+            tiers,
         }) => {
-            let mode = match sharing_mode {
-                Sharing::BucketPolicy => SharingMode::BucketPolicy,
-                Sharing::AccessPoints => SharingMode::AccessPoints,
-                Sharing::Auto => SharingMode::Auto {
-                    threshold: access_point_threshold,
-                },
-            };
-            cmd_render(&stack, format, mode, &access_point_prefix)
+            let t = tiers.tiering();
+            cmd_render(&stack, format, t.mode, &t.name_prefix)
         }
         Command::Policy(PolicyCmd::Lint {
             files,
@@ -739,6 +815,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
             at,
             live,
+            tiers,
             format,
             json,
         }) => cmd_check(
@@ -748,6 +825,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &key,
             at.as_deref(),
             &live,
+            &tiers.tiering(),
             if json { Format::Json } else { format },
         ),
     }

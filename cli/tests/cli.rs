@@ -119,7 +119,7 @@ fn simulate_batch_lines_across_buffers_and_bytes() {
 
 /// 30 consumers on their own namespaces overflow the bucket policy; with the access-point tier
 /// the first 20 stay in it, the other 10 get access points, and every document's headroom is
-/// printed.
+/// printed. `warden access check` then answers through the tier each consumer is on.
 #[test]
 fn render_moves_consumers_past_the_threshold_to_access_points() {
     let consumers: Vec<Value> = (0..30)
@@ -143,7 +143,17 @@ fn render_moves_consumers_past_the_threshold_to_access_points() {
     )
     .unwrap();
     let g = grants.to_str().unwrap();
-    let refused = warden(&["policy", "render", "--grants", g], None);
+    let refused = warden(
+        &[
+            "policy",
+            "render",
+            "--grants",
+            g,
+            "--sharing-mode",
+            "bucket-policy",
+        ],
+        None,
+    );
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(
@@ -207,6 +217,90 @@ fn render_moves_consumers_past_the_threshold_to_access_points() {
             .to_string()
             .contains("s3:DataAccessPointAccount"),
         "the bucket delegates"
+    );
+    // The consumer past the threshold reads through its access point, and is told so.
+    let check = |account: &str, key: &str| {
+        let out = warden(
+            &[
+                "access",
+                "check",
+                "--grants",
+                g,
+                "--account",
+                account,
+                "--action",
+                "s3:GetObject",
+                "--key",
+                key,
+                "--json",
+            ],
+            None,
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, v) = check("300000000025", "consumers/c025/shared/a.csv");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["tier"], "access-point");
+    assert_eq!(v["access_point"]["name"], "warden-prod-300000000025");
+    assert_eq!(
+        v["resource"],
+        "arn:aws:s3:us-east-1:111111111111:accesspoint/warden-prod-300000000025/object/consumers/c025/shared/a.csv"
+    );
+    let layers: Vec<&str> = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(layers, ["s3-access-point", "s3", "kms"]);
+    let (code, v) = check("300000000025", "consumers/c024/shared/a.csv");
+    assert_eq!(code, Some(3), "{v}");
+    assert!(
+        v["advice"]
+            .as_str()
+            .unwrap()
+            .contains("outside the prefixes"),
+        "{v}"
+    );
+    // A live access point policy without the grant: the access point layer denies, and the fix
+    // names the reconciler.
+    let empty = dir.join("empty-ap.json");
+    std::fs::write(
+        &empty,
+        r#"{"Policy":"{\"Version\":\"2012-10-17\",\"Statement\":[]}"}"#,
+    )
+    .unwrap();
+    let out = warden(
+        &[
+            "access",
+            "check",
+            "--grants",
+            g,
+            "--account",
+            "300000000025",
+            "--action",
+            "s3:GetObject",
+            "--key",
+            "consumers/c025/shared/a.csv",
+            "--access-point-policy",
+            empty.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["denied_by"], "s3-access-point (s3:GetObject)", "{v}");
+    assert!(
+        v["advice"].as_str().unwrap().contains("policy-reconciler"),
+        "{v}"
+    );
+    // A consumer under the threshold stays on the bucket.
+    let (code, v) = check("300000000003", "consumers/c003/shared/a.csv");
+    assert_eq!(
+        (code, v["tier"].as_str()),
+        (Some(0), Some("bucket-policy")),
+        "{v}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -166,6 +166,7 @@ fn bench(c: &mut Criterion) {
         key_policy: CompiledPolicy::new("key", &kms.key_policy.policy),
         kms_grants: kms_set.kms_grants.clone(),
         key_aliases: Vec::new(),
+        access_point: None,
     };
     let roles = [CompiledPolicy::new("identity", &identity)];
     let accounts: Vec<AccountId> = (0..20)

@@ -1070,6 +1070,7 @@ pub fn decrypt_drift(
         key_policy: CompiledPolicy::new("key policy", &key_policy),
         kms_grants: live_kms_grants(live.grants),
         key_aliases: key_aliases.to_vec(),
+        access_point: None,
     };
     let mut findings = Vec::new();
     for g in grants.iter().filter(|g| g.is_active(now)) {

@@ -490,6 +490,7 @@ proptest! {
             key_policy: CompiledPolicy::new("key policy", &key_policy),
             kms_grants: Deployment::grants_from_specs(&kms.grants, &s.kms_key_arn).unwrap(),
             key_aliases: Vec::new(),
+            access_point: None,
             settings: s.clone(),
         };
         for account in ACCOUNTS.iter().chain(["777777777777"].iter()) {

@@ -10,11 +10,14 @@
 //!   `*` on the bucket when `s3:DataAccessPointAccount` is the bucket owner's account
 //!   (access-points-policies.html, "Delegating access control to access points"). The bucket's
 //!   baseline denies (TLS, SSE-KMS, the right key) therefore still hold through an access point.
-//! - An access point's object resource is `arn:<partition>:s3:<region>:<account>:accesspoint/<name>/object/<key>`
-//!   and its policy is limited to 20 KB (access-points-policies.html,
-//!   access-points-restrictions-limitations.html). Listing through an access point is modelled on
-//!   the access point's own ARN with `s3:prefix`; that resource form is not yet confirmed on
-//!   AWS's page and is to be checked before the reconciler applies these policies.
+//! - An access point's resource is `arn:<partition>:s3:<region>:<account>:accesspoint/<name>` and an
+//!   object through it `…/accesspoint/<name>/object/<key>` ("ARNs for objects accessed through an
+//!   access point use the format …/object/resource", using-access-points.html); its policy is
+//!   limited to 20 KB (access-points-restrictions-limitations.html). Listing through an access
+//!   point is modelled on the access point's own ARN with `s3:prefix`, which follows from that ARN
+//!   format; no listing example on AWS's pages was found to confirm it (README, Known AWS
+//!   behaviour), so a consumer that can read but not list through its access point is the first
+//!   thing to check on AWS.
 //! - "S3 access points introduce three new condition keys": `s3:DataAccessPointArn`,
 //!   `s3:DataAccessPointAccount` (the access point owner's account) and
 //!   `s3:AccessPointNetworkOrigin` (`Internet` or `VPC`) (access-points-policies.html,

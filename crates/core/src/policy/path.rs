@@ -45,6 +45,19 @@ pub struct Deployment {
     /// The key's aliases (`alias/…`), sent as `kms:ResourceAliases`: the consumer role's policy
     /// names the key by alias through that condition key.
     pub key_aliases: Vec<String>,
+    /// The consumer's access point when it is on the access-point tier: requests go through it.
+    pub access_point: Option<AccessPointPath>,
+}
+
+/// A consumer's access point and its policy (the access-point tier, DESIGN.md decision 3).
+#[derive(Debug, Clone)]
+pub struct AccessPointPath {
+    /// The access point's name.
+    pub name: String,
+    /// Its ARN (`arn:…:s3:<region>:<account>:accesspoint/<name>`).
+    pub arn: String,
+    /// Its policy.
+    pub policy: CompiledPolicy,
 }
 
 impl Deployment {
@@ -204,6 +217,15 @@ pub fn check(
             s.kms_key_arn.clone(),
         );
     }
+    if let Some(ap) = &d.access_point {
+        // Through an access point "both the access point and the underlying bucket must permit
+        // the request" (access-points-policies.html): the access point policy and the role's
+        // policies on the access point's ARN, then the bucket policy on the bucket's, both with
+        // the access point's condition keys.
+        ctx.set("s3:DataAccessPointAccount", s.primary_account.to_string());
+        ctx.set("s3:DataAccessPointArn", ap.arn.clone());
+        ctx.set("s3:AccessPointNetworkOrigin", "Internet");
+    }
     let s3_req = Request {
         caller: caller.clone(),
         action: action.to_owned(),
@@ -212,11 +234,6 @@ pub fn check(
         context: ctx,
     }
     .with_global_keys();
-    let s3_set = PolicySet {
-        identity: role_policies.to_vec(),
-        resource: Some(d.bucket_policy.clone()),
-        ..Default::default()
-    };
     let bucket_alone = PolicySet {
         identity: vec![allow_all()],
         resource: Some(d.bucket_policy.clone()),
@@ -226,18 +243,63 @@ pub fn check(
         identity: role_policies.to_vec(),
         ..Default::default()
     };
-    let mut layers = vec![layer(
-        "s3",
-        &s3_set,
-        &s3_req,
-        vec![
-            ("bucket policy", evaluate(&bucket_alone, &s3_req)),
-            (
-                "consumer role policy",
-                evaluate_principal_policies(&role_alone, &s3_req),
-            ),
-        ],
-    )];
+    let mut layers = Vec::new();
+    if let Some(ap) = &d.access_point {
+        let ap_req = Request {
+            resource: if is_list {
+                ap.arn.clone()
+            } else {
+                format!("{}/object/{key}", ap.arn)
+            },
+            ..s3_req.clone()
+        };
+        let ap_set = PolicySet {
+            identity: role_policies.to_vec(),
+            resource: Some(ap.policy.clone()),
+            ..Default::default()
+        };
+        let ap_alone = PolicySet {
+            identity: vec![allow_all()],
+            resource: Some(ap.policy.clone()),
+            ..Default::default()
+        };
+        layers.push(layer(
+            "s3-access-point",
+            &ap_set,
+            &ap_req,
+            vec![
+                ("access point policy", evaluate(&ap_alone, &ap_req)),
+                (
+                    "consumer role policy",
+                    evaluate_principal_policies(&role_alone, &ap_req),
+                ),
+            ],
+        ));
+        layers.push(layer(
+            "s3",
+            &bucket_alone,
+            &s3_req,
+            vec![("bucket policy", evaluate(&bucket_alone, &s3_req))],
+        ));
+    } else {
+        let s3_set = PolicySet {
+            identity: role_policies.to_vec(),
+            resource: Some(d.bucket_policy.clone()),
+            ..Default::default()
+        };
+        layers.push(layer(
+            "s3",
+            &s3_set,
+            &s3_req,
+            vec![
+                ("bucket policy", evaluate(&bucket_alone, &s3_req)),
+                (
+                    "consumer role policy",
+                    evaluate_principal_policies(&role_alone, &s3_req),
+                ),
+            ],
+        ));
+    }
     for op in kms_ops {
         let mut ctx = base_context(at);
         ctx.set("kms:ViaService", format!("s3.{}.amazonaws.com", s.region));
@@ -393,6 +455,17 @@ pub fn advise(
     }
     // The registry grants it, so a document is out of step with it.
     Some(match l.layer {
+        "s3-access-point" if !part_allows(l, "access point policy") => format!(
+            "the policy of {acct}'s access point ({}) does not carry its grant: run the policy-reconciler (it writes access point policies from the registry)",
+            l.resource.split("/object/").next().unwrap_or(&l.resource)
+        ),
+        "s3-access-point" => format!(
+            "the consumer role policy in {acct} does not allow {action} on its access point: re-apply terraform/data-sharing/consumer-role in {acct} (it names the access point's ARNs)"
+        ),
+        "s3" if r.layers.iter().any(|x| x.layer == "s3-access-point") => format!(
+            "the bucket policy of {} does not delegate to Warden's access points: run the policy-reconciler (it adds the delegation while any consumer is on the access-point tier)",
+            s.bucket
+        ),
         "s3" if !part_allows(l, "bucket policy") => format!(
             "the bucket policy of {} does not carry the grant for {acct}: run the policy-reconciler (the policy is rendered from the registry)",
             s.bucket
@@ -479,6 +552,7 @@ mod tests {
             bucket_policy: CompiledPolicy::new("bucket policy", &bucket.policy),
             key_policy: CompiledPolicy::new("key policy", &key_policy),
             key_aliases: Vec::new(),
+            access_point: None,
             settings: s,
         }
     }
@@ -521,6 +595,87 @@ mod tests {
 
     fn actions(r: &PathResult) -> Vec<&str> {
         r.layers.iter().map(|l| l.action.as_str()).collect()
+    }
+
+    /// A consumer on the access-point tier: the access point policy and the role decide on the
+    /// access point's ARN, the delegating bucket policy on the bucket's; a bucket policy without
+    /// the delegation, or an access point without the grant, is named in the fix.
+    #[test]
+    fn through_an_access_point_both_documents_decide() {
+        use crate::policy::access_point::{self, SharingMode, Tiering};
+        let reg = registry();
+        let s = settings();
+        let at = t("2026-12-02T00:00:00Z");
+        let tiering = Tiering {
+            mode: SharingMode::AccessPoints,
+            name_prefix: "warden-test".into(),
+        };
+        let tiers = access_point::render_tiers(
+            &reg,
+            &s,
+            render::baseline_statements(&s),
+            tiering.mode,
+            &tiering.name_prefix,
+            t("2026-12-01T00:00:00Z"),
+        )
+        .unwrap();
+        let a = AccountId::parse("210000000000").unwrap();
+        let ap_ref = tiering.access_point(&reg, &a, &s).unwrap().unwrap();
+        let mut d = deployment(&reg, None, false);
+        d.bucket_policy = CompiledPolicy::new("bucket policy", &tiers.bucket.policy);
+        let ap_policy = |p: &Policy| AccessPointPath {
+            name: ap_ref.name.clone(),
+            arn: ap_ref.arn.clone(),
+            policy: CompiledPolicy::new("access point policy", p),
+        };
+        d.access_point = Some(ap_policy(&tiers.access_points[&a].doc.policy));
+        let role = render::consumer_role_policy_with(
+            &reg,
+            &a,
+            &s,
+            t("2026-12-01T00:00:00Z"),
+            Some(&ap_ref.arn),
+        );
+        let go = |d: &Deployment, key: &str| {
+            let r = check(
+                d,
+                &[CompiledPolicy::new("consumer role policy", &role)],
+                &a,
+                "s3:GetObject",
+                key,
+                at,
+            )
+            .unwrap();
+            let advice = advise(&r, &reg, &s, &a, "s3:GetObject", key, at);
+            (r, advice)
+        };
+        let (r, _) = go(&d, "sales/q3.csv");
+        assert_eq!(r.decision, Decision::Allowed, "{r:?}");
+        let layers: Vec<&str> = r.layers.iter().map(|l| l.layer).collect();
+        assert_eq!(layers, ["s3-access-point", "s3", "kms"]);
+        assert_eq!(
+            r.layers[0].resource,
+            format!("{}/object/sales/q3.csv", ap_ref.arn)
+        );
+        assert_eq!(
+            go(&d, "finance/x.csv").0.decision,
+            Decision::ImplicitlyDenied
+        );
+        // The access point has lost its policy.
+        let mut empty = d.clone();
+        empty.access_point = Some(ap_policy(&Policy::new(Vec::new())));
+        let (r, advice) = go(&empty, "sales/q3.csv");
+        assert_eq!(r.denied_layer().unwrap().layer, "s3-access-point");
+        assert!(advice.unwrap().contains("access point"), "{r:?}");
+        // The bucket policy does not delegate (rendered for the bucket tier only).
+        let mut flat = d.clone();
+        flat.bucket_policy = CompiledPolicy::new(
+            "bucket policy",
+            &Policy::new(render::baseline_statements(&s)),
+        );
+        let (r, advice) = go(&flat, "sales/q3.csv");
+        assert_eq!(r.denied_layer().unwrap().layer, "s3");
+        assert!(advice.unwrap().contains("does not delegate"));
     }
 
     #[test]

@@ -525,6 +525,20 @@ pub fn consumer_role_policy(
     s: &RenderSettings,
     now: DateTime<Utc>,
 ) -> Policy {
+    consumer_role_policy_with(registry, account, s, now, None)
+}
+
+/// [`consumer_role_policy`], also naming the consumer's access point (`access_point`: its ARN)
+/// as `consumer-role/` does: through an access point S3 authorizes the request on the access
+/// point's ARNs.
+#[must_use]
+pub fn consumer_role_policy_with(
+    registry: &Registry,
+    account: &AccountId,
+    s: &RenderSettings,
+    now: DateTime<Utc>,
+    access_point: Option<&str>,
+) -> Policy {
     let mut statements = Vec::new();
     for (n, g) in registry
         .active(now)
@@ -532,6 +546,18 @@ pub fn consumer_role_policy(
         .enumerate()
     {
         statements.extend(grant_statements(g, &g.allowed_prefixes, s, n, None));
+        if let Some(ap) = access_point {
+            // Objects and listing through the access point; the KMS statement is the same.
+            statements.extend(
+                grant_statements(g, &g.allowed_prefixes, s, n, Some(ap))
+                    .into_iter()
+                    .take(2)
+                    .map(|mut st| {
+                        st.sid = st.sid.map(|sid| format!("{sid}ViaAccessPoint"));
+                        st
+                    }),
+            );
+        }
     }
     Policy::new(statements)
 }
