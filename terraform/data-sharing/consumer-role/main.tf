@@ -109,8 +109,8 @@ resource "aws_iam_role" "consumer" {
 
 data "aws_iam_policy_document" "consumer" {
   statement {
-    sid       = "ObjectsUnderGrantedPrefixes"
-    actions   = var.access_level == "read-write" ? concat(local.read_only, local.write) : local.read_only
+    sid     = "ObjectsUnderGrantedPrefixes"
+    actions = var.access_level == "read-write" ? concat(local.read_only, local.write) : local.read_only
     resources = concat(
       [for p in var.allowed_prefixes : "${local.bucket_arn}/${p}*"],
       [for p in var.allowed_prefixes : "${local.access_point_arn}/object/${p}*"],
