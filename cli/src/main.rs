@@ -419,7 +419,7 @@ fn cmd_render(
                 .map(|(a, p)| (a.to_string(), json!(p)))
                 .collect();
             let doc = json!({
-                "sharing_mode": format!("{mode:?}"),
+                "sharing_mode": mode.to_string(),
                 "bucket_policy": {"policy": bucket.policy, "size": bucket.size, "budget": bucket.budget},
                 "access_points": aps,
                 "key_policy": {"policy": kms.key_policy.policy, "size": kms.key_policy.size, "budget": kms.key_policy.budget},
@@ -433,7 +433,7 @@ fn cmd_render(
             writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Text => {
-            writeln!(out, "# Size headroom ({mode:?})")?;
+            writeln!(out, "# Size headroom (sharing mode {mode})")?;
             for (what, size, budget) in &headroom {
                 writeln!(
                     out,

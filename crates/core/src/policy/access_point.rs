@@ -218,6 +218,16 @@ pub enum SharingMode {
     },
 }
 
+impl std::fmt::Display for SharingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SharingMode::BucketPolicy => f.write_str("bucket-policy"),
+            SharingMode::AccessPoints => f.write_str("access-points"),
+            SharingMode::Auto { threshold } => write!(f, "auto, threshold {threshold}"),
+        }
+    }
+}
+
 impl SharingMode {
     /// `bucket-policy`, `access-points` or `auto` (with its threshold).
     ///
