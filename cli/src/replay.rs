@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use serde_json::Value;
-use warden_core::cloudtrail::{Parsed, decompress, normalise_owned, parse_text_each};
+use warden_core::cloudtrail::{Parsed, TimeForm, decompress, normalise_owned, parse_text_each};
 use warden_core::detect::{Alert, DetectConfig, Pipeline};
 use warden_core::grant::Registry;
 
@@ -127,6 +127,10 @@ struct Run<W: Write> {
     alerts: Vec<Alert>,
     n_records: u64,
     n_alerts: u64,
+    /// Records whose `eventTime` was an export's `YYYY-MM-DD HH:MM:SS[.fff]` (UTC, no zone).
+    n_export_time: u64,
+    /// Records whose nested objects were JSON strings (an export's form).
+    n_nested_text: u64,
     /// The first write error (the parser's callback cannot return one); stops the replay.
     io_error: Option<io::Error>,
 }
@@ -156,6 +160,8 @@ impl<W: Write> Run<W> {
             }
         };
         self.n_records += 1;
+        self.n_export_time += u64::from(rec.time_form == TimeForm::SpaceNoZone);
+        self.n_nested_text += u64::from(rec.nested_as_text);
         let s = match self.summary.get_mut(&*rec.account_id) {
             Some(s) => s,
             None => self.summary.entry(rec.account_id.to_string()).or_default(),
@@ -281,6 +287,8 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         alerts: Vec::new(),
         n_records: 0,
         n_alerts: 0,
+        n_export_time: 0,
+        n_nested_text: 0,
         io_error: None,
     };
     let mut digests = 0u64;
@@ -365,6 +373,14 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         files.len(),
         problems.len()
     )?;
+    if run.n_export_time > 0 || run.n_nested_text > 0 {
+        // Say which forms were read: an export is not what CloudTrail delivered.
+        writeln!(
+            err,
+            "export forms read: {} record(s) with eventTime as YYYY-MM-DD HH:MM:SS[.fff] (taken as UTC), {} with nested objects as JSON strings",
+            run.n_export_time, run.n_nested_text
+        )?;
+    }
     for p in &problems {
         writeln!(err, "unreadable: {p}")?;
     }

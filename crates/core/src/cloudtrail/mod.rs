@@ -17,7 +17,7 @@ pub mod synth;
 use std::borrow::Cow;
 use std::io::Read;
 
-pub use normalise::{AccessRecord, NormaliseError, normalise, normalise_owned};
+pub use normalise::{AccessRecord, NormaliseError, TimeForm, normalise, normalise_owned};
 pub use record::CloudTrailRecord;
 pub use record::Txt;
 

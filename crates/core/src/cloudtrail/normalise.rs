@@ -31,6 +31,18 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// Default retention of access records (spec 000).
 pub const DEFAULT_RETENTION_DAYS: u32 = 365;
 
+/// How a record's `eventTime` was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeForm {
+    /// ISO 8601 / RFC 3339 with a zone (`2026-11-23T10:00:00Z`), as CloudTrail writes it.
+    #[default]
+    Iso8601,
+    /// `2026-11-23 10:00:00[.000]`: space, no zone, UTC — as Athena, CloudTrail Lake and most
+    /// SIEM exports write it.
+    SpaceNoZone,
+}
+
 /// The normalised access record (spec 000's access-log fields plus provenance).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AccessRecord<'a> {
@@ -85,6 +97,12 @@ pub struct AccessRecord<'a> {
     /// `userIdentity.sessionContext.sourceIdentity` (`warden-<request ID>` for vended sessions:
     /// joins the call to the access-validator's decision record).
     pub source_identity: Option<Txt<'a>>,
+    /// How `eventTime` was written (replay reports the forms it read).
+    #[serde(skip)]
+    pub time_form: TimeForm,
+    /// Whether nested objects were written as JSON strings (an export's form).
+    #[serde(skip)]
+    pub nested_as_text: bool,
 }
 
 /// A record that cannot become an access record.
@@ -214,6 +232,38 @@ fn cloudtrail_time(raw: &str) -> Option<i64> {
     Some(time.and_utc().timestamp_millis())
 }
 
+/// `YYYY-MM-DD HH:MM:SS` with an optional fraction of 1–9 digits, no zone, read as UTC (the
+/// form exports write): epoch milliseconds and the record's timestamp
+/// (`YYYY-MM-DDTHH:MM:SS.mmmZ`).
+fn export_time(raw: &str) -> Option<(i64, String)> {
+    let b = raw.as_bytes();
+    if b.len() < 19 || b[10] != b' ' {
+        return None;
+    }
+    let (base, frac) = raw.split_at(19);
+    let millis = match frac.strip_prefix('.') {
+        None if frac.is_empty() => 0,
+        Some(d) if (1..=9).contains(&d.len()) && d.bytes().all(|c| c.is_ascii_digit()) => {
+            // First three digits, right-padded: ".5" is 500 ms.
+            let mut ms = 0i64;
+            for i in 0..3 {
+                ms = ms * 10 + d.as_bytes().get(i).map_or(0, |c| i64::from(c - b'0'));
+            }
+            ms
+        }
+        _ => return None,
+    };
+    let mut iso = String::with_capacity(20);
+    iso.push_str(base);
+    iso.replace_range(10..11, "T");
+    iso.push('Z');
+    let secs = cloudtrail_time(&iso)?;
+    Some((
+        secs + millis,
+        format!("{}.{millis:03}Z", iso.get(..19).unwrap_or_default()),
+    ))
+}
+
 pub fn normalise<'a>(p: &Parsed<'a>) -> Result<AccessRecord<'a>, NormaliseError> {
     normalise_owned(p.clone())
 }
@@ -229,6 +279,7 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         event_id,
         ..
     } = p;
+    let nested_as_text = r.nested_as_text;
     let err = |m: &str| NormaliseError {
         event_id: event_id.to_string(),
         message: m.to_owned(),
@@ -237,6 +288,7 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         .event_time
         .as_deref()
         .ok_or_else(|| err("eventTime is missing"))?;
+    let mut time_form = TimeForm::Iso8601;
     let (timestamp, epoch_ms) = match cloudtrail_time(raw_time) {
         Some(ms) => {
             // `YYYY-MM-DDTHH:MM:SS` + `.000Z`, without the formatting machinery.
@@ -245,10 +297,16 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
             t.push_str(".000Z");
             (t, ms)
         }
+        None if let Some((ms, t)) = export_time(raw_time) => {
+            time_form = TimeForm::SpaceNoZone;
+            (t, ms)
+        }
         None => {
             let time: DateTime<Utc> = DateTime::parse_from_rfc3339(raw_time)
                 .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| err("eventTime is not an ISO 8601 UTC time"))?;
+                .map_err(|_| {
+                    err("eventTime is neither an ISO 8601 time with a zone (2026-11-23T10:00:00Z) nor an export's UTC time (2026-11-23 10:00:00[.000])")
+                })?;
             (
                 time.to_rfc3339_opts(SecondsFormat::Millis, true),
                 time.timestamp_millis(),
@@ -333,6 +391,8 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
         session_arn,
         principal_id,
         source_identity,
+        time_form,
+        nested_as_text,
     })
 }
 
@@ -427,6 +487,97 @@ mod tests {
             item["principal_arn"],
             Attr::S("arn:aws:iam::210000000000:role/warden-consumer".into())
         );
+    }
+
+    /// Athena / CloudTrail Lake / SIEM exports: `eventTime` with a space and no zone (UTC), with
+    /// or without a fraction, and nested objects as JSON strings. Read as CloudTrail's own form
+    /// would be, with the form recorded; a record without any event time is still refused.
+    #[test]
+    fn export_forms_are_read_and_recorded() {
+        let rec = |time: &str, nested_as_text: bool| {
+            let params = r#"{"bucketName":"b","key":"analytics/a.csv"}"#;
+            let ident = r#"{"type":"AssumedRole","arn":"arn:aws:sts::210000000000:assumed-role/warden-consumer/s","accountId":"210000000000","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::210000000000:role/warden-consumer","accountId":"210000000000"}}}"#;
+            let extra = r#"{"bytesTransferredOut":1024}"#;
+            let (p, i, x) = if nested_as_text {
+                (
+                    serde_json::to_string(params).unwrap(),
+                    serde_json::to_string(ident).unwrap(),
+                    serde_json::to_string(extra).unwrap(),
+                )
+            } else {
+                (params.into(), ident.into(), extra.into())
+            };
+            format!(
+                r#"{{"eventTime":{time},"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e1","userIdentity":{i},"requestParameters":{p},"additionalEventData":{x}}}"#
+            )
+        };
+        #[derive(Debug)]
+        struct Read {
+            timestamp: String,
+            epoch_ms: i64,
+            form: (TimeForm, bool),
+            who_what: (String, Option<String>, u64, Option<String>),
+        }
+        let read = |text: String| -> Result<Read, String> {
+            let parsed = parse_bytes("t", text.as_bytes());
+            let a = normalise(&parsed.records[0]).map_err(|e| e.to_string())?;
+            Ok(Read {
+                timestamp: a.timestamp.to_string(),
+                epoch_ms: a.epoch_ms,
+                form: (a.time_form, a.nested_as_text),
+                who_what: (
+                    a.principal_arn.to_string(),
+                    a.object_key.map(|k| k.to_string()),
+                    a.bytes_out,
+                    a.bucket.map(|b| b.to_string()),
+                ),
+            })
+        };
+        let cloudtrail = read(rec(r#""2026-11-23T10:00:00Z""#, false)).unwrap();
+        assert_eq!(cloudtrail.form, (TimeForm::Iso8601, false));
+        assert_eq!(
+            cloudtrail.who_what.1.as_deref(),
+            Some("analytics/a.csv"),
+            "{cloudtrail:?}"
+        );
+        for (time, stamp) in [
+            (r#""2026-11-23 10:00:00""#, "2026-11-23T10:00:00.000Z"),
+            (r#""2026-11-23 10:00:00.000""#, "2026-11-23T10:00:00.000Z"),
+            (r#""2026-11-23 10:00:00.5""#, "2026-11-23T10:00:00.500Z"),
+            (
+                r#""2026-11-23 10:00:00.123456""#,
+                "2026-11-23T10:00:00.123Z",
+            ),
+        ] {
+            let a = read(rec(time, true)).unwrap();
+            assert_eq!(a.timestamp, stamp, "{time}");
+            assert_eq!(a.form, (TimeForm::SpaceNoZone, true));
+            assert_eq!(
+                a.epoch_ms,
+                cloudtrail.epoch_ms + i64::from(stamp[20..23].parse::<u16>().unwrap())
+            );
+            // The same record otherwise: principal, object, bytes, bucket.
+            assert_eq!(a.who_what, cloudtrail.who_what);
+        }
+        for bad in [
+            r#""2026-11-23 10:00""#,
+            r#""2026-11-23 10:00:00.""#,
+            r#""2026-11-23 10:00:00 UTC""#,
+            r#""2026-13-23 10:00:00""#,
+            r#""23/11/2026 10:00:00""#,
+        ] {
+            let e = read(rec(bad, false)).unwrap_err();
+            assert!(e.contains("eventTime is neither"), "{bad}: {e}");
+        }
+        let e = read(rec("null", false)).unwrap_err();
+        assert!(e.contains("eventTime is missing"), "{e}");
+        // A string that is not a JSON object still reads as absent, not as an error.
+        let odd = rec(r#""2026-11-23T10:00:00Z""#, false).replace(
+            r#""requestParameters":{"bucketName":"b","key":"analytics/a.csv"}"#,
+            r#""requestParameters":"bucketName=b""#,
+        );
+        let a = read(odd).unwrap();
+        assert_eq!((a.who_what.1, a.form.1), (None, false));
     }
 
     #[test]

@@ -311,13 +311,17 @@ pub struct CloudTrailRecord<'a> {
     pub recipient_account_id: Option<Txt<'a>>,
     /// VPC endpoint used.
     pub vpc_endpoint_id: Option<Txt<'a>>,
+    /// Whether a nested object (`userIdentity`, `requestParameters`, `additionalEventData`) was
+    /// written as a JSON string, as Athena, CloudTrail Lake and many SIEM exports write it.
+    pub nested_as_text: bool,
 }
 
 // The record's readers are written by hand rather than derived: nested objects are filled in
 // place (no moves of half-built records up through the parser), each key is matched once, and a
 // repeated key overwrites the earlier value instead of failing the whole record. Every value is
-// read leniently: a string where an object belongs, or an object where a string belongs, reads
-// as absent.
+// read leniently: an object where a string belongs reads as absent; a string where an object
+// belongs is read as that object when it holds one in JSON (exports write nested objects so),
+// else as absent.
 
 /// A map key, borrowed when it has no escapes.
 pub(super) struct Key<'a>(pub(super) Txt<'a>);
@@ -351,27 +355,43 @@ pub(super) trait Fill<'de> {
 struct FillSeed<'r, T>(&'r mut Option<T>);
 
 impl<'de, T: Fill<'de> + Default> DeserializeSeed<'de> for FillSeed<'_, T> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+    /// Whether the object was read from a JSON string (an export's form).
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de, T: Fill<'de> + Default> Visitor<'de> for FillSeed<'_, T> {
-    type Value = ();
+    type Value = bool;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
         let target = self.0.get_or_insert_with(T::default);
         while let Some(Key(key)) = map.next_key()? {
             if !target.field(&key, &mut map)? {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(())
+        Ok(false)
     }
-    absent!((); seq str u64 i64 f64 bool unit);
+    /// `"{\"bucketName\": …}"`: the object written as JSON text. Anything else in a string
+    /// (not JSON, not an object) reads as absent, as before.
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        if !v.trim_start().starts_with('{') {
+            return Ok(false);
+        }
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(v) else {
+            return Ok(false);
+        };
+        // serde_json's Value deserializes for any lifetime, handing out owned text.
+        FillSeed(self.0)
+            .deserialize(value)
+            .map(|_| true)
+            .map_err(E::custom)
+    }
+    absent!(false; seq u64 i64 f64 bool unit);
 }
 
 struct TextSeed;
@@ -421,8 +441,12 @@ impl<'de: 'a, 'a> Fill<'de> for SessionAttributes<'a> {
 impl<'de: 'a, 'a> Fill<'de> for SessionContext<'a> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
-            "sessionIssuer" => map.next_value_seed(FillSeed(&mut self.session_issuer))?,
-            "attributes" => map.next_value_seed(FillSeed(&mut self.attributes))?,
+            "sessionIssuer" => {
+                map.next_value_seed(FillSeed(&mut self.session_issuer))?;
+            }
+            "attributes" => {
+                map.next_value_seed(FillSeed(&mut self.attributes))?;
+            }
             "sourceIdentity" => self.source_identity = text(map)?,
             _ => return Ok(false),
         }
@@ -438,7 +462,9 @@ impl<'de: 'a, 'a> Fill<'de> for UserIdentity<'a> {
             "principalId" => self.principal_id = text(map)?,
             "accountId" => self.account_id = text(map)?,
             "invokedBy" => self.invoked_by = text(map)?,
-            "sessionContext" => map.next_value_seed(FillSeed(&mut self.session_context))?,
+            "sessionContext" => {
+                map.next_value_seed(FillSeed(&mut self.session_context))?;
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -470,7 +496,9 @@ impl<'de> Fill<'de> for AdditionalEventData {
 impl<'de: 'a, 'a> Fill<'de> for CloudTrailRecord<'a> {
     fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
-            "userIdentity" => map.next_value_seed(FillSeed(&mut self.user_identity))?,
+            "userIdentity" => {
+                self.nested_as_text |= map.next_value_seed(FillSeed(&mut self.user_identity))?;
+            }
             "eventTime" => self.event_time = text(map)?,
             "eventSource" => self.event_source = text(map)?,
             "eventName" => self.event_name = text(map)?,
@@ -478,9 +506,13 @@ impl<'de: 'a, 'a> Fill<'de> for CloudTrailRecord<'a> {
             "sourceIPAddress" | "sourceIpAddress" => self.source_ip_address = text(map)?,
             "userAgent" => self.user_agent = text(map)?,
             "errorCode" => self.error_code = text(map)?,
-            "requestParameters" => map.next_value_seed(FillSeed(&mut self.request_parameters))?,
+            "requestParameters" => {
+                self.nested_as_text |=
+                    map.next_value_seed(FillSeed(&mut self.request_parameters))?;
+            }
             "additionalEventData" => {
-                map.next_value_seed(FillSeed(&mut self.additional_event_data))?;
+                self.nested_as_text |=
+                    map.next_value_seed(FillSeed(&mut self.additional_event_data))?;
             }
             // Kept raw: skipped now (a scan), read only when needed.
             "resources" => {
@@ -550,6 +582,7 @@ impl CloudTrailRecord<'_> {
             event_id: own(self.event_id),
             recipient_account_id: own(self.recipient_account_id),
             vpc_endpoint_id: own(self.vpc_endpoint_id),
+            nested_as_text: self.nested_as_text,
         }
     }
 }

@@ -523,6 +523,8 @@ pub(crate) mod testutil {
             session_arn: None,
             principal_id: None,
             source_identity: None,
+            time_form: crate::cloudtrail::normalise::TimeForm::Iso8601,
+            nested_as_text: false,
         }
     }
 
