@@ -72,4 +72,8 @@ resource "aws_dynamodb_table_item" "declared_grant" {
     created_by       = { S = "terraform" }
     created_at       = { S = time_static.grant_created[each.key].rfc3339 }
   })
+
+  # The registry's stream triggers the reconciler, which creates an access point a consumer
+  # lacks: Terraform's must exist first, or its create would meet AccessPointAlreadyOwnedByYou.
+  depends_on = [aws_s3_access_point.consumer]
 }

@@ -101,6 +101,9 @@ resource "aws_lambda_invocation" "reconcile_on_apply" {
     reason        = "apply"
     baseline_hash = sha256(data.aws_iam_policy_document.bucket_baseline.json)
     grants_hash   = sha256(jsonencode(var.consumer_accounts))
+    # A change of tiers re-renders both: consumers move between the bucket policy and their
+    # access points at this apply, not at the next registry event.
+    sharing = "${var.sharing_mode}/${var.access_point_threshold}/${local.name}"
   })
 
   # The declared consumers' access points exist before the reconciler writes their policies (it

@@ -23,8 +23,8 @@ use warden_core::ports::{
     RoleInspector,
 };
 
-/// Every Warden-named access point on `bucket` (`<name_prefix>-<account>`) with its policy, read
-/// 16 at a time. Access points with other names are not Warden's and not read.
+/// The access points on `bucket`: every Warden-named one (`<name_prefix>-<account>`) with its
+/// policy, read 16 at a time, and the names of the others (not Warden's, not read).
 ///
 /// # Errors
 /// A ListAccessPoints or GetAccessPointPolicy call failed.
@@ -32,23 +32,23 @@ pub async fn warden_access_points<A: AccessPoints + Sync>(
     aps: &A,
     bucket: &str,
     name_prefix: &str,
-) -> Result<BTreeMap<String, Option<String>>, PortError> {
+) -> Result<(BTreeMap<String, Option<String>>, Vec<String>), PortError> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
-    let names: Vec<String> = aps
+    let (ours, others): (Vec<String>, Vec<String>) = aps
         .list_access_points(bucket)
         .await?
         .into_iter()
-        .filter(|p| warden_core::reconcile::access_point_account(name_prefix, &p.name).is_some())
         .map(|p| p.name)
-        .collect();
-    stream::iter(names)
+        .partition(|n| warden_core::reconcile::access_point_account(name_prefix, n).is_some());
+    let policies = stream::iter(ours)
         .map(|name| async move {
             let policy = aps.get_access_point_policy(&name).await?;
             Ok::<_, PortError>((name, policy))
         })
         .buffer_unordered(16)
         .try_collect()
-        .await
+        .await?;
+    Ok((policies, others))
 }
 
 /// Settings read once at start.
@@ -148,8 +148,17 @@ where
     let live_policy = policies.get_bucket_policy(&s.bucket).await?;
     let live_grants = keys.list_grants(&s.kms_key_arn).await?;
     let key_policy = keys.get_key_policy(&s.kms_key_arn).await?;
-    let live_access_points =
+    let (live_access_points, foreign) =
         warden_access_points(access_points, &s.bucket, &settings.tiering.name_prefix).await?;
+    // Not Warden's: the delegation does not trust them, but someone made an entry point to the
+    // shared bucket, and a person should know who and why.
+    report.drift.extend(foreign.into_iter().map(|name| Drift {
+        kind: "access-point",
+        account_id: None,
+        detail: format!(
+            "access point {name} on the shared bucket is not Warden's (<project>-<env>-<account>): the bucket policy does not delegate to it, so it reaches no object unless the bucket policy is widened; find who created it in CloudTrail (CreateAccessPoint) and delete it"
+        ),
+    }));
     match governance::policy_drift(
         &registry,
         s,
@@ -443,6 +452,23 @@ mod tests {
             .await
             .unwrap()
         }
+    }
+
+    /// An access point someone created on the shared bucket outside Warden's names is reported
+    /// (the delegation does not trust it, but it is an entry point nobody asked for).
+    #[tokio::test]
+    async fn attack_a_foreign_access_point_on_the_bucket_is_reported() {
+        let w = World::new(registry(""), config(compiled_baseline(), directory())).await;
+        w.a.points
+            .lock()
+            .unwrap()
+            .insert("exfil".into(), ("shared".into(), Some("{}".into())));
+        let r = w.run().await;
+        assert_eq!(r.drift.len(), 1, "{r:?}");
+        assert_eq!(r.drift[0].kind, "access-point");
+        assert!(
+            r.drift[0].detail.contains("exfil") && r.drift[0].detail.contains("CreateAccessPoint")
+        );
     }
 
     #[tokio::test]

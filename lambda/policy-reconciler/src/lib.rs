@@ -396,6 +396,11 @@ async fn apply_access_points<A: AccessPoints + Sync>(
             .buffer_unordered(AP_WRITE_CONCURRENCY)
             .collect()
             .await;
+    // Access points whose new policy could not be written while an older one is live: the
+    // older one may grant what the registry no longer does (a prefix removed, a level lowered),
+    // so it is removed — the consumer loses access until the retry writes the new one, rather
+    // than keeping access it no longer has.
+    let mut fail_closed: Vec<(String, AccountId)> = Vec::new();
     for (change, result) in results.into_iter().flatten() {
         match (change, result) {
             (AccessPointChange::Create { .. }, Ok(())) => out.created += 1,
@@ -425,6 +430,9 @@ async fn apply_access_points<A: AccessPoints + Sync>(
                     &rule,
                     now,
                 ));
+                if live.get(&name).is_some_and(Option::is_some) {
+                    fail_closed.push((name, account));
+                }
             }
             (AccessPointChange::Put { name, account, .. }, Err(e)) => {
                 out.failures.push(Failure {
@@ -432,7 +440,9 @@ async fn apply_access_points<A: AccessPoints + Sync>(
                     change: "PutAccessPointPolicy".into(),
                     error: e.to_string(),
                 });
-                out.in_force.insert(account);
+                if live.get(&name).is_some_and(Option::is_some) {
+                    fail_closed.push((name, account));
+                }
             }
             (AccessPointChange::Delete { .. }, Ok(())) => out.removed += 1,
             (AccessPointChange::Delete { name }, Err(e)) => out.failures.push(Failure {
@@ -440,6 +450,25 @@ async fn apply_access_points<A: AccessPoints + Sync>(
                 change: "DeleteAccessPointPolicy".into(),
                 error: e.to_string(),
             }),
+        }
+    }
+    for (name, account) in fail_closed {
+        match aps.delete_access_point_policy(&name).await {
+            Ok(()) => {
+                out.removed += 1;
+                out.in_force.remove(&account);
+            }
+            Err(e) => {
+                out.failures.push(Failure {
+                    item: format!(
+                        "the stale policy of access point {name} (account {account}), left in force"
+                    ),
+                    change: "DeleteAccessPointPolicy".into(),
+                    error: e.to_string(),
+                });
+                // Its old policy still admits the consumer: its KMS grant is kept with it.
+                out.in_force.insert(account);
+            }
         }
     }
     // Results arrive in completion order; report them in a stable one.
@@ -1546,6 +1575,70 @@ mod tests {
         assert!(!retry.partial);
         assert_eq!(retry.access_point_policies_written, 1);
         assert!((0..4).all(|i| a.policy(&ap_name(i)).is_some()));
+    }
+
+    /// A narrowing change (a prefix removed) whose PutAccessPointPolicy fails must not leave the
+    /// wider policy in force: it is removed (fail closed) and the consumer's KMS grant with it;
+    /// the run fails, and the retry writes the narrower policy and grant back.
+    #[tokio::test]
+    async fn a_failed_narrowing_write_removes_the_wider_policy() {
+        let (g, p, a, k, c, n) = (
+            FakeGrants::new(two_prefix_registry(3, |_| "read")),
+            FakePolicies::default(),
+            FakeAccessPoints::default(),
+            FakeKeyGrants::default(),
+            config(),
+            FakeNotifier::default(),
+        );
+        let s = ap_settings(SharingMode::AccessPoints);
+        reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(
+            a.policy(&ap_name(1))
+                .unwrap()
+                .contains("consumer-1/inbound/")
+        );
+        // Consumer 1 loses consumer-1/inbound/.
+        let mut grants: Vec<Grant> = two_prefix_registry(3, |_| "read").grants().to_vec();
+        grants[1] = Grant::from_input(
+            &GrantInput {
+                account_id: account(1),
+                name: None,
+                allowed_prefixes: vec!["consumer-1/shared/".into()],
+                access_level: "read".into(),
+                expiration_date: "2027-01-01T00:00:00Z".into(),
+                owner_email: None,
+                external_id: None,
+                created_by: None,
+                created_at: None,
+            },
+            now(),
+        )
+        .unwrap();
+        *g.registry.lock().unwrap() = Ok(Registry::new(grants).unwrap());
+        *a.throttle_puts.lock().unwrap() = 1;
+        let e = reconcile(&g, &p, &a, &k, &c, &n, &s, now())
+            .await
+            .unwrap_err();
+        let ReconcileError::Incomplete(r) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(r.failures[0].change, "PutAccessPointPolicy", "{r:?}");
+        assert_eq!(
+            a.policy(&ap_name(1)),
+            None,
+            "the wider policy is not left in force"
+        );
+        assert_eq!(
+            (r.access_point_policies_removed, r.kms_grants_revoked),
+            (1, 1)
+        );
+        let retry = reconcile(&g, &p, &a, &k, &c, &n, &s, now()).await.unwrap();
+        assert!(!retry.partial);
+        let now_live = a.policy(&ap_name(1)).unwrap();
+        assert!(
+            now_live.contains("consumer-1/shared/") && !now_live.contains("consumer-1/inbound/")
+        );
+        assert_eq!(retry.kms_grants_created, 1);
     }
 
     /// Access points on the bucket that are not named `<prefix>-<account>` are someone else's:

@@ -14,10 +14,12 @@
 //!   object through it `…/accesspoint/<name>/object/<key>` ("ARNs for objects accessed through an
 //!   access point use the format …/object/resource", using-access-points.html); its policy is
 //!   limited to 20 KB (access-points-restrictions-limitations.html). Listing through an access
-//!   point is modelled on the access point's own ARN with `s3:prefix`, which follows from that ARN
-//!   format; no listing example on AWS's pages was found to confirm it (README, Known AWS
-//!   behaviour), so a consumer that can read but not list through its access point is the first
-//!   thing to check on AWS.
+//!   point is allowed on the access point's own ARN, as AWS's example of an access point policy
+//!   allowing bucket listing does (`s3:ListBucket` on `…:accesspoint/my-access-point`,
+//!   access-points-policies.html); the `s3:prefix` condition on it is Warden's, as on the bucket.
+//!   Not found on AWS's pages: that the caller's identity and session policies are judged on the
+//!   access point's ARNs alone (Warden's sessions and consumer-role/ name those ARNs; if S3 also
+//!   judged them on the bucket's, requests would be denied, never widened).
 //! - "S3 access points introduce three new condition keys": `s3:DataAccessPointArn`,
 //!   `s3:DataAccessPointAccount` (the access point owner's account) and
 //!   `s3:AccessPointNetworkOrigin` (`Internet` or `VPC`) (access-points-policies.html,
@@ -108,8 +110,10 @@ pub fn arn(s: &RenderSettings, name: &str) -> String {
 /// The bucket policy statement delegating access control to Warden's access points: the
 /// documented `s3:DataAccessPointAccount` pattern (only requests made through an access point of
 /// the primary account, and only as far as that access point's policy allows), narrowed with
-/// `s3:DataAccessPointArn` to the access points named `<name_prefix>-…`, so that an access point
-/// someone else creates in the primary account on this bucket is not trusted by the delegation.
+/// `s3:DataAccessPointArn` to the names `<name_prefix>-` + exactly twelve characters (an account
+/// ID), so that no other access point in the primary account — another name, or another
+/// environment's `<project>-<env>-x-<account>` — is trusted by the delegation; and to the
+/// actions Warden grants (object reads and writes, listing), not `*`.
 #[must_use]
 pub fn delegation_statement(s: &RenderSettings, name_prefix: &str) -> Statement {
     let bucket = s.bucket_arn();
@@ -122,11 +126,14 @@ pub fn delegation_statement(s: &RenderSettings, name_prefix: &str) -> Statement 
         .with_condition(
             "StringLike",
             "s3:DataAccessPointArn",
-            CondValues::strs([format!("{}-*", arn(s, name_prefix))]),
+            CondValues::strs([format!("{}-????????????", arn(s, name_prefix))]),
         );
     st.sid = Some("DelegateToWardenAccessPoints".into());
     st.principal = Some(Principal::Any);
-    st.action = Some(StrList::of(["*"]));
+    let mut actions: Vec<&str> = render::READ_OBJECT_ACTIONS.to_vec();
+    actions.extend(render::WRITE_OBJECT_ACTIONS);
+    actions.extend(LIST_ACTIONS);
+    st.action = Some(StrList::of(actions));
     st.resource = Some(StrList::of([bucket.clone(), format!("{bucket}/*")]));
     st
 }
@@ -606,22 +613,31 @@ mod tests {
             .1,
             Decision::ImplicitlyDenied
         );
-        // An access point someone else created in the primary account on this bucket (not
-        // named <project>-<env>-…) is not trusted by the delegation.
-        assert_eq!(
-            both(
-                "sales/a.csv",
-                &[
-                    ("s3:DataAccessPointAccount", "111111111111"),
-                    (
-                        "s3:DataAccessPointArn",
-                        "arn:aws:s3:us-east-1:111111111111:accesspoint/open-to-all"
-                    ),
-                ]
-            )
-            .1,
-            Decision::ImplicitlyDenied
-        );
+        // An access point someone else created in the primary account on this bucket is not
+        // trusted by the delegation: another name, a Warden-like name that is not
+        // <prefix>-<12 characters>, or another environment's (warden-prod-eu-…).
+        for rogue in [
+            "open-to-all",
+            "warden-prod-evil",
+            "warden-prod-eu-222222222222",
+            "warden-prod-2222222222222",
+        ] {
+            assert_eq!(
+                both(
+                    "sales/a.csv",
+                    &[
+                        ("s3:DataAccessPointAccount", "111111111111"),
+                        (
+                            "s3:DataAccessPointArn",
+                            &format!("arn:aws:s3:us-east-1:111111111111:accesspoint/{rogue}")
+                        ),
+                    ]
+                )
+                .1,
+                Decision::ImplicitlyDenied,
+                "{rogue}"
+            );
+        }
         // The baseline still holds through the access point: no TLS, explicit deny.
         let plain = evaluate(
             &bucket_set,
