@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side by side, in one run: Warden's Rust replay vs a straightforward Python implementation of the
-# same parse + normalise + detectors, on the same synthetic CloudTrail files, one core each.
+# same parse + normalise + detectors, on the same synthetic CloudTrail files, one core each; and the
+# Rust replay on every core (--jobs N), with its ratio to --jobs 1 and the same-alerts check.
 # Prints records/s, the speed-up and peak memory for two sizes (memory must stay flat in N), and
 # checks both sides wrote the same alerts, byte for byte. The two run alternately, REPEAT times
 # each (default 3), and each side's best time counts: this machine is shared, and its speed drifts
@@ -24,17 +25,20 @@ measure() {
   python3 - "$n" "$repeat" "$work" "$warden" "$grants" "$logs" <<'PY'
 import os, subprocess, sys, time
 n, repeat, work, warden, grants, logs = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:]
+cores = os.cpu_count() or 1
+# (command, pinned to one core?)
 cmds = {
-    "rust": [warden, "audit", "replay", logs, "--grants", grants],
-    "python": [sys.executable, "bench/pipeline.py", grants, logs],
+    "rust": ([warden, "audit", "replay", logs, "--grants", grants, "--jobs", "1"], True),
+    f"rust-j{cores}": ([warden, "audit", "replay", logs, "--grants", grants, "--jobs", str(cores)], False),
+    "python": ([sys.executable, "bench/pipeline.py", grants, logs], True),
 }
 best = {k: float("inf") for k in cmds}
 rss = {k: 0.0 for k in cmds}
 for _ in range(repeat):
-    for label, cmd in cmds.items():
+    for label, (cmd, pinned) in cmds.items():
         with open(os.path.join(work, f"alerts-{label}-{n}.jsonl"), "w") as alerts:
             t = time.perf_counter()
-            child = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=alerts, stderr=subprocess.DEVNULL)
+            child = subprocess.Popen((["taskset", "-c", "0"] if pinned else []) + cmd, stdout=alerts, stderr=subprocess.DEVNULL)
             _, status, usage = os.wait4(child.pid, 0)
             dt = time.perf_counter() - t
         if status != 0:
@@ -89,8 +93,13 @@ python3 - "$work/results" "$work" <<'PY'
 import collections, filecmp, glob, json, os, sys
 # Same work on both sides: the same alerts, byte for byte (detector, severity, summary, details).
 same = True
-for rust in sorted(glob.glob(os.path.join(sys.argv[2], "alerts-rust-*.jsonl"))):
+for rust in sorted(glob.glob(os.path.join(sys.argv[2], "alerts-rust-[0-9]*.jsonl"))):
     py = rust.replace("alerts-rust-", "alerts-python-")
+    for par in glob.glob(rust.replace("alerts-rust-", "alerts-rust-j*-")):
+        # --jobs N: the same alerts as --jobs 1, byte for byte.
+        same_par = filecmp.cmp(rust, par, shallow=False)
+        same &= same_par
+        print(f"{os.path.basename(par)}: {'identical to --jobs 1' if same_par else 'DIFFERENT from --jobs 1'}")
     r = collections.Counter(json.loads(l)["detector"] for l in open(rust))
     identical = filecmp.cmp(rust, py, shallow=False)
     same &= identical
@@ -98,8 +107,11 @@ for rust in sorted(glob.glob(os.path.join(sys.argv[2], "alerts-rust-*.jsonl"))):
 rows = [l.split()[1:] for l in open(sys.argv[1]) if l.startswith("RESULT")]
 by = {(r[0], r[1]): (float(r[2]), float(r[3])) for r in rows}
 ns = sorted({r[1] for r in rows}, key=int)
+par = sorted({r[0] for r in rows if r[0].startswith("rust-j")})
 for n in ns:
     print(f"speed-up at {n}: {by[('rust', n)][0] / by[('python', n)][0]:.1f}x")
+    for p in par:
+        print(f"{p} / --jobs 1 at {n}: {by[(p, n)][0] / by[('rust', n)][0]:.2f}x (peak RSS {by[(p, n)][1]:.1f} MB)")
 print(f"rust peak RSS: {by[('rust', ns[0])][1]:.1f} MB at {ns[0]}, {by[('rust', ns[-1])][1]:.1f} MB at {ns[-1]}")
 sys.exit(0 if same else 1)
 PY

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, anyhow};
 use chrono::Utc;
 use serde_json::Value;
-use warden_core::cloudtrail::{Parsed, TimeForm, decompress, normalise_owned, parse_text_each};
+use warden_core::cloudtrail::{
+    AccessRecord, Parsed, TimeForm, decompress, normalise_owned, parse_text_each,
+};
 use warden_core::detect::{Alert, DetectConfig, Pipeline};
 use warden_core::grant::Registry;
 
@@ -46,6 +48,11 @@ pub struct ReplayArgs {
     /// of a few MB). Larger files are reported and skipped, not read into memory.
     #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
     pub max_file_bytes: u64,
+    /// Files read, parsed and normalised at once (default: every core). The detectors still see
+    /// every record in input order, so the alerts and records are the same, byte for byte, as
+    /// with `--jobs 1`; memory is bounded by about two files per job.
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 /// Default of `--max-file-bytes`: 1 GiB.
@@ -159,6 +166,11 @@ impl<W: Write> Run<W> {
                 return Ok(());
             }
         };
+        self.observe(&rec)
+    }
+
+    /// One normalised record: counts, `--records-out`, the detectors, the alerts.
+    fn observe(&mut self, rec: &AccessRecord<'_>) -> io::Result<()> {
         self.n_records += 1;
         self.n_export_time += u64::from(rec.time_form == TimeForm::SpaceNoZone);
         self.n_nested_text += u64::from(rec.nested_as_text);
@@ -170,11 +182,11 @@ impl<W: Write> Run<W> {
         s.bytes += rec.bytes_transferred;
         s.failed += u64::from(!rec.success_status);
         if let Some(w) = self.records_out.as_mut() {
-            serde_json::to_writer(&mut *w, &rec)?;
+            serde_json::to_writer(&mut *w, rec)?;
             w.write_all(b"\n")?;
         }
         self.alerts.clear();
-        self.pipeline.observe(&rec, &mut self.alerts);
+        self.pipeline.observe(rec, &mut self.alerts);
         for a in &self.alerts {
             self.n_alerts += 1;
             match self.summary.get_mut(&a.account_id) {
@@ -201,6 +213,118 @@ impl<W: Write> Run<W> {
         }
         Ok(())
     }
+}
+
+/// A file's text: read (at most `limit` bytes as stored), decompressed, checked as UTF-8. The
+/// error is the problem line the replay reports.
+fn read_file<'b>(
+    f: &Path,
+    limit: u64,
+    bytes: &'b mut Vec<u8>,
+) -> Result<std::borrow::Cow<'b, str>, String> {
+    use std::borrow::Cow;
+    let name = f.display();
+    bytes.clear();
+    // Read at most one byte past the limit: a file that grows while being read is bounded too.
+    match fs::File::open(f).and_then(|file| file.take(limit.saturating_add(1)).read_to_end(bytes)) {
+        Err(e) => return Err(format!("{name}: cannot read: {e}")),
+        Ok(n) if n as u64 > limit => {
+            return Err(format!(
+                "{name}: larger than --max-file-bytes ({limit} bytes): not read (CloudTrail log files are a few MB; raise the limit to read it)"
+            ));
+        }
+        Ok(_) => {}
+    }
+    // Decompress once and parse borrowing from the buffer: no per-field copies.
+    let not_utf8 = |e: &dyn std::fmt::Display| format!("{name}: not UTF-8 text: {e}");
+    match decompress(bytes).map_err(|e| format!("{name}: {e}"))? {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|e| not_utf8(&e)),
+        Cow::Owned(v) => String::from_utf8(v)
+            .map(Cow::Owned)
+            .map_err(|e| not_utf8(&e)),
+    }
+}
+
+/// One file read, parsed and normalised by a worker: its records and problems in the order the
+/// sequential replay meets them.
+struct FileDone {
+    records: Vec<AccessRecord<'static>>,
+    problems: Vec<String>,
+    digest: bool,
+}
+
+fn process_file(f: &Path, limit: u64, bytes: &mut Vec<u8>) -> FileDone {
+    let name = f.display().to_string();
+    let mut done = FileDone {
+        records: Vec::new(),
+        problems: Vec::new(),
+        digest: false,
+    };
+    let text = match read_file(f, limit, bytes) {
+        Ok(t) => t,
+        Err(p) => {
+            done.problems.push(p);
+            return done;
+        }
+    };
+    let report = parse_text_each(&name, &text, |p| {
+        let index = p.index;
+        match normalise_owned(p) {
+            Ok(r) => done.records.push(r.into_owned()),
+            Err(e) => done.problems.push(format!("{name} record {index}: {e}")),
+        }
+    });
+    done.digest = report.digest;
+    done.problems
+        .extend(report.errors.iter().map(ToString::to_string));
+    done
+}
+
+/// `--jobs N`: file `i` is read, parsed and normalised by worker `i % N`, and the calling thread
+/// takes the files back in the same order and runs the detectors on every record in input order
+/// — the same sequence the sequential replay sees, so the same alerts and records. Each worker
+/// holds at most the file it works on and one waiting to be taken.
+fn replay_parallel<W: Write>(
+    files: &[PathBuf],
+    jobs: usize,
+    limit: u64,
+    run: &mut Run<W>,
+    problems: &mut Vec<String>,
+    digests: &mut u64,
+    progress: &dyn Fn(&Run<W>),
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let mut inbox = Vec::with_capacity(jobs);
+        for w in 0..jobs {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<FileDone>(1);
+            inbox.push(rx);
+            scope.spawn(move || {
+                let mut bytes = Vec::new();
+                for f in files.iter().skip(w).step_by(jobs) {
+                    // The receiver is gone only when the replay stopped (a write failed).
+                    if tx.send(process_file(f, limit, &mut bytes)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        for i in 0..files.len() {
+            let done = inbox
+                .get(i % jobs)
+                .ok_or_else(|| anyhow!("replay worker {} missing", i % jobs))?
+                .recv()
+                .map_err(|_| anyhow!("replay worker {} stopped early", i % jobs))?;
+            for rec in &done.records {
+                run.observe(rec)?;
+            }
+            *digests += u64::from(done.digest);
+            problems.extend(done.problems);
+            progress(run);
+        }
+        Ok(())
+    })
 }
 
 fn load_config(path: Option<&Path>) -> Result<DetectConfig> {
@@ -292,50 +416,13 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         io_error: None,
     };
     let mut digests = 0u64;
-    // One read buffer for every file: no fresh allocation (and page faults) per file.
-    let mut bytes = Vec::new();
-    for f in &files {
-        let name = f.display().to_string();
-        bytes.clear();
-        // Read at most one byte past the limit: a file that grows while being read is bounded too.
-        let limit = args.max_file_bytes;
-        match fs::File::open(f)
-            .and_then(|file| file.take(limit.saturating_add(1)).read_to_end(&mut bytes))
-        {
-            Err(e) => {
-                problems.push(format!("{name}: cannot read: {e}"));
-                continue;
-            }
-            Ok(n) if n as u64 > limit => {
-                problems.push(format!(
-                    "{name}: larger than --max-file-bytes ({limit} bytes): not read (CloudTrail log files are a few MB; raise the limit to read it)"
-                ));
-                continue;
-            }
-            Ok(_) => {}
-        }
-        // Decompress once and parse borrowing from the buffer: no per-field copies.
-        let data = match decompress(&bytes) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        let text = match std::str::from_utf8(&data) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(format!("{name}: not UTF-8 text: {e}"));
-                continue;
-            }
-        };
-        // Each record goes through normalise and the detectors as soon as it is read.
-        let report = parse_text_each(&name, text, |p| run.record(&name, p, &mut problems));
-        digests += u64::from(report.digest);
-        problems.extend(report.errors.iter().map(ToString::to_string));
-        if let Some(e) = run.io_error.take() {
-            return Err(e.into());
-        }
+    let jobs = match args.jobs {
+        Some(0) => anyhow::bail!("--jobs: must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+    }
+    .min(files.len().max(1));
+    let progress = |run: &Run<_>| {
         if let Some(b) = &bar {
             b.inc(1);
             b.set_message(format!(
@@ -343,6 +430,38 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
                 run.n_records, run.n_alerts
             ));
         }
+    };
+    if jobs <= 1 {
+        // One read buffer for every file: no fresh allocation (and page faults) per file.
+        let mut bytes = Vec::new();
+        for f in &files {
+            let name = f.display().to_string();
+            let text = match read_file(f, args.max_file_bytes, &mut bytes) {
+                Ok(t) => t,
+                Err(p) => {
+                    problems.push(p);
+                    continue;
+                }
+            };
+            // Each record goes through normalise and the detectors as soon as it is read.
+            let report = parse_text_each(&name, &text, |p| run.record(&name, p, &mut problems));
+            digests += u64::from(report.digest);
+            problems.extend(report.errors.iter().map(ToString::to_string));
+            if let Some(e) = run.io_error.take() {
+                return Err(e.into());
+            }
+            progress(&run);
+        }
+    } else {
+        replay_parallel(
+            &files,
+            jobs,
+            args.max_file_bytes,
+            &mut run,
+            &mut problems,
+            &mut digests,
+            &progress,
+        )?;
     }
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -756,3 +756,73 @@ fn audit_replay_reads_export_forms_as_the_original() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("eventTime is missing"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--jobs N` reads, parses and normalises files on N threads, and the detectors still see every
+/// record in input order: the alerts, the records and the problems are the same as with
+/// `--jobs 1`, byte for byte, whatever N (more jobs than files included).
+#[test]
+fn audit_replay_jobs_give_the_same_alerts_as_one_job() {
+    let dir = std::env::temp_dir().join(format!("warden-jobs-{}", std::process::id()));
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let generated = warden(
+        &[
+            "dev",
+            "gen-cloudtrail",
+            "--records",
+            "6000",
+            "--seed",
+            "3",
+            "--per-file",
+            "250",
+            "--out-dir",
+            logs.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        generated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generated.stderr)
+    );
+    // A broken file in the middle: its problem is reported at the same place.
+    std::fs::write(logs.join("m-broken.json"), "{\"Records\": [").unwrap();
+    let run = |jobs: &str| {
+        let records = dir.join(format!("records-{jobs}.jsonl"));
+        let out = warden(
+            &[
+                "audit",
+                "replay",
+                logs.to_str().unwrap(),
+                "--grants",
+                GRANTS,
+                "--jobs",
+                jobs,
+                "--records-out",
+                records.to_str().unwrap(),
+            ],
+            None,
+        );
+        (out, std::fs::read(&records).unwrap())
+    };
+    let (one, one_records) = run("1");
+    assert_eq!(one.status.code(), Some(2), "the broken file is reported");
+    assert!(!one.stdout.is_empty());
+    for jobs in ["2", "3", "64"] {
+        let (n, n_records) = run(jobs);
+        assert_eq!(n.status.code(), Some(2));
+        assert_eq!(n.stdout, one.stdout, "alerts with --jobs {jobs}");
+        assert_eq!(n_records, one_records, "records with --jobs {jobs}");
+        assert_eq!(
+            n.stderr, one.stderr,
+            "summary and problems with --jobs {jobs}"
+        );
+    }
+    let zero = warden(
+        &["audit", "replay", logs.to_str().unwrap(), "--jobs", "0"],
+        None,
+    );
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--jobs: must be at least 1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -397,6 +397,42 @@ pub fn normalise_owned(p: Parsed<'_>) -> Result<AccessRecord<'_>, NormaliseError
 }
 
 impl AccessRecord<'_> {
+    /// Detach the record from the input it borrows from (to hand it to another thread).
+    #[must_use]
+    pub fn into_owned(self) -> AccessRecord<'static> {
+        fn own(t: Txt<'_>) -> Txt<'static> {
+            Cow::Owned(t.into_owned())
+        }
+        AccessRecord {
+            timestamp: own(self.timestamp),
+            epoch_ms: self.epoch_ms,
+            account_id: own(self.account_id),
+            principal_arn: own(self.principal_arn),
+            action: own(self.action),
+            object_key: self.object_key.map(own),
+            bytes_transferred: self.bytes_transferred,
+            bytes_out: self.bytes_out,
+            source_ip: own(self.source_ip),
+            success_status: self.success_status,
+            event_id: own(self.event_id),
+            event_source: own(self.event_source),
+            event_name: own(self.event_name),
+            bucket: self.bucket.map(own),
+            recipient_account_id: self.recipient_account_id.map(own),
+            user_agent: self.user_agent.map(own),
+            vpc_endpoint_id: self.vpc_endpoint_id.map(own),
+            error_code: self.error_code.map(own),
+            identity_type: own(self.identity_type),
+            region: self.region.map(own),
+            mfa: self.mfa,
+            session_arn: self.session_arn.map(own),
+            principal_id: self.principal_id.map(own),
+            source_identity: self.source_identity.map(own),
+            time_form: self.time_form,
+            nested_as_text: self.nested_as_text,
+        }
+    }
+
     /// Event time as a `DateTime`, from `epoch_ms` (set with `timestamp` when normalising), so
     /// detectors do not parse the text again for every record.
     #[must_use]
