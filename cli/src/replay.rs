@@ -48,6 +48,26 @@ pub struct ReplayArgs {
     /// of a few MB). Larger files are reported and skipped, not read into memory.
     #[arg(long, default_value_t = DEFAULT_MAX_FILE_BYTES)]
     pub max_file_bytes: u64,
+    /// With `s3://` paths: only log files of this day or later (UTC, `YYYY-MM-DD`), picked from
+    /// CloudTrail's key layout (`…/CloudTrail/<region>/YYYY/MM/DD/`).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// With `s3://` paths: only log files of this day or earlier (UTC, `YYYY-MM-DD`).
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// With `s3://` paths: resume from, and record in, this file the last key done per path
+    /// (JSON), so an interrupted replay of months of logs starts where it stopped.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// With `s3://` paths: the S3 endpoint (a local emulator); default AWS's.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// With `s3://` paths: the AWS Region; default the credential chain's.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// With `s3://` paths: the AWS profile; default the credential chain's.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// Files read, parsed and normalised at once (default: every core). The detectors still see
     /// every record in input order, so the alerts and records are the same, byte for byte, as
     /// with `--jobs 1`; memory is bounded by about two files per job.
@@ -327,6 +347,183 @@ fn replay_parallel<W: Write>(
     })
 }
 
+/// A `YYYY-MM-DD` option.
+fn day(flag: &str, v: Option<&str>) -> Result<Option<chrono::NaiveDate>> {
+    v.map(|d| {
+        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| anyhow!("{flag}: {d:?} must be a day as YYYY-MM-DD (UTC)"))
+    })
+    .transpose()
+}
+
+/// `s3://bucket/prefix` → (bucket, prefix).
+fn s3_uri(uri: &str) -> Result<(&str, &str)> {
+    let rest = uri.strip_prefix("s3://").unwrap_or(uri);
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        anyhow::bail!("PATH: {uri}: an s3:// URI needs a bucket (s3://bucket/AWSLogs/…)");
+    }
+    Ok((bucket, prefix))
+}
+
+/// How many objects are fetched ahead of the detectors.
+const S3_FETCH_AHEAD: usize = 8;
+
+/// `warden audit replay s3://…`: list each URI's log files in key order (from the checkpoint's
+/// last key, or from `--since`'s day when the URI is one region's folder), fetch them
+/// `S3_FETCH_AHEAD` at a time in that order, run each through the same pipeline as a local file,
+/// and record the last key done after every object.
+fn replay_s3<W: Write>(
+    args: &ReplayArgs,
+    uris: &[&str],
+    run: &mut Run<W>,
+    problems: &mut Vec<String>,
+    digests: &mut u64,
+    objects_read: &mut usize,
+) -> Result<()> {
+    use futures_util::stream::{self, StreamExt};
+    use warden_aws::{Keep, S3LogSource};
+    use warden_core::cloudtrail::{log_key_date, prefix_is_one_region};
+    let since = day("--since", args.since.as_deref())?;
+    let until = day("--until", args.until.as_deref())?;
+    if let (Some(a), Some(b)) = (since, until)
+        && a > b
+    {
+        anyhow::bail!("--since {a} is after --until {b}");
+    }
+    let mut checkpoint: serde_json::Map<String, Value> = match &args.checkpoint {
+        Some(f) if f.exists() => {
+            let text = fs::read_to_string(f)
+                .with_context(|| format!("--checkpoint: reading {}", f.display()))?;
+            serde_json::from_str(&text).map_err(|e| {
+                anyhow!(
+                    "--checkpoint: {} is not a JSON object of path → last key ({e})",
+                    f.display()
+                )
+            })?
+        }
+        _ => serde_json::Map::new(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(p) = &args.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &args.region {
+            loader = loader.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(u) = &args.endpoint_url {
+            loader = loader.endpoint_url(u);
+        }
+        let source = S3LogSource::new(&loader.load().await);
+        let bar = io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {pos} objects  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            b
+        });
+        for uri in uris {
+            let (bucket, prefix) = s3_uri(uri)?;
+            let ordered = prefix_is_one_region(prefix);
+            // Start after the checkpoint's last key, or just before --since's day.
+            let from_day = since
+                .filter(|_| ordered && prefix.ends_with('/'))
+                .map(|d| format!("{prefix}{}", d.format("%Y/%m/%d")));
+            let done = checkpoint
+                .get(*uri)
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let start_after = match (done, from_day) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let keys = source
+                .list(bucket, prefix, start_after.as_deref(), |key| {
+                    match log_key_date(key) {
+                        Some(d) if until.is_some_and(|u| d > u) => {
+                            if ordered {
+                                Keep::Stop
+                            } else {
+                                Keep::Skip
+                            }
+                        }
+                        Some(d) if since.is_some_and(|s| d < s) => Keep::Skip,
+                        Some(_) => Keep::Yes,
+                        // Not a log file of the layout (a digest, another file): only read
+                        // when no day range was asked for.
+                        None if since.is_some() || until.is_some() => Keep::Skip,
+                        None => Keep::Yes,
+                    }
+                })
+                .await
+                .map_err(|e| anyhow!("{uri}: {e}"))?;
+            let mut fetched = stream::iter(keys.into_iter().map(|key| {
+                let source = &source;
+                async move {
+                    let body = source.get(bucket, &key).await;
+                    (key, body)
+                }
+            }))
+            .buffered(S3_FETCH_AHEAD);
+            // After an object that could not be fetched the checkpoint stops advancing for this
+            // URI: a resumed replay fetches it again (and re-reads what came after it).
+            let mut advance = true;
+            while let Some((key, body)) = fetched.next().await {
+                let name = format!("s3://{bucket}/{key}");
+                *objects_read += 1;
+                match body {
+                    Err(e) => {
+                        advance = false;
+                        problems.push(format!("{name}: {e}"));
+                    }
+                    Ok(bytes) => match decompress(&bytes)
+                        .map_err(|e| format!("{name}: {e}"))
+                        .and_then(|d| {
+                            String::from_utf8(d.into_owned())
+                                .map_err(|e| format!("{name}: not UTF-8 text: {e}"))
+                        }) {
+                        Err(p) => problems.push(p),
+                        Ok(text) => {
+                            let report =
+                                parse_text_each(&name, &text, |p| run.record(&name, p, problems));
+                            *digests += u64::from(report.digest);
+                            problems.extend(report.errors.iter().map(ToString::to_string));
+                            if let Some(e) = run.io_error.take() {
+                                return Err(e.into());
+                            }
+                        }
+                    },
+                }
+                if let Some(f) = args.checkpoint.as_ref().filter(|_| advance) {
+                    // Written whole and renamed: a replay killed mid-write keeps the old one.
+                    checkpoint.insert((*uri).to_owned(), Value::String(key.clone()));
+                    let tmp = f.with_extension("tmp");
+                    fs::write(&tmp, Value::Object(checkpoint.clone()).to_string())
+                        .and_then(|()| fs::rename(&tmp, f))
+                        .with_context(|| format!("--checkpoint: writing {}", f.display()))?;
+                }
+                if let Some(b) = &bar {
+                    b.inc(1);
+                    b.set_message(format!(
+                        "{} records, {} alerts",
+                        run.n_records, run.n_alerts
+                    ));
+                }
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        Ok(())
+    })
+}
+
 fn load_config(path: Option<&Path>) -> Result<DetectConfig> {
     let Some(p) = path else {
         return Ok(DetectConfig::default());
@@ -369,10 +566,22 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             pipeline.without_registry.join(", ")
         );
     }
+    let s3: Vec<&str> = args
+        .paths
+        .iter()
+        .filter_map(|p| p.to_str().filter(|t| t.starts_with("s3://")))
+        .collect();
+    if !s3.is_empty() && s3.len() != args.paths.len() {
+        anyhow::bail!("PATH: give local files and directories, or s3:// URIs, not both");
+    }
+    if s3.is_empty() && (args.since.is_some() || args.until.is_some() || args.checkpoint.is_some())
+    {
+        anyhow::bail!("--since, --until and --checkpoint apply to s3:// paths only");
+    }
     let mut files = Vec::new();
     let mut problems = Vec::new();
     let mut skipped = 0usize;
-    for p in &args.paths {
+    for p in args.paths.iter().filter(|_| s3.is_empty()) {
         collect(p, true, 0, &mut files, &mut skipped, &mut problems);
     }
     let records_out = match &args.records_out {
@@ -416,6 +625,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         io_error: None,
     };
     let mut digests = 0u64;
+    let mut files_read = files.len();
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs: must be at least 1"),
         Some(n) => n,
@@ -431,7 +641,16 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             ));
         }
     };
-    if jobs <= 1 {
+    if !s3.is_empty() {
+        replay_s3(
+            args,
+            &s3,
+            &mut run,
+            &mut problems,
+            &mut digests,
+            &mut files_read,
+        )?;
+    } else if jobs <= 1 {
         // One read buffer for every file: no fresh allocation (and page faults) per file.
         let mut bytes = Vec::new();
         for f in &files {
@@ -489,7 +708,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     writeln!(
         err,
         "{} file(s) read, {skipped} non-log file(s) ignored, {n_records} record(s), {n_alerts} alert(s), {digests} digest file(s) skipped, {} problem(s)",
-        files.len(),
+        files_read,
         problems.len()
     )?;
     if run.n_export_time > 0 || run.n_nested_text > 0 {

@@ -356,3 +356,73 @@ mod tests {
         );
     }
 }
+
+/// The day of a CloudTrail log file from its S3 key, in the layout CloudTrail delivers to:
+/// `…/AWSLogs/[<org-id>/]<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`
+/// (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/get-and-view-cloudtrail-log-files.html).
+/// `None` for a key not in that layout.
+#[must_use]
+pub fn log_key_date(key: &str) -> Option<chrono::NaiveDate> {
+    let mut parts = key.split('/');
+    parts.by_ref().find(|p| *p == "CloudTrail")?;
+    let _region = parts.next()?;
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    chrono::NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
+}
+
+/// Whether every key under `prefix` is in one region's folder (`…/CloudTrail/<region>/…`), so
+/// that listing it in key order lists it in day order.
+#[must_use]
+pub fn prefix_is_one_region(prefix: &str) -> bool {
+    let mut parts = prefix.split('/');
+    parts.by_ref().find(|p| *p == "CloudTrail").is_some()
+        && parts.next().is_some_and(|r| !r.is_empty())
+        && prefix.split('/').count() > 2
+        && {
+            // The region segment must be complete (followed by a slash).
+            let i = prefix
+                .find("/CloudTrail/")
+                .map_or(0, |i| i + "/CloudTrail/".len());
+            prefix.get(i..).is_some_and(|rest| rest.contains('/'))
+        }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn log_keys_give_their_day_and_prefixes_their_region() {
+        let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(
+            log_key_date(
+                "AWSLogs/o-abc/111111111111/CloudTrail/us-east-1/2026/11/23/111111111111_CloudTrail_us-east-1_20261123T1000Z_x.json.gz"
+            ),
+            d(2026, 11, 23)
+        );
+        assert_eq!(
+            log_key_date("logs/AWSLogs/111111111111/CloudTrail/eu-west-1/2026/02/29/f.json.gz"),
+            None,
+            "no such day"
+        );
+        assert_eq!(
+            log_key_date("AWSLogs/111111111111/CloudTrail-Digest/us-east-1/2026/11/23/d.json.gz"),
+            None
+        );
+        assert_eq!(log_key_date("other/file.json"), None);
+        assert!(prefix_is_one_region(
+            "AWSLogs/111111111111/CloudTrail/us-east-1/"
+        ));
+        assert!(prefix_is_one_region(
+            "AWSLogs/o-abc/111111111111/CloudTrail/us-east-1/2026/11/"
+        ));
+        assert!(!prefix_is_one_region("AWSLogs/111111111111/CloudTrail/"));
+        assert!(!prefix_is_one_region(
+            "AWSLogs/111111111111/CloudTrail/us-east"
+        ));
+        assert!(!prefix_is_one_region("AWSLogs/"));
+    }
+}
