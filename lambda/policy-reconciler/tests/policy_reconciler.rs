@@ -350,12 +350,112 @@ async fn a_failed_put_is_finished_by_the_retry() {
 }
 
 // --- Fault injection -------------------------------------------------------------------------
-// Place for the SDK-level fault-layer test (`WARDEN_FAULTS`): the real adapters on moto with
-// faults injected under the SDK (e.g. PutBucketPolicy answering 503 SlowDown until the SDK gives
-// up, CreateGrant failing for one grant). What it should assert is what the fakes above assert:
-// `reconcile` returns `ReconcileError::Incomplete` naming each failed change, every other change
-// (the KMS revocations above all) is applied, and a second run without faults finishes the job
-// and a third changes nothing.
+/// The real adapters on moto with KMS CreateGrant answering 500 InternalFailure on every try (the
+/// fault layer under the SDK, so the SDK's own retries run and give up): the run applies the bucket
+/// policy anyway and fails as `Incomplete`, naming each grant not created; a second run without
+/// faults creates them; a third changes nothing.
+#[tokio::test]
+async fn kms_failing_under_the_sdk_fails_the_run_and_the_retry_finishes_it() {
+    let Some(cfg) = emulator_from_env().await else {
+        return;
+    };
+    let Ok(endpoint) = std::env::var("WARDEN_MOTO_ENDPOINT") else {
+        return;
+    };
+    let env = Environment::create(&cfg, &unique("rec-faults"), GRANTS, Utc::now())
+        .await
+        .unwrap();
+    let layer = warden_aws::FaultPlan::parse("kms.CreateGrant:5xx=1.0,seed=3")
+        .unwrap()
+        .layer();
+    let faulted = warden_aws::local_config_with_faults(&endpoint, "us-east-1", Some(&layer)).await;
+    let (grants, policies, ssm, notes) = (
+        DynamoGrantStore::new(&cfg, &env.registry_table),
+        S3PolicyStore::new(&cfg),
+        SsmConfig::new(&cfg),
+        SnsNotifier::new(&cfg, &env.alert_topic),
+    );
+    let settings = Settings {
+        render: env.render.clone(),
+        baseline_parameter: env.baseline_parameter.clone(),
+        sharing: SharingMode::BucketPolicy,
+        access_point_prefix: "warden-test".into(),
+    };
+    let aps = S3AccessPoints::new(&cfg, &env.render.primary_account.to_string());
+    let e = reconcile(
+        &grants,
+        &policies,
+        &aps,
+        &KmsKeyGrants::new(&faulted),
+        &ssm,
+        &notes,
+        &settings,
+        Utc::now(),
+    )
+    .await
+    .unwrap_err();
+    let policy_reconciler::ReconcileError::Incomplete(r) = e else {
+        panic!("{e}");
+    };
+    assert!(
+        r.policy_applied,
+        "the bucket policy is applied whatever KMS does"
+    );
+    assert_eq!(r.kms_grants_created, 0);
+    assert_eq!(
+        r.failures
+            .iter()
+            .map(|f| f.change.as_str())
+            .collect::<Vec<_>>(),
+        ["CreateGrant", "CreateGrant"],
+        "{r:?}"
+    );
+    assert!(
+        r.failures.iter().all(|f| f.error.contains("warden-fault-")),
+        "the SDK's error after its retries: {r:?}"
+    );
+    assert!(
+        layer
+            .stats()
+            .injected_total(warden_aws::faults::Service::Kms)
+            >= 4,
+        "the SDK retried each of the two calls"
+    );
+    let keys = KmsKeyGrants::new(&cfg);
+    let retry = reconcile(
+        &grants,
+        &policies,
+        &aps,
+        &keys,
+        &ssm,
+        &notes,
+        &settings,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((retry.kms_grants_created, retry.policy_applied), (2, false));
+    let third = reconcile(
+        &grants,
+        &policies,
+        &aps,
+        &keys,
+        &ssm,
+        &notes,
+        &settings,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            third.kms_grants_created,
+            third.kms_grants_revoked,
+            third.policy_applied
+        ),
+        (0, 0, false)
+    );
+}
 
 // --- The access-point tier on the emulator (issue 16) ------------------------------------------
 // moto 5 serves S3 Control's access point calls; scripts/moto_server.py roots its replies as AWS
