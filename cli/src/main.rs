@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 mod batch;
 mod dev;
+mod grants;
 mod replay;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -50,9 +51,19 @@ enum Command {
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The live grants registry.
+    #[command(subcommand)]
+    Grants(GrantsCmd),
     /// Developer tools: synthetic data for load tests and benchmarks.
     #[command(subcommand)]
     Dev(DevCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum GrantsCmd {
+    /// List the registry's grants with their state as of now (active, pending, expired,
+    /// revoked, rejected), filtered by state, account or expiry.
+    List(grants::ListArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -805,6 +816,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
         ),
         Command::Audit(AuditCmd::Replay(args)) => replay::run(&args),
+        Command::Grants(GrantsCmd::List(args)) => grants::list(&args),
         Command::Dev(DevCmd::GenCloudtrail(args)) => {
             dev::gen_cloudtrail(&args).map(|()| ExitCode::SUCCESS)
         }

@@ -82,6 +82,82 @@ impl DynamoGrantStore {
     }
 }
 
+/// One registry item as stored, whatever its state (for `warden grants list`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RegistryItem {
+    /// Consumer account.
+    pub account_id: String,
+    /// `declared` (Terraform) or the approved request's ID.
+    pub grant_id: String,
+    /// `active`, `pending`, `revoked`, `rejected`… as stored.
+    pub grant_state: String,
+    /// Granted prefixes.
+    pub allowed_prefixes: Vec<String>,
+    /// `read` / `read-write`.
+    pub access_level: String,
+    /// RFC 3339 expiry.
+    pub expiration_date: String,
+    /// `terraform` or the requester.
+    pub created_by: Option<String>,
+    /// When it was created.
+    pub created_at: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+impl DynamoGrantStore {
+    /// Every registry item, whatever its state (Scan, every page; consistent read). Internal
+    /// items (`grant_id` starting with `#`) are left out.
+    ///
+    /// # Errors
+    /// A Scan call failed (after the SDK's retries).
+    pub async fn list_items(&self) -> Result<Vec<RegistryItem>, PortError> {
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Scan"))?;
+            for item in page.items() {
+                let s = |k: &str| s_attr(item, k).map(str::to_owned);
+                let grant_id = s("grant_id").unwrap_or_default();
+                if grant_id.starts_with('#') {
+                    continue;
+                }
+                out.push(RegistryItem {
+                    account_id: s("account_id").unwrap_or_default(),
+                    grant_id,
+                    grant_state: s("grant_state").unwrap_or_else(|| "active".into()),
+                    allowed_prefixes: match item.get("allowed_prefixes") {
+                        Some(AttributeValue::L(l)) => {
+                            l.iter().filter_map(|v| v.as_s().ok().cloned()).collect()
+                        }
+                        Some(AttributeValue::Ss(ss)) => ss.clone(),
+                        _ => Vec::new(),
+                    },
+                    access_level: s("access_level").unwrap_or_default(),
+                    expiration_date: s("expiration_date").unwrap_or_default(),
+                    created_by: s("created_by"),
+                    created_at: s("created_at"),
+                    revoked_at: s("revoked_at"),
+                });
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| (&a.account_id, &a.grant_id).cmp(&(&b.account_id, &b.grant_id)));
+        Ok(out)
+    }
+}
+
 /// Read one registry item into a grant input, naming the attribute that is missing.
 fn item_to_input(item: &HashMap<String, AttributeValue>) -> Result<GrantInput, String> {
     let need = |k: &str| {
