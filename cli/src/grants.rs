@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
 use warden_aws::RegistryItem;
 
@@ -107,23 +107,16 @@ pub fn list(args: &ListArgs) -> Result<ExitCode> {
     {
         bail!("--account: {a:?} must be a 12-digit account ID");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::awscfg::runtime()?;
     let items = rt
         .block_on(async {
-            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-            if let Some(p) = &args.profile {
-                loader = loader.profile_name(p);
-            }
-            if let Some(r) = &args.region {
-                loader = loader.region(aws_config::Region::new(r.clone()));
-            }
-            if let Some(u) = &args.endpoint_url {
-                loader = loader.endpoint_url(u);
-            }
-            warden_aws::DynamoGrantStore::new(&loader.load().await, &args.table)
+            let cfg = crate::awscfg::load(
+                args.profile.as_deref(),
+                args.region.as_deref(),
+                args.endpoint_url.as_deref(),
+            )
+            .await;
+            warden_aws::DynamoGrantStore::new(&cfg, &args.table)
                 .list_items()
                 .await
         })

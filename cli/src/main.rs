@@ -8,9 +8,11 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod awscfg;
 mod batch;
 mod dev;
 mod grants;
+mod query;
 mod replay;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -77,6 +79,8 @@ enum AuditCmd {
     /// Replay archived CloudTrail logs through the live detectors: alerts on stdout, a
     /// per-account summary on stderr. Exits 0 when every input parsed, 2 when some did not.
     Replay(replay::ReplayArgs),
+    /// Who accessed what, when: the audit table through its indexes (no scans).
+    Query(query::QueryArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -816,6 +820,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             },
         ),
         Command::Audit(AuditCmd::Replay(args)) => replay::run(&args),
+        Command::Audit(AuditCmd::Query(args)) => query::run(&args),
         Command::Grants(GrantsCmd::List(args)) => grants::list(&args),
         Command::Dev(DevCmd::GenCloudtrail(args)) => {
             dev::gen_cloudtrail(&args).map(|()| ExitCode::SUCCESS)

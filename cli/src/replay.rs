@@ -404,22 +404,15 @@ fn replay_s3<W: Write>(
         }
         _ => serde_json::Map::new(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = crate::awscfg::runtime()?;
     rt.block_on(async {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(p) = &args.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &args.region {
-            loader = loader.region(aws_config::Region::new(r.clone()));
-        }
-        if let Some(u) = &args.endpoint_url {
-            loader = loader.endpoint_url(u);
-        }
-        let source = S3LogSource::new(&loader.load().await);
+        let cfg = crate::awscfg::load(
+            args.profile.as_deref(),
+            args.region.as_deref(),
+            args.endpoint_url.as_deref(),
+        )
+        .await;
+        let source = S3LogSource::new(&cfg);
         let bar = io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new_spinner();
             b.set_style(

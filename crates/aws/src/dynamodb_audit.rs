@@ -151,6 +151,118 @@ impl AuditStore for DynamoAuditStore {
     }
 }
 
+/// Which index an audit query goes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditKey {
+    /// `by-account-time`: everything one account did.
+    Account(String),
+    /// `by-object-time`: everyone who touched one object (`bucket/key`).
+    Object(String),
+}
+
+/// One access record as the audit table holds it (the columns `warden audit query` shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    /// Event time (RFC 3339, milliseconds).
+    pub timestamp: String,
+    /// Calling account.
+    pub account_id: String,
+    /// Calling principal.
+    pub principal_arn: String,
+    /// `service:Action`.
+    pub action: String,
+    /// `bucket/key`, for object calls.
+    pub object_ref: Option<String>,
+    /// Bytes in + out.
+    pub bytes_transferred: u64,
+    /// Source IP.
+    pub source_ip: String,
+    /// Whether it succeeded.
+    pub success_status: bool,
+    /// `errorCode` when it failed.
+    pub error_code: Option<String>,
+    /// CloudTrail's event ID.
+    pub event_id: String,
+}
+
+impl DynamoAuditStore {
+    /// The records of `key` with `from <= timestamp < to`, oldest first, through the key's index
+    /// (a Query per page, never a Scan), at most `limit`.
+    ///
+    /// # Errors
+    /// A Query failed (after the SDK's retries).
+    pub async fn query(
+        &self,
+        key: &AuditKey,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+        mut keep: impl FnMut(&AuditRow) -> bool,
+    ) -> Result<Vec<AuditRow>, PortError> {
+        let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let (index, attr, value) = match key {
+            AuditKey::Account(a) => ("by-account-time", "account_id", a),
+            AuditKey::Object(o) => ("by-object-time", "object_ref", o),
+        };
+        let mut out = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#k = :k AND #t BETWEEN :from AND :to")
+                .expression_attribute_names("#k", attr)
+                .expression_attribute_names("#t", "timestamp")
+                .expression_attribute_values(":k", AttributeValue::S(value.clone()))
+                .expression_attribute_values(":from", AttributeValue::S(fmt(from)))
+                // BETWEEN is inclusive: stop just before the end instant.
+                .expression_attribute_values(
+                    ":to",
+                    AttributeValue::S(fmt(to - chrono::Duration::milliseconds(1))),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_err("dynamodb", "Query"))?;
+            for item in page.items() {
+                let s = |k: &str| s_attr(item, k).map(str::to_owned);
+                let row = AuditRow {
+                    timestamp: s("timestamp").unwrap_or_default(),
+                    account_id: s("account_id").unwrap_or_default(),
+                    principal_arn: s("principal_arn").unwrap_or_default(),
+                    action: s("action").unwrap_or_default(),
+                    object_ref: s("object_ref"),
+                    bytes_transferred: item
+                        .get("bytes_transferred")
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                    source_ip: s("source_ip").unwrap_or_default(),
+                    success_status: item
+                        .get("success_status")
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
+                    error_code: s("error_code"),
+                    event_id: s("event_id").unwrap_or_default(),
+                };
+                if keep(&row) {
+                    out.push(row);
+                    if out.len() >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            match page.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
 impl warden_core::ports::UsageQuery for DynamoAuditStore {
     async fn usage(
         &self,

@@ -32,7 +32,7 @@ mod util;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use alert_ledger::DynamoAlertLedger;
-pub use dynamodb_audit::DynamoAuditStore;
+pub use dynamodb_audit::{AuditKey, AuditRow, DynamoAuditStore};
 pub use dynamodb_grants::{DynamoGrantStore, DynamoPendingRequests, RegistryItem};
 pub use faults::{FaultKind, FaultLayer, FaultPlan, FaultSpecError, FaultStats};
 pub use iam::IamRoleInspector;
