@@ -287,6 +287,17 @@ PY
   "$bin/warden-local" "$endpoint" deliver "$EVENTS_QUEUE_URL" "$bin/access-logger" >/dev/null 2>>"$work/logger.log"
   u2=$("$bin/warden-local" "$endpoint" usage "$AUDIT_TABLE" 210000000000)
   python3 -c 'import json,sys; sys.exit(0 if json.loads(sys.argv[1])["s3_requests"] == 10 else 1)' "$u2" && ok "the same 11 events delivered again: still 10 records (idempotent on eventID)" || ko "redelivery changed the table: $u2"
+  step "Day-2 questions with the warden CLI: who did what (warden audit query), what is granted (warden grants list)"
+  "$warden" audit query --table "$AUDIT_TABLE" --account 210000000000 --since 2026-11-01T00:00:00Z \
+    --endpoint-url "$endpoint" --region us-east-1 >"$work/query.txt" 2>&1
+  sed -n '1,4p;$p' "$work/query.txt" | sed 's/^/       /'
+  "$warden" audit query --table "$AUDIT_TABLE" --account 210000000000 --since 2026-11-01T00:00:00Z \
+    --endpoint-url "$endpoint" --region us-east-1 --format json >"$work/query.json" 2>&1
+  python3 -c 'import json,sys; rs=json.load(open(sys.argv[1])); s3=[r for r in rs if r["action"].startswith("s3:")]; print(f"       {len(rs)} records, {len(s3)} of them S3 requests"); sys.exit(0 if len(s3) == 10 else 1)' "$work/query.json" \
+    && ok "audit query through by-account-time: every record of 210000000000, its 10 S3 requests among them (as the cost usage counts)" || ko "audit query: $(tail -1 "$work/query.txt")"
+  "$warden" grants list --table "$REGISTRY_TABLE" --state expired --endpoint-url "$endpoint" --region us-east-1 >"$work/grants-list.txt" 2>&1
+  sed 's/^/       /' "$work/grants-list.txt"
+  grep -q "210000099099 .*expired" "$work/grants-list.txt" && ok "grants list --state expired: the lapsed partner, past its date and not revoked yet" || ko "grants list: $(cat "$work/grants-list.txt")"
   "$bin/warden-local" "$endpoint" inbox "$SECURITY_INBOX_URL" >"$work/security-mail.jsonl"
   python3 -c 'import json,sys
 subjects = [json.loads(l)["subject"] for l in open(sys.argv[1])]
