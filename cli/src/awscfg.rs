@@ -1,8 +1,34 @@
 //! The AWS options every command that calls AWS takes: the default credential chain, or
 //! `--profile`, `--region`, `--endpoint-url` (a local emulator).
 
+/// `--profile`, `--region`, `--endpoint-url`, flattened into each command that calls AWS.
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct AwsArgs {
+    /// AWS profile (default: the credential chain's).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// AWS Region (default: the credential chain's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Endpoint (a local emulator); default AWS's.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsArgs {
+    /// The SDK configuration for these options.
+    pub async fn config(&self) -> aws_config::SdkConfig {
+        load(
+            self.profile.as_deref(),
+            self.region.as_deref(),
+            self.endpoint_url.as_deref(),
+        )
+        .await
+    }
+}
+
 /// The SDK configuration for these options.
-pub async fn load(
+async fn load(
     profile: Option<&str>,
     region: Option<&str>,
     endpoint_url: Option<&str>,

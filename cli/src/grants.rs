@@ -30,15 +30,8 @@ pub struct ListArgs {
     /// JSON (an array of items) instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// AWS profile (default: the credential chain's).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// AWS Region (default: the credential chain's).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Endpoint (a local emulator); default AWS's.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::awscfg::AwsArgs,
 }
 
 /// A registry item's state as of now.
@@ -110,12 +103,7 @@ pub fn list(args: &ListArgs) -> Result<ExitCode> {
     let rt = crate::awscfg::runtime()?;
     let items = rt
         .block_on(async {
-            let cfg = crate::awscfg::load(
-                args.profile.as_deref(),
-                args.region.as_deref(),
-                args.endpoint_url.as_deref(),
-            )
-            .await;
+            let cfg = args.aws.config().await;
             warden_aws::DynamoGrantStore::new(&cfg, &args.table)
                 .list_items()
                 .await

@@ -57,15 +57,8 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
     pub format: QueryFormat,
-    /// AWS profile (default: the credential chain's).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// AWS Region (default: the credential chain's).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// Endpoint (a local emulator); default AWS's.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::awscfg::AwsArgs,
 }
 
 fn time(flag: &str, v: &str) -> Result<DateTime<Utc>> {
@@ -131,12 +124,7 @@ pub fn run(args: &QueryArgs) -> Result<ExitCode> {
     let rt = crate::awscfg::runtime()?;
     let rows = rt
         .block_on(async {
-            let cfg = crate::awscfg::load(
-                args.profile.as_deref(),
-                args.region.as_deref(),
-                args.endpoint_url.as_deref(),
-            )
-            .await;
+            let cfg = args.aws.config().await;
             warden_aws::DynamoAuditStore::new(&cfg, &args.table)
                 .query(&key, since, until, args.limit, |r: &AuditRow| {
                     principal.as_ref().is_none_or(|p| &r.principal_arn == p)

@@ -59,15 +59,9 @@ pub struct ReplayArgs {
     /// (JSON), so an interrupted replay of months of logs starts where it stopped.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// With `s3://` paths: the S3 endpoint (a local emulator); default AWS's.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// With `s3://` paths: the AWS Region; default the credential chain's.
-    #[arg(long)]
-    pub region: Option<String>,
-    /// With `s3://` paths: the AWS profile; default the credential chain's.
-    #[arg(long)]
-    pub profile: Option<String>,
+    /// With `s3://` paths: the AWS profile, Region and endpoint.
+    #[command(flatten)]
+    pub aws: crate::awscfg::AwsArgs,
     /// Files read, parsed and normalised at once (default: every core). The detectors still see
     /// every record in input order, so the alerts and records are the same, byte for byte, as
     /// with `--jobs 1`; memory is bounded by about two files per job.
@@ -406,12 +400,7 @@ fn replay_s3<W: Write>(
     };
     let rt = crate::awscfg::runtime()?;
     rt.block_on(async {
-        let cfg = crate::awscfg::load(
-            args.profile.as_deref(),
-            args.region.as_deref(),
-            args.endpoint_url.as_deref(),
-        )
-        .await;
+        let cfg = args.aws.config().await;
         let source = S3LogSource::new(&cfg);
         let bar = io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new_spinner();
