@@ -62,9 +62,10 @@ pub struct ReplayArgs {
     /// With `s3://` paths: the AWS profile, Region and endpoint.
     #[command(flatten)]
     pub aws: crate::awscfg::AwsArgs,
-    /// Files read, parsed and normalised at once (default: every core). The detectors still see
-    /// every record in input order, so the alerts and records are the same, byte for byte, as
-    /// with `--jobs 1`; memory is bounded by about two files per job.
+    /// Files read, parsed and normalised at once, and detector shards (default: every core).
+    /// Each account's records go to one shard, in input order, so the alerts and records are
+    /// the same, byte for byte, as with `--jobs 1`; memory is bounded by about three files per
+    /// job.
     #[arg(long)]
     pub jobs: Option<usize>,
 }
@@ -209,23 +210,28 @@ impl<W: Write> Run<W> {
                     self.summary.entry(a.account_id.clone()).or_default().alerts += 1;
                 }
             }
-            match self.format {
-                AlertFormat::Jsonl => {
-                    serde_json::to_writer(&mut self.out, a)?;
-                    self.out.write_all(b"\n")?;
-                }
-                AlertFormat::Table => writeln!(
-                    self.out,
-                    "{:<9} {:<23} {:<13} {:<38} {}",
-                    format!("{:?}", a.severity).to_lowercase(),
-                    a.detector,
-                    a.account_id,
-                    a.event_id,
-                    a.summary
-                )?,
-            }
+            write_alert(&mut self.out, self.format, a)?;
         }
         Ok(())
+    }
+}
+
+/// One alert as a line of the chosen format.
+fn write_alert<W: Write>(out: &mut W, format: AlertFormat, a: &Alert) -> io::Result<()> {
+    match format {
+        AlertFormat::Jsonl => {
+            serde_json::to_writer(&mut *out, a)?;
+            out.write_all(b"\n")
+        }
+        AlertFormat::Table => writeln!(
+            out,
+            "{:<9} {:<23} {:<13} {:<38} {}",
+            format!("{:?}", a.severity).to_lowercase(),
+            a.detector,
+            a.account_id,
+            a.event_id,
+            a.summary
+        ),
     }
 }
 
@@ -261,84 +267,328 @@ fn read_file<'b>(
     }
 }
 
-/// One file read, parsed and normalised by a worker: its records and problems in the order the
-/// sequential replay meets them.
+/// A file's records, borrowing from the file's text.
+type Records<'a> = Vec<AccessRecord<'a>>;
+
+self_cell::self_cell!(
+    /// One file's text and its normalised records borrowing from it: handed from the parse
+    /// worker to the detector shards without copying a field (copying every record's strings
+    /// cost more than the parse).
+    struct FileRecords {
+        owner: String,
+        #[covariant]
+        dependent: Records,
+    }
+);
+
+/// What the detector shards get of a file: its records and the shard of each.
+struct FileWork {
+    records: FileRecords,
+    shard: Vec<u16>,
+}
+
+/// What the calling thread gets of a file: its `--records-out` lines and its problems in the
+/// order the sequential replay meets them.
 struct FileDone {
-    records: Vec<AccessRecord<'static>>,
+    records_out: Vec<u8>,
+    records: u64,
     problems: Vec<String>,
     digest: bool,
 }
 
-fn process_file(f: &Path, limit: u64, bytes: &mut Vec<u8>) -> FileDone {
+/// The detector shard of an account: a hash of its ID (FNV-1a, then mixed), so the same account always goes to the
+/// same shard (the windowed detectors keep their state per account).
+fn shard_of(account: &str, shards: usize) -> u16 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in account.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    // FNV's low bits are poor (its low bit is the XOR of the bytes' low bits, the same for
+    // many account IDs): mix the high bits down (splitmix64's finaliser) before the modulo.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    u16::try_from(h % shards as u64).unwrap_or(0)
+}
+
+/// A file's text, owned: read (at most `limit` bytes as stored), decompressed, checked as UTF-8.
+/// `bytes` is a spare buffer: a file's text, handed back once the shards are done with it, so a
+/// worker does not fault in fresh pages for every file.
+fn read_owned(f: &Path, limit: u64, mut bytes: Vec<u8>) -> Result<String, String> {
+    // Sized from the file's length: growing by doubling would copy the text several times.
+    let len = fs::metadata(f).map_or(0, |m| m.len().min(limit).saturating_add(1));
+    bytes.clear();
+    bytes.reserve(usize::try_from(len).unwrap_or(0));
+    let text = read_file(f, limit, &mut bytes)?;
+    Ok(match text {
+        // Not compressed: the read buffer itself becomes the text (no copy).
+        std::borrow::Cow::Borrowed(_) => {
+            String::from_utf8(bytes).map_err(|e| format!("{}: not UTF-8 text: {e}", f.display()))?
+        }
+        std::borrow::Cow::Owned(t) => t,
+    })
+}
+
+fn process_file(
+    f: &Path,
+    limit: u64,
+    shards: usize,
+    records_out: bool,
+    spare: Vec<u8>,
+) -> (FileDone, Option<FileWork>) {
     let name = f.display().to_string();
     let mut done = FileDone {
-        records: Vec::new(),
+        records_out: Vec::new(),
+        records: 0,
         problems: Vec::new(),
         digest: false,
     };
-    let text = match read_file(f, limit, bytes) {
+    let text = match read_owned(f, limit, spare) {
         Ok(t) => t,
         Err(p) => {
             done.problems.push(p);
-            return done;
+            return (done, None);
         }
     };
-    let report = parse_text_each(&name, &text, |p| {
-        let index = p.index;
-        match normalise_owned(p) {
-            Ok(r) => done.records.push(r.into_owned()),
-            Err(e) => done.problems.push(format!("{name} record {index}: {e}")),
-        }
+    let mut shard: Vec<u16> = Vec::new();
+    let mut errors = Vec::new();
+    // CloudTrail records are 1–2 KB of text: sized for that, the records are not moved as the
+    // vector grows (a record is a few hundred bytes; growing by doubling copied them all).
+    let hint = text.len() / 1024 + 1;
+    shard.reserve(hint);
+    let records = FileRecords::new(text, |text| {
+        let mut recs = Vec::with_capacity(hint);
+        let report = parse_text_each(&name, text, |p| {
+            let index = p.index;
+            match normalise_owned(p) {
+                Ok(r) => {
+                    if records_out {
+                        // Writing to a Vec cannot fail; a record that does not serialise is
+                        // reported.
+                        if let Err(e) = serde_json::to_writer(&mut done.records_out, &r) {
+                            done.problems.push(format!("{name} record {index}: {e}"));
+                        }
+                        done.records_out.push(b'\n');
+                    }
+                    shard.push(shard_of(&r.account_id, shards));
+                    recs.push(r);
+                }
+                Err(e) => done.problems.push(format!("{name} record {index}: {e}")),
+            }
+        });
+        done.digest = report.digest;
+        errors = report.errors.iter().map(ToString::to_string).collect();
+        recs
     });
-    done.digest = report.digest;
-    done.problems
-        .extend(report.errors.iter().map(ToString::to_string));
-    done
+    done.problems.extend(errors);
+    done.records = records.borrow_dependent().len() as u64;
+    (done, Some(FileWork { records, shard }))
 }
 
-/// `--jobs N`: file `i` is read, parsed and normalised by worker `i % N`, and the calling thread
-/// takes the files back in the same order and runs the detectors on every record in input order
-/// — the same sequence the sequential replay sees, so the same alerts and records. Each worker
-/// holds at most the file it works on and one waiting to be taken.
+/// One shard's work on one file: its alerts, already formatted, each with the position of the
+/// record that raised it.
+struct ShardDone {
+    alerts: Vec<(usize, std::ops::Range<usize>)>,
+    text: Vec<u8>,
+}
+
+/// One detector shard's totals, added to the run's at the end.
+#[derive(Default)]
+struct ShardTotals {
+    summary: HashMap<String, AccountSummary>,
+    n_records: u64,
+    n_alerts: u64,
+    n_export_time: u64,
+    n_nested_text: u64,
+}
+
+/// `--jobs N`: file `i` is read, parsed and normalised by parse worker `i % N`, which splits its
+/// records over N detector shards by account; each shard runs its own detectors on its
+/// accounts' records in input order (every detector keeps its state per account, so a shard sees
+/// exactly what the sequential replay's detectors see for those accounts) and formats their
+/// alerts; the calling thread takes each file's alerts back from every shard and writes them in
+/// record order. The alerts and records are therefore the same, byte for byte, as `--jobs 1`.
+/// A file's text is shared by the shards, not copied, and every channel holds two files, so
+/// memory is bounded by about `3N` files (the setting is `--jobs`), not by the size of the logs.
+#[allow(clippy::too_many_arguments)]
 fn replay_parallel<W: Write>(
     files: &[PathBuf],
     jobs: usize,
     limit: u64,
+    make_pipeline: &(dyn Fn() -> Result<Pipeline> + Sync),
     run: &mut Run<W>,
     problems: &mut Vec<String>,
     digests: &mut u64,
     progress: &dyn Fn(&Run<W>),
 ) -> Result<()> {
-    std::thread::scope(|scope| {
-        let mut inbox = Vec::with_capacity(jobs);
+    use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+    // Files each channel holds: enough to ride over one slow file without stalling a worker.
+    let depth = 2;
+    let want_records = run.records_out.is_some();
+    let format = run.format;
+    let shards = jobs;
+    let mut totals = Vec::with_capacity(shards);
+    std::thread::scope(|scope| -> Result<()> {
+        // to_shard[s][w]: parse worker w → detector shard s.
+        let mut to_shard: Vec<Vec<Receiver<Option<Arc<FileWork>>>>> =
+            (0..shards).map(|_| Vec::with_capacity(jobs)).collect();
+        let mut meta_inbox = Vec::with_capacity(jobs);
+        // spares[w]: texts the shards are done with, back to parse worker w (at most the files
+        // in flight, so the channel needs no bound).
+        let mut spares = Vec::with_capacity(jobs);
         for w in 0..jobs {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<FileDone>(1);
-            inbox.push(rx);
+            let mut senders: Vec<SyncSender<Option<Arc<FileWork>>>> = Vec::with_capacity(shards);
+            for inbox in &mut to_shard {
+                let (tx, rx) = sync_channel(depth);
+                senders.push(tx);
+                inbox.push(rx);
+            }
+            let (meta_tx, meta_rx) = sync_channel::<FileDone>(depth);
+            meta_inbox.push(meta_rx);
+            let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            spares.push(spare_tx);
             scope.spawn(move || {
-                let mut bytes = Vec::new();
                 for f in files.iter().skip(w).step_by(jobs) {
-                    // The receiver is gone only when the replay stopped (a write failed).
-                    if tx.send(process_file(f, limit, &mut bytes)).is_err() {
+                    let spare = spare_rx.try_recv().unwrap_or_default();
+                    let (done, work) = process_file(f, limit, shards, want_records, spare);
+                    let mut work = work.map(Arc::new);
+                    // A receiver is gone only when the replay stopped (a write failed). The last
+                    // shard gets the worker's own reference, so the last shard done holds the
+                    // only one and hands the text back.
+                    for (k, tx) in senders.iter().enumerate() {
+                        let mine = if k + 1 == senders.len() {
+                            work.take()
+                        } else {
+                            work.clone()
+                        };
+                        if tx.send(mine).is_err() {
+                            return;
+                        }
+                    }
+                    if meta_tx.send(done).is_err() {
                         return;
                     }
                 }
             });
         }
+        let mut shard_inbox = Vec::with_capacity(shards);
+        let mut shard_threads = Vec::with_capacity(shards);
+        for (me, inbox) in to_shard.into_iter().enumerate() {
+            let me = u16::try_from(me).unwrap_or(u16::MAX);
+            let (tx, rx) = sync_channel::<ShardDone>(depth);
+            shard_inbox.push(rx);
+            let mut pipeline = make_pipeline()?;
+            let spares = spares.clone();
+            shard_threads.push(scope.spawn(move || -> ShardTotals {
+                let mut t = ShardTotals::default();
+                let mut alerts = Vec::new();
+                for i in 0..files.len() {
+                    let Some(work) = inbox.get(i % jobs).and_then(|rx| rx.recv().ok()) else {
+                        break;
+                    };
+                    let mut done = ShardDone {
+                        alerts: Vec::new(),
+                        text: Vec::new(),
+                    };
+                    let mine = work.as_deref().into_iter().flat_map(|w| {
+                        w.records
+                            .borrow_dependent()
+                            .iter()
+                            .zip(&w.shard)
+                            .enumerate()
+                            .filter(|(_, (_, s))| **s == me)
+                            .map(|(pos, (rec, _))| (pos, rec))
+                    });
+                    for (pos, rec) in mine {
+                        t.n_records += 1;
+                        t.n_export_time += u64::from(rec.time_form == TimeForm::SpaceNoZone);
+                        t.n_nested_text += u64::from(rec.nested_as_text);
+                        let s = t.summary.entry(rec.account_id.to_string()).or_default();
+                        s.records += 1;
+                        s.bytes += rec.bytes_transferred;
+                        s.failed += u64::from(!rec.success_status);
+                        alerts.clear();
+                        pipeline.observe(rec, &mut alerts);
+                        for a in &alerts {
+                            t.n_alerts += 1;
+                            t.summary.entry(a.account_id.clone()).or_default().alerts += 1;
+                            let from = done.text.len();
+                            // Writing to a Vec cannot fail.
+                            let _ = write_alert(&mut done.text, format, a);
+                            done.alerts.push((pos, from..done.text.len()));
+                        }
+                    }
+                    // Exactly one shard gets the file back (Arc::into_inner); a worker that has
+                    // stopped no longer wants it.
+                    if let Some(w) = work.and_then(Arc::into_inner)
+                        && let Some(back) = spares.get(i % jobs)
+                    {
+                        let _ = back.send(w.records.into_owner().into_bytes());
+                    }
+                    if tx.send(done).is_err() {
+                        break;
+                    }
+                }
+                t
+            }));
+        }
+        let mut merged: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
         for i in 0..files.len() {
-            let done = inbox
-                .get(i % jobs)
-                .ok_or_else(|| anyhow!("replay worker {} missing", i % jobs))?
+            let w = i % jobs;
+            let done = meta_inbox
+                .get(w)
+                .ok_or_else(|| anyhow!("replay worker {w} missing"))?
                 .recv()
-                .map_err(|_| anyhow!("replay worker {} stopped early", i % jobs))?;
-            for rec in &done.records {
-                run.observe(rec)?;
+                .map_err(|_| anyhow!("replay worker {w} stopped early"))?;
+            let mut parts = Vec::with_capacity(shards);
+            merged.clear();
+            for (s, rx) in shard_inbox.iter().enumerate() {
+                let part = rx
+                    .recv()
+                    .map_err(|_| anyhow!("detector shard {s} stopped early"))?;
+                merged.extend(part.alerts.iter().map(|(pos, r)| (*pos, s, r.clone())));
+                parts.push(part);
+            }
+            // A record's alerts all come from its account's shard, already in detector order;
+            // the stable sort keeps that order and puts the records back in file order.
+            merged.sort_by_key(|(pos, _, _)| *pos);
+            for (_, s, r) in &merged {
+                if let Some(bytes) = parts.get(*s).and_then(|p| p.text.get(r.clone())) {
+                    run.out.write_all(bytes)?;
+                }
+            }
+            if let Some(w) = run.records_out.as_mut() {
+                w.write_all(&done.records_out)?;
             }
             *digests += u64::from(done.digest);
             problems.extend(done.problems);
+            run.n_alerts += merged.len() as u64;
+            run.n_records += done.records;
             progress(run);
         }
+        drop(shard_inbox);
+        for t in shard_threads {
+            totals.push(t.join().map_err(|_| anyhow!("a detector shard stopped"))?);
+        }
         Ok(())
-    })
+    })?;
+    // The progress line counted as files were written; the shards' totals replace those counts.
+    run.n_alerts = 0;
+    run.n_records = 0;
+    for t in totals {
+        run.n_records += t.n_records;
+        run.n_alerts += t.n_alerts;
+        run.n_export_time += t.n_export_time;
+        run.n_nested_text += t.n_nested_text;
+        for (acct, s) in t.summary {
+            let into = run.summary.entry(acct).or_default();
+            into.records += s.records;
+            into.bytes += s.bytes;
+            into.failed += s.failed;
+            into.alerts += s.alerts;
+        }
+    }
+    Ok(())
 }
 
 /// A `YYYY-MM-DD` option.
@@ -541,7 +791,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let pipeline = Pipeline::new(&cfg, registry).map_err(|e| anyhow!("--config: {e}"))?;
+    let pipeline = Pipeline::new(&cfg, registry.clone()).map_err(|e| anyhow!("--config: {e}"))?;
     if !pipeline.without_registry.is_empty() {
         eprintln!(
             "note: no --grants given, so these detectors are off: {}",
@@ -654,10 +904,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             progress(&run);
         }
     } else {
+        let make = || Pipeline::new(&cfg, registry.clone()).map_err(|e| anyhow!("--config: {e}"));
         replay_parallel(
             &files,
             jobs,
             args.max_file_bytes,
+            &make,
             &mut run,
             &mut problems,
             &mut digests,
@@ -709,4 +961,26 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_of;
+
+    /// An account always goes to the same shard, and twenty accounts spread over two and three
+    /// shards with none holding more than two thirds (plain FNV-1a put all twenty on one of two).
+    #[test]
+    fn accounts_keep_their_shard_and_spread_over_all() {
+        for shards in [2usize, 3] {
+            let mut used = vec![0u32; shards];
+            for i in 0..20u64 {
+                let account = format!("{:012}", 210_000_000_000 + i * 1001);
+                let s = shard_of(&account, shards);
+                assert_eq!(s, shard_of(&account, shards));
+                used[usize::from(s)] += 1;
+            }
+            assert!(used.iter().all(|n| *n > 0 && *n <= 14), "{used:?}");
+        }
+        assert_eq!(shard_of("", 1), 0);
+    }
 }

@@ -787,6 +787,15 @@ fn audit_replay_jobs_give_the_same_alerts_as_one_job() {
     );
     // A broken file in the middle: its problem is reported at the same place.
     std::fs::write(logs.join("m-broken.json"), "{\"Records\": [").unwrap();
+    // Thresholds low enough that the windowed detectors (state per account, split over the
+    // detector shards) fire for every account.
+    let config = dir.join("detect.json");
+    std::fs::write(
+        &config,
+        r#"{"failed_auth_threshold": 1, "failed_auth_window_seconds": 3600,
+            "egress_threshold_bytes": 2000000000, "egress_window_seconds": 3600}"#,
+    )
+    .unwrap();
     let run = |jobs: &str| {
         let records = dir.join(format!("records-{jobs}.jsonl"));
         let out = warden(
@@ -796,6 +805,8 @@ fn audit_replay_jobs_give_the_same_alerts_as_one_job() {
                 logs.to_str().unwrap(),
                 "--grants",
                 GRANTS,
+                "--config",
+                config.to_str().unwrap(),
                 "--jobs",
                 jobs,
                 "--records-out",
@@ -807,7 +818,13 @@ fn audit_replay_jobs_give_the_same_alerts_as_one_job() {
     };
     let (one, one_records) = run("1");
     assert_eq!(one.status.code(), Some(2), "the broken file is reported");
-    assert!(!one.stdout.is_empty());
+    let alerts = String::from_utf8_lossy(&one.stdout);
+    for windowed in ["\"failed-auth\"", "\"egress-spike\""] {
+        assert!(
+            alerts.matches(windowed).count() >= 20,
+            "{windowed} fires for every account"
+        );
+    }
     for jobs in ["2", "3", "64"] {
         let (n, n_records) = run(jobs);
         assert_eq!(n.status.code(), Some(2));
