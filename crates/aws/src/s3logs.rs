@@ -110,14 +110,84 @@ impl S3LogSource {
     /// # Errors
     /// PutObject failed.
     pub async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), PortError> {
+        self.put_typed(bucket, key, body, "application/octet-stream")
+            .await
+    }
+
+    /// Store an object with its content type.
+    ///
+    /// # Errors
+    /// PutObject failed.
+    pub async fn put_typed(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
         self.client
             .put_object()
             .bucket(bucket)
             .key(key)
+            .content_type(content_type)
             .body(aws_sdk_s3::primitives::ByteStream::from(body))
             .send()
             .await
             .map_err(err("PutObject"))?;
         Ok(())
+    }
+
+    /// The folders right below `prefix` (ListObjectsV2 with delimiter `/`, every page).
+    ///
+    /// # Errors
+    /// A ListObjectsV2 call failed (after the SDK's retries).
+    pub async fn subfolders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(err("ListObjectsV2"))?;
+            out.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+impl warden_core::ports::LogArchive for S3LogSource {
+    async fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.list(bucket, prefix, None, |_| Keep::Yes).await
+    }
+
+    async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.subfolders(bucket, prefix).await
+    }
+
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
+        self.get(bucket, key).await
+    }
+
+    async fn store(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        self.put_typed(bucket, key, body, content_type).await
     }
 }

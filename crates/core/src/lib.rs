@@ -8,6 +8,7 @@
 //! - [`cloudtrail`]: parse and normalise CloudTrail records;
 //! - [`detect`]: the detectors that turn access records into alerts;
 //! - [`reconcile`]: what the policy-reconciler must change to match the registry;
+//! - [`replay`]: an archive replay split into one item per trail folder and day;
 //! - [`ports`]: the traits adapters and fakes implement.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -20,6 +21,7 @@ pub mod grant;
 pub mod policy;
 pub mod ports;
 pub mod reconcile;
+pub mod replay;
 pub mod vend;
 
 pub use grant::{AccessLevel, AccountId, ExternalId, Grant, GrantError, Prefix, Registry};

@@ -270,6 +270,37 @@ pub trait ReportStore {
     ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
+/// CloudTrail log files in a bucket, for an archive replay ([`crate::replay`]); its results are
+/// written back to a bucket.
+pub trait LogArchive: Sync {
+    /// Every key under `prefix`, in key order.
+    fn keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// The folders right below `prefix` (`prefix` + one segment + `/`), in key order.
+    fn folders(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// One object's bytes, as stored.
+    fn fetch(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, PortError>> + Send;
+    /// Write one object (whole; a retry writes the same key again).
+    fn store(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
 /// Temporary credentials.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Credentials {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use warden_core::grant::{Grant, Registry};
 use warden_core::policy::render::KmsGrantSpec;
 use warden_core::ports::{
-    AccessPoints, ConfigStore, GrantRef, GrantStore, KeyGrants, LiveAccessPoint, Notifier,
-    PolicyStore, PortError, RequestStore, Workflow,
+    AccessPoints, ConfigStore, GrantRef, GrantStore, KeyGrants, LiveAccessPoint, LogArchive,
+    Notifier, PolicyStore, PortError, RequestStore, Workflow,
 };
 use warden_core::reconcile::LiveGrant;
 
@@ -951,4 +951,99 @@ impl<K: KeyGrants + Sync> KeyGrants for FailingKeyGrants<K> {
         }
         self.inner.revoke_grant(key_arn, grant_id).await
     }
+}
+
+/// Log files in memory (an S3 bucket for [`LogArchive`]): objects by bucket and key, listed in
+/// key order; GetObject can be made to fail for chosen keys, and every call is counted.
+#[derive(Debug, Default)]
+pub struct FakeArchive {
+    /// (bucket, key) → body.
+    pub objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    /// Keys whose fetch fails (a throttled or failed GetObject after the SDK's retries).
+    pub failing: Mutex<Vec<String>>,
+    /// Calls made: `keys`, `folders`, `fetch`, `store`.
+    pub calls: Mutex<BTreeMap<&'static str, usize>>,
+}
+
+impl FakeArchive {
+    /// Put one object.
+    pub fn put(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) {
+        lock(&self.objects).insert((bucket.to_owned(), key.to_owned()), body.into());
+    }
+
+    /// One object's body, if stored.
+    pub fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        lock(&self.objects)
+            .get(&(bucket.to_owned(), key.to_owned()))
+            .cloned()
+    }
+
+    /// Keys of `bucket` under `prefix`.
+    pub fn keys_under(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        lock(&self.objects)
+            .keys()
+            .filter(|(b, k)| b == bucket && k.starts_with(prefix))
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
+    /// Calls of one kind made so far.
+    pub fn count(&self, call: &str) -> usize {
+        lock(&self.calls).get(call).copied().unwrap_or(0)
+    }
+
+    fn called(&self, call: &'static str) {
+        *lock(&self.calls).entry(call).or_default() += 1;
+    }
+}
+
+impl LogArchive for FakeArchive {
+    async fn keys(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.called("keys");
+        Ok(self.keys_under(bucket, prefix))
+    }
+
+    async fn folders(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.called("folders");
+        let mut out: Vec<String> = self
+            .keys_under(bucket, prefix)
+            .iter()
+            .filter_map(|k| {
+                let rest = k.get(prefix.len()..)?;
+                let i = rest.find('/')?;
+                Some(format!("{prefix}{}", &rest[..=i]))
+            })
+            .collect();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn fetch(&self, bucket: &str, key: &str) -> Result<Vec<u8>, PortError> {
+        self.called("fetch");
+        if lock(&self.failing).iter().any(|k| k == key) {
+            return Err(PortError::new(
+                "s3",
+                "GetObject",
+                format!("{key}: SlowDown"),
+            ));
+        }
+        self.get(bucket, key)
+            .ok_or_else(|| PortError::new("s3", "GetObject", format!("{key}: NoSuchKey")))
+    }
+
+    async fn store(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<(), PortError> {
+        self.called("store");
+        self.put(bucket, key, body);
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
