@@ -38,7 +38,7 @@ build:
 
 ## The Lambda zips Terraform deploys: target/lambda/<function>/bootstrap.zip (provided.al2023, arm64).
 ## cargo-lambda and zig come from PyPI into .tools/lambda-venv.
-LAMBDAS := access-logger access-request access-validator approval-processor cost-reporter expiration-enforcer governance-check policy-reconciler
+LAMBDAS := access-logger access-request access-validator approval-processor audit-replay cost-reporter expiration-enforcer governance-check policy-reconciler
 lambdas:
 	@[ -x .tools/lambda-venv/bin/cargo-lambda ] || (python3 -m venv .tools/lambda-venv && .tools/lambda-venv/bin/pip install --quiet cargo-lambda ziglang)
 	PATH="$(CURDIR)/.tools/lambda-venv/bin:$$PATH" XDG_CACHE_HOME="$(CURDIR)/.cache" ZIG_GLOBAL_CACHE_DIR="$(CURDIR)/.cache/zig" \

@@ -36,6 +36,7 @@ locals {
     approval_processor  = "${local.name}-approval-processor"
     cost_reporter       = "${local.name}-cost-reporter"
     policy_reconciler   = "${local.name}-policy-reconciler"
+    audit_replay        = "${local.name}-audit-replay"
   }
 
   # Detector settings shared by the access-logger (live) and `warden audit replay` (offline).

@@ -106,3 +106,8 @@ output "cloudtrail_events_queue_url" {
   description = "Queue between EventBridge and the access-logger."
   value       = aws_sqs_queue.cloudtrail_events.url
 }
+
+output "archive_replay_state_machine_arn" {
+  description = "The archive replay's state machine (enable_archive_replay): start it with {\"source\": \"s3://…/AWSLogs/\", \"since\": \"YYYY-MM-DD\", \"until\": \"YYYY-MM-DD\"}; results under replay/<execution name>/ in the audit bucket."
+  value       = var.enable_archive_replay ? aws_sfn_state_machine.replay[0].arn : null
+}

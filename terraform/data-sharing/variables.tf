@@ -369,6 +369,32 @@ variable "business_days" {
 # Optional features
 # ---------------------------------------------------------------------------------------------
 
+variable "enable_archive_replay" {
+  description = "Create the archive replay: the audit-replay function and a Step Functions Distributed Map that replays a CloudTrail prefix over a range of days, one trail folder and day per child."
+  type        = bool
+  default     = false
+}
+
+variable "archive_replay_max_concurrency" {
+  description = "Children of the archive replay's Distributed Map running at once (each a Lambda invocation on one trail folder and day)."
+  type        = number
+  default     = 40
+  validation {
+    condition     = var.archive_replay_max_concurrency >= 1 && var.archive_replay_max_concurrency <= 10000 && floor(var.archive_replay_max_concurrency) == var.archive_replay_max_concurrency
+    error_message = "archive_replay_max_concurrency must be a whole number from 1 to 10000 (the Distributed Map's limit)."
+  }
+}
+
+variable "archive_replay_tolerated_failure_percentage" {
+  description = "Percentage of archive replay items that may fail (after their retries) before the replay fails; 0 fails it on the first."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.archive_replay_tolerated_failure_percentage >= 0 && var.archive_replay_tolerated_failure_percentage <= 100
+    error_message = "archive_replay_tolerated_failure_percentage must be from 0 to 100."
+  }
+}
+
 variable "enable_self_service_portal" {
   description = "Create the self-service access-request API (API Gateway, IAM auth) and the approval workflow (Step Functions)."
   type        = bool
@@ -475,8 +501,8 @@ variable "reserved_concurrency" {
   default     = { policy-reconciler = 1 }
 
   validation {
-    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["access-logger", "access-request", "access-validator", "approval-processor", "cost-reporter", "expiration-enforcer", "governance-check", "policy-reconciler"], k)])
-    error_message = "reserved_concurrency keys must be function names: access-logger, access-request, access-validator, approval-processor, cost-reporter, expiration-enforcer, governance-check, policy-reconciler."
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["access-logger", "access-request", "access-validator", "approval-processor", "audit-replay", "cost-reporter", "expiration-enforcer", "governance-check", "policy-reconciler"], k)])
+    error_message = "reserved_concurrency keys must be function names: access-logger, access-request, access-validator, approval-processor, audit-replay, cost-reporter, expiration-enforcer, governance-check, policy-reconciler."
   }
   validation {
     condition     = alltrue([for k, v in var.reserved_concurrency : v >= 1 && v <= 1000 && floor(v) == v])
