@@ -27,9 +27,9 @@ work=$(mktemp -d)
 trap 'bash scripts/moto.sh stop; rm -rf "$work"' EXIT
 grants=fixtures/grants/consumers-20.json
 
-step "Build the warden CLI, the eight functions and the local bootstrap tool"
+step "Build the warden CLI, the nine functions and the local bootstrap tool"
 cargo build --quiet --locked -p warden-cli -p policy-reconciler -p expiration-enforcer -p cost-reporter -p access-validator \
-  -p governance-check -p access-logger -p access-request -p approval-processor -p warden-local || { echo "build failed"; exit 1; }
+  -p governance-check -p access-logger -p access-request -p approval-processor -p audit-replay -p warden-local || { echo "build failed"; exit 1; }
 bin="$(bash scripts/target-dir.sh)/debug"
 warden="$bin/warden"
 ok "built"
@@ -420,6 +420,67 @@ PY
   else
     ko "bootstrap of 200 consumers: $(cat "$work/bootstrap-200.log")"
   fi
+  step "Replay an archive past one machine: the Distributed Map's plan and children (audit-replay), run here one by one"
+  # Three days of CloudTrail in its key layout (gzip, one file per 5 minutes) in a trail bucket.
+  "$warden" dev gen-cloudtrail --records 30000 --seed 11 --start 2026-11-21T20:00:00Z --per-file 30000 --out-dir "$work/archive-src" >/dev/null 2>&1
+  if .venv/bin/python - "$endpoint" "$work/archive-src" <<'PY'
+import collections, datetime, glob, gzip, json, os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+s3.create_bucket(Bucket="demo-trail")
+slots = collections.defaultdict(list)
+for f in sorted(glob.glob(os.path.join(sys.argv[2], "*"))):
+    data = open(f, "rb").read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    for r in json.loads(data)["Records"]:
+        # The generator writes 5 records a second: spread them 30 times wider, over two days.
+        t0 = datetime.datetime(2026, 11, 21, 20, 0)
+        t = t0 + (datetime.datetime.strptime(r["eventTime"][:19], "%Y-%m-%dT%H:%M:%S") - t0) * 30
+        r["eventTime"] = f"{t:%Y-%m-%dT%H:%M:%S}Z"
+        slots[t.replace(minute=t.minute - t.minute % 5)].append(r)
+folder = "cloudtrail/AWSLogs/111111111111/CloudTrail/us-east-1/"
+for start, rs in sorted(slots.items()):
+    end = start + datetime.timedelta(minutes=5)
+    key = f"{folder}{start:%Y/%m/%d}/111111111111_CloudTrail_us-east-1_{end:%Y%m%dT%H%MZ}_demo.json.gz"
+    s3.put_object(Bucket="demo-trail", Key=key, Body=gzip.compress(json.dumps({"Records": rs}).encode(), 1))
+days = sorted({k.date() for k in slots})
+print(f"       {len(slots)} log files over {days[0]} .. {days[-1]}", file=sys.stderr)
+PY
+  then
+    replay_env=(RESULTS_BUCKET=demo-trail RESULTS_PREFIX=replay/ DETECT_CONFIG="$(cat fixtures/cloudtrail/detect-config.json)")
+    echo '{"action": "plan", "source": "s3://demo-trail/cloudtrail/AWSLogs/", "since": "2026-11-22", "until": "2026-11-23", "run_id": "demo-replay"}' >"$work/plan.json"
+    plan=$(env "${replay_env[@]}" WARDEN_EVENT_FILE="$work/plan.json" "$bin/audit-replay" | tail -1)
+    echo "       plan: $plan"
+    .venv/bin/python - "$endpoint" "$work" <<'PY'
+import json, sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+items = json.loads(s3.get_object(Bucket="demo-trail", Key="replay/demo-replay/manifest.json")["Body"].read())
+for i, item in enumerate(items):
+    json.dump({"action": "replay", "item": item, "run_id": "demo-replay"}, open(f"{sys.argv[2]}/item-{i}.json", "w"))
+PY
+    : >"$work/map-alerts.jsonl"
+    n_items=0
+    for f in "$work"/item-*.json; do
+      out=$(env "${replay_env[@]}" WARDEN_EVENT_FILE="$f" "$bin/audit-replay" | tail -1) || { ko "item $f failed"; continue; }
+      n_items=$((n_items + 1))
+      echo "       item: $(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["day"], r["files"], "files,", r["warmup_files"], "warm-up files,", r["records"], "records,", r["alerts"], "alerts")' "$out")"
+      key=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["alerts_key"])' "$out")
+      .venv/bin/python -c 'import sys, boto3; sys.stdout.buffer.write(boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing").get_object(Bucket="demo-trail", Key=sys.argv[2])["Body"].read())' "$endpoint" "$key" >>"$work/map-alerts.jsonl"
+    done
+    "$warden" audit replay "s3://demo-trail/cloudtrail/AWSLogs/111111111111/CloudTrail/us-east-1/" --since 2026-11-22 --until 2026-11-23 \
+      --grants "$work/grants-local.json" --config fixtures/cloudtrail/detect-config.json --endpoint-url "$endpoint" --region us-east-1 \
+      >"$work/whole-alerts.jsonl" 2>/dev/null
+    if [ "$n_items" -eq 2 ] && [ -s "$work/whole-alerts.jsonl" ] && cmp -s "$work/map-alerts.jsonl" "$work/whole-alerts.jsonl"; then
+      ok "2 items (one trail folder × 2 days, each warmed up on the previous day's last two hours): their alerts together are warden audit replay s3://… --since 2026-11-22 --until 2026-11-23, byte for byte ($(wc -l <"$work/whole-alerts.jsonl") alerts)"
+    else
+      ko "archive replay: $n_items items, $(wc -l <"$work/map-alerts.jsonl") alerts vs $(wc -l <"$work/whole-alerts.jsonl") from one replay"
+      diff <(sort "$work/map-alerts.jsonl") <(sort "$work/whole-alerts.jsonl") | head -5
+    fi
+  else
+    ko "archive replay: could not write the trail bucket"
+  fi
+
   unset AWS_ENDPOINT_URL WARDEN_RUN_ONCE
 fi
 
