@@ -384,3 +384,102 @@ async fn a_failed_fetch_fails_the_item_and_a_broken_file_is_reported() {
         );
     }
 }
+
+/// The function on the real S3 adapter against the emulator: the plan walks the folders with
+/// ListObjectsV2 and a delimiter (digest folders left out), and the items read, warm up and
+/// write to S3 exactly as on the in-memory archive. Skipped (with a note) without moto.
+#[tokio::test]
+async fn plan_and_items_on_the_emulator_match_the_in_memory_archive() {
+    let Ok(endpoint) = std::env::var("WARDEN_MOTO_ENDPOINT") else {
+        eprintln!("NOTE: WARDEN_MOTO_ENDPOINT not set (run `make test`): emulator test skipped");
+        return;
+    };
+    let cfg = warden_aws::local_config(&endpoint, "us-east-1").await;
+    let suffix = std::process::id();
+    let (trail, results) = (format!("trail-{suffix}"), format!("results-{suffix}"));
+    warden_aws::bootstrap::create_bucket(&cfg, &trail)
+        .await
+        .unwrap();
+    warden_aws::bootstrap::create_bucket(&cfg, &results)
+        .await
+        .unwrap();
+    let s3 = warden_aws::S3LogSource::new(&cfg);
+    let mem = archive();
+    // Two days of one folder (and the digest file) copied into the emulator.
+    let keep = format!("{}2026/11/2", folder("eu-west-1"));
+    let copied: Vec<String> = mem
+        .keys_under(TRAIL, "cloudtrail/")
+        .into_iter()
+        .filter(|k| (k.starts_with(&keep) && !k.contains("/2026/11/24/")) || k.contains("Digest"))
+        .collect();
+    let bodies: Vec<(String, Vec<u8>)> = copied
+        .iter()
+        .map(|k| (k.clone(), mem.get(TRAIL, k).unwrap()))
+        .collect();
+    futures_util::future::join_all(bodies.chunks(16).map(|c| {
+        let (s3, trail) = (&s3, &trail);
+        async move {
+            for (k, b) in c {
+                s3.put(trail, k, b.clone()).await.unwrap();
+            }
+        }
+    }))
+    .await;
+    let s = Settings {
+        results_bucket: results.clone(),
+        ..settings()
+    };
+    let plan = handle(
+        &s3,
+        &s,
+        None,
+        &json!({"action": "plan", "source": format!("s3://{trail}/cloudtrail/"),
+                "since": "2026-11-23", "until": "2026-11-23", "run_id": "moto"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (plan["folders"].as_u64(), plan["items"].as_u64()),
+        (Some(1), Some(1)),
+        "{plan}"
+    );
+    let manifest: Vec<DayItem> =
+        serde_json::from_slice(&s3.get(&results, "replay/moto/manifest.json").await.unwrap())
+            .unwrap();
+    let out = handle(
+        &s3,
+        &s,
+        None,
+        &json!({"item": manifest[0], "run_id": "moto"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out["files"].as_u64(), out["warmup_files"].as_u64()),
+        (Some(288), Some(25)),
+        "{out}"
+    );
+    let on_s3 = s3
+        .get(&results, out["alerts_key"].as_str().unwrap())
+        .await
+        .unwrap();
+    // The same item on the in-memory archive writes the same alerts.
+    let mut item = manifest[0].clone();
+    item.bucket = TRAIL.into();
+    let mem_out = handle(
+        &mem,
+        &settings(),
+        None,
+        &json!({"item": item, "run_id": "moto"}),
+    )
+    .await
+    .unwrap();
+    let in_mem = mem
+        .get(RESULTS, mem_out["alerts_key"].as_str().unwrap())
+        .unwrap();
+    assert!(!on_s3.is_empty());
+    assert!(
+        on_s3 == in_mem,
+        "S3 and in-memory items raise the same alerts"
+    );
+}
