@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side by side, in one run: Warden's Rust replay vs a straightforward Python implementation of the
-# same parse + normalise + detectors, on the same synthetic CloudTrail files, one core each; and the
-# Rust replay on every core (--jobs N), with its ratio to --jobs 1 and the same-alerts check.
+# same parse + normalise + detectors, on the same synthetic CloudTrail files, one core each; the
+# Rust replay on every core (--jobs N), with its ratio to --jobs 1 and the same-alerts check; and
+# the yardstick, a bare typed serde parse of the same files (`warden dev bare-parse`), one core.
 # Prints records/s, the speed-up and peak memory for two sizes (memory must stay flat in N), and
 # checks both sides wrote the same alerts, byte for byte. The two run alternately, REPEAT times
 # each (default 3), and each side's best time counts: this machine is shared, and its speed drifts
@@ -31,6 +32,8 @@ cmds = {
     "rust": ([warden, "audit", "replay", logs, "--grants", grants, "--jobs", "1"], True),
     f"rust-j{cores}": ([warden, "audit", "replay", logs, "--grants", grants, "--jobs", str(cores)], False),
     "python": ([sys.executable, "bench/pipeline.py", grants, logs], True),
+    # The yardstick: the same files read and parsed into a bare typed struct, nothing else.
+    "bare": ([warden, "dev", "bare-parse", logs], True),
 }
 best = {k: float("inf") for k in cmds}
 rss = {k: 0.0 for k in cmds}
@@ -157,6 +160,7 @@ ns = sorted({r[1] for r in rows}, key=int)
 par = sorted({r[0] for r in rows if r[0].startswith("rust-j")})
 for n in ns:
     print(f"speed-up at {n}: {by[('rust', n)][0] / by[('python', n)][0]:.1f}x")
+    print(f"pipeline / bare typed serde parse at {n}: {by[('rust', n)][0] / by[('bare', n)][0]:.2f}x (goal >= 1.0, both on one core)")
     for p in par:
         print(f"{p} / --jobs 1 at {n}: {by[(p, n)][0] / by[('rust', n)][0]:.2f}x (peak RSS {by[(p, n)][1]:.1f} MB)")
 print(f"rust peak RSS: {by[('rust', ns[0])][1]:.1f} MB at {ns[0]}, {by[('rust', ns[-1])][1]:.1f} MB at {ns[-1]}")

@@ -72,6 +72,9 @@ enum GrantsCmd {
 enum DevCmd {
     /// Generate realistic synthetic S3 data events (CloudTrail records).
     GenCloudtrail(dev::GenArgs),
+    /// The throughput yardstick: read the log files and parse their records with a bare typed
+    /// serde parse (owned strings, nothing else), printing records and seconds (bench/run.sh).
+    BareParse(dev::BareArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -825,6 +828,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Dev(DevCmd::GenCloudtrail(args)) => {
             dev::gen_cloudtrail(&args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Dev(DevCmd::BareParse(args)) => dev::bare_parse(&args).map(|()| ExitCode::SUCCESS),
         Command::Access(AccessCmd::Check {
             stack,
             account,

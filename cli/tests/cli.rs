@@ -1255,3 +1255,40 @@ fn audit_query_answers_who_did_what_through_the_indexes() {
         "one of --account/--object/--principal is required"
     );
 }
+
+/// `warden dev bare-parse`: the benchmark's yardstick reads every file of a directory and
+/// counts its records (a file that is not a log file is an error naming it).
+#[test]
+fn dev_bare_parse_counts_the_records_of_the_log_files() {
+    let dir = std::env::temp_dir().join(format!("warden-bare-{}", std::process::id()));
+    let generated = warden(
+        &[
+            "dev",
+            "gen-cloudtrail",
+            "--records",
+            "2500",
+            "--per-file",
+            "1000",
+            "--out-dir",
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(generated.status.success());
+    let out = warden(&["dev", "bare-parse", dir.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["records"].as_u64(), v["files"].as_u64()),
+        (Some(2500), Some(3))
+    );
+    std::fs::write(dir.join("zz-broken.json"), "{\"Records\": [").unwrap();
+    let bad = warden(&["dev", "bare-parse", dir.to_str().unwrap()], None);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("zz-broken.json"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
