@@ -20,6 +20,7 @@
 //! | `dashboard-region` | every metric widget of a dashboard needs `properties.region` |
 //! | `sqs-maximum-concurrency` | an SQS event source mapping without `scaling_config.maximum_concurrency` invokes into throttles |
 //! | `iam-events-region` | IAM's events reach EventBridge in us-east-1 only |
+//! | `distributed-map-role` | a Distributed Map starts its children as executions of its own state machine: the role needs `states:StartExecution` and `states:DescribeExecution` |
 //! | `lambda-permission-scope` | a function's resource policy admits a service only for one source (`source_arn`), never `*` or a whole account |
 //!
 //! A block opts out of one check with `#tfcheck:skip=<check>:<reason>` inside it; the reason is
@@ -143,6 +144,7 @@ pub struct Facts {
     pub failed_invocations: Sourced,
     pub principal_must_exist: Sourced,
     pub lambda_permission_scope: Sourced,
+    pub distributed_map_iam: Sourced,
 }
 
 /// The facts, parsed once.
@@ -837,6 +839,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     sqs_mappings(facts, &ctx, &mut out);
     lambda_permissions(facts, &ctx, &mut out);
     failed_invocation_alarms(facts, &ctx, &mut out);
+    distributed_map_roles(facts, &ctx, &docs, &mut out);
     out.retain(|f| {
         // A skip applies to findings located at the skipping block.
         !ctx.items
@@ -1532,6 +1535,45 @@ fn dashboards(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .and_then(Value::as_str)
                     .unwrap_or("untitled");
                 out.push(finding("dashboard-region", it.location(), format!("metric widget {i} (\"{title}\") has no properties.region, which CloudWatch requires on every metric widget (per-metric regions do not replace it): PutDashboard fails (see {})", facts.dashboard_metric_region.source)));
+            }
+        }
+    }
+}
+
+/// A state machine with a DISTRIBUTED Map: the policies attached to its role must allow
+/// `states:StartExecution` (the children are executions of the same state machine) and
+/// `states:DescribeExecution`; without them every child fails to start.
+fn distributed_map_roles(facts: &Facts, ctx: &Ctx<'_>, docs: &[Doc], out: &mut Vec<Finding>) {
+    for it in ctx.resources("aws_sfn_state_machine") {
+        let Some(def) = attr(&it.block.body, "definition") else {
+            continue;
+        };
+        if !def.to_string().contains("DISTRIBUTED") {
+            continue;
+        }
+        let Some(role) = attr(&it.block.body, "role_arn") else {
+            continue;
+        };
+        let roles = ctx.refs_of(role);
+        let mut granted = BTreeSet::new();
+        for p in ctx.resources("aws_iam_role_policy") {
+            let attached =
+                attr(&p.block.body, "role").is_some_and(|r| !ctx.refs_of(r).is_disjoint(&roles));
+            let Some(policy) = attr(&p.block.body, "policy").filter(|_| attached) else {
+                continue;
+            };
+            for d in ctx.docs_of(policy, docs, 0) {
+                for st in statements(&d).into_iter().filter(|st| allows(st)) {
+                    granted.extend(st.get("Action").map(strings).unwrap_or_default());
+                }
+            }
+        }
+        for need in ["states:StartExecution", "states:DescribeExecution"] {
+            let ok = granted
+                .iter()
+                .any(|g| g.eq_ignore_ascii_case(need) || g == "states:*" || g == "*");
+            if !ok {
+                out.push(finding("distributed-map-role", it.location(), format!("the state machine runs a DISTRIBUTED Map, whose children are executions of this state machine, but no policy of its role allows {need}: every child fails to start; allow it on the state machine's own ARN and its executions (see {})", facts.distributed_map_iam.source)));
             }
         }
     }
