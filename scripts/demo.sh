@@ -448,7 +448,7 @@ days = sorted({k.date() for k in slots})
 print(f"       {len(slots)} log files over {days[0]} .. {days[-1]}", file=sys.stderr)
 PY
   then
-    replay_env=(RESULTS_BUCKET=demo-trail RESULTS_PREFIX=replay/ DETECT_CONFIG="$(cat fixtures/cloudtrail/detect-config.json)")
+    replay_env=(TRAIL_BUCKET=demo-trail TRAIL_PREFIX=cloudtrail/ RESULTS_BUCKET=demo-trail RESULTS_PREFIX=replay/ DETECT_CONFIG="$(cat fixtures/cloudtrail/detect-config.json)")
     echo '{"action": "plan", "source": "s3://demo-trail/cloudtrail/AWSLogs/", "since": "2026-11-22", "until": "2026-11-23", "run_id": "demo-replay"}' >"$work/plan.json"
     plan=$(env "${replay_env[@]}" WARDEN_EVENT_FILE="$work/plan.json" "$bin/audit-replay" | tail -1)
     echo "       plan: $plan"

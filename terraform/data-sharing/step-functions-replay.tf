@@ -73,6 +73,8 @@ module "audit_replay" {
   tags            = local.tags
   environment = {
     WARDEN_ENVIRONMENT = var.environment
+    TRAIL_BUCKET       = module.audit_bucket.id
+    TRAIL_PREFIX       = "cloudtrail/"
     RESULTS_BUCKET     = module.audit_bucket.id
     RESULTS_PREFIX     = local.replay_results_prefix
     REGISTRY_TABLE     = aws_dynamodb_table.access_control.name
@@ -192,8 +194,13 @@ resource "aws_sfn_state_machine" "replay" {
         }
         ResultSelector = { "plan.$" = "$.Payload" }
         OutputPath     = "$.plan"
-        Retry          = [{ ErrorEquals = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"], MaxAttempts = 3, BackoffRate = 2, IntervalSeconds = 2 }]
-        Next           = "ReplayEachFolderDay"
+        # The function types its errors: InvalidInput (the field named; retrying cannot help)
+        # fails the execution at once; ServiceFailed and Lambda's own errors are retried.
+        Retry = [
+          { ErrorEquals = ["InvalidInput"], MaxAttempts = 0 },
+          { ErrorEquals = ["ServiceFailed", "Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"], MaxAttempts = 3, BackoffRate = 2, IntervalSeconds = 2 },
+        ]
+        Next = "ReplayEachFolderDay"
       }
       ReplayEachFolderDay = {
         Type = "Map"
@@ -222,10 +229,16 @@ resource "aws_sfn_state_machine" "replay" {
               Resource   = "arn:${local.partition}:states:::lambda:invoke"
               Parameters = { FunctionName = module.audit_replay[0].function_arn, "Payload.$" = "$" }
               OutputPath = "$.Payload"
-              # A failed GetObject fails the item; the retry reads it again and overwrites the
-              # same alerts key. Bad input ("invalid input: …") is not retried.
-              Retry = [{ ErrorEquals = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException", "States.TaskFailed"], MaxAttempts = 4, BackoffRate = 2, IntervalSeconds = 5 }]
-              End   = true
+              # A failed GetObject fails the item (ServiceFailed); the retry reads it again and
+              # overwrites the same alerts key. InvalidInput is not retried (retriers are tried
+              # in order, the first that matches applies); a timeout or out-of-memory
+              # (Lambda.Unknown, matched by States.TaskFailed) once more only.
+              Retry = [
+                { ErrorEquals = ["InvalidInput"], MaxAttempts = 0 },
+                { ErrorEquals = ["ServiceFailed", "Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"], MaxAttempts = 4, BackoffRate = 2, IntervalSeconds = 5 },
+                { ErrorEquals = ["States.TaskFailed"], MaxAttempts = 1, IntervalSeconds = 5 },
+              ]
+              End = true
             }
           }
         }

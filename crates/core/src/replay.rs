@@ -216,13 +216,25 @@ pub fn plan(
 
 impl DayItem {
     /// Check an item handed to the function (it comes from the plan, but the function is
-    /// invocable on its own).
+    /// invocable on its own): the trail bucket and a trail folder under the trail prefix only.
     ///
     /// # Errors
-    /// A bucket S3 would refuse, or a folder that is not one trail folder.
-    pub fn check(&self) -> Result<(), InputError> {
+    /// Another bucket, or a folder that is not one trail folder in CloudTrail's layout.
+    pub fn check(&self, trail_bucket: &str, trail_prefix: &str) -> Result<(), InputError> {
         check_bucket("item.bucket", &self.bucket)?;
-        if !is_trail_folder(&self.folder) || self.folder.len() > 900 {
+        if self.bucket != trail_bucket {
+            return Err(bad(
+                "item.bucket",
+                format!(
+                    "must be the trail bucket {trail_bucket:?} (got {:?})",
+                    self.bucket
+                ),
+            ));
+        }
+        if !is_trail_folder(&self.folder)
+            || !in_trail_layout(&self.folder, trail_prefix)
+            || self.folder.len() > 900
+        {
             return Err(bad(
                 "item.folder",
                 format!(
@@ -259,10 +271,32 @@ pub fn file_time(key: &str) -> Option<DateTime<Utc>> {
 /// that fired just before the day is quiet in the item as it is in a whole-range replay.
 #[must_use]
 pub fn warmup_seconds(cfg: &DetectConfig) -> u64 {
-    2 * cfg
-        .request_spike_window_seconds
+    cfg.request_spike_window_seconds
         .max(cfg.failed_auth_window_seconds)
         .max(cfg.egress_window_seconds)
+        .saturating_mul(2)
+}
+
+/// The longest warm-up an item reads: one day (only the previous day's folder is read).
+pub const MAX_WARMUP_SECONDS: u64 = 86_400;
+
+/// Check that the detectors' windows fit the split: the warm-up (twice the longest window) must
+/// fit in the previous day's folder.
+///
+/// # Errors
+/// A window longer than 12 hours.
+pub fn check_windows(cfg: &DetectConfig) -> Result<(), InputError> {
+    let w = warmup_seconds(cfg);
+    if w > MAX_WARMUP_SECONDS {
+        return Err(bad(
+            "DETECT_CONFIG",
+            format!(
+                "the longest window is {} s: an archive replay's items warm up on the previous day only, so windows must be at most 43,200 s",
+                w / 2
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether a key of the previous day's folder is in the item's warm-up: its file time is within
@@ -270,19 +304,54 @@ pub fn warmup_seconds(cfg: &DetectConfig) -> u64 {
 /// record raises no alert, so reading more only costs time).
 #[must_use]
 pub fn in_warmup(key: &str, item: &DayItem, warmup_secs: u64) -> bool {
-    let from = item.start() - Duration::seconds(i64::try_from(warmup_secs).unwrap_or(i64::MAX / 2));
+    let back = i64::try_from(warmup_secs.min(MAX_WARMUP_SECONDS))
+        .ok()
+        .and_then(Duration::try_seconds)
+        .unwrap_or_default();
+    let Some(from) = item.start().checked_sub_signed(back) else {
+        return true;
+    };
     file_time(key).is_none_or(|t| t >= from)
 }
 
-/// Where an item's alerts go: `<prefix><run>/alerts/<account>/<region>/<YYYY-MM-DD>.jsonl`
-/// (`unknown` account for a folder without one).
+/// Where an item's alerts go: `<prefix><run>/alerts/<folder><YYYY-MM-DD>.jsonl` — the whole
+/// folder, so two trails of one account and region (an account trail and an organization trail
+/// in one bucket) never write the same key.
 #[must_use]
 pub fn alerts_key(results_prefix: &str, run: &str, item: &DayItem) -> String {
-    let (account, region) = folder_account_region(&item.folder).unwrap_or(("unknown", "unknown"));
     format!(
-        "{results_prefix}{run}/alerts/{account}/{region}/{}.jsonl",
+        "{results_prefix}{run}/alerts/{}{}.jsonl",
+        item.folder,
         item.day.format("%Y-%m-%d")
     )
+}
+
+/// Whether `folder` is a trail folder in CloudTrail's layout under `trail_prefix`:
+/// `<trail_prefix>AWSLogs/[o-<org>/]<12 digits>/CloudTrail/<region>/`.
+#[must_use]
+pub fn in_trail_layout(folder: &str, trail_prefix: &str) -> bool {
+    let Some(rest) = folder
+        .strip_prefix(trail_prefix)
+        .and_then(|r| r.strip_prefix("AWSLogs/"))
+    else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let org_ok = |p: &str| {
+        p.strip_prefix("o-").is_some_and(|o| {
+            !o.is_empty()
+                && o.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+    };
+    let tail = match parts.as_slice() {
+        [org, tail @ ..] if org_ok(org) => tail,
+        all => all,
+    };
+    matches!(tail, [account, "CloudTrail", region]
+        if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !region.is_empty()
+           && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+        && folder.ends_with('/')
 }
 
 /// A run ID (the execution's name): 1–80 of `A-Z a-z 0-9 - _`, as Step Functions names are.
@@ -371,9 +440,33 @@ mod tests {
             folder: F.into(),
             day: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
         };
-        assert!(item.check().is_ok());
+        assert!(item.check("trail-bucket", "cloudtrail/").is_ok());
+        assert_eq!(
+            item.check("other-bucket", "cloudtrail/").unwrap_err().field,
+            "item.bucket"
+        );
+        assert_eq!(
+            item.check("trail-bucket", "logs/").unwrap_err().field,
+            "item.folder"
+        );
         item.folder = "cloudtrail/AWSLogs/".into();
-        assert_eq!(item.check().unwrap_err().field, "item.folder");
+        assert_eq!(
+            item.check("trail-bucket", "cloudtrail/").unwrap_err().field,
+            "item.folder"
+        );
+        item.folder = "cloudtrail/x/111111111111/CloudTrail/eu-west-1/".into();
+        assert_eq!(
+            item.check("trail-bucket", "cloudtrail/").unwrap_err().field,
+            "item.folder"
+        );
+        assert!(in_trail_layout(
+            "cloudtrail/AWSLogs/111111111111/CloudTrail/us-east-1/",
+            "cloudtrail/"
+        ));
+        assert!(!in_trail_layout(
+            "cloudtrail/AWSLogs/o-x/y/111111111111/CloudTrail/us-east-1/",
+            "cloudtrail/"
+        ));
         assert!(check_run("run-2026_11").is_ok());
         assert_eq!(check_run("../etc").unwrap_err().field, "run_id");
         assert_eq!(check_run("").unwrap_err().field, "run_id");
@@ -398,7 +491,13 @@ mod tests {
         assert_eq!(warmup_seconds(&DetectConfig::default()), 7200);
         assert_eq!(
             alerts_key("replay/", "r1", &item),
-            "replay/r1/alerts/111111111111/eu-west-1/2026-11-23.jsonl"
+            format!("replay/r1/alerts/{F}2026-11-23.jsonl")
         );
+        let long = DetectConfig {
+            egress_window_seconds: 86_400,
+            ..DetectConfig::default()
+        };
+        assert_eq!(check_windows(&long).unwrap_err().field, "DETECT_CONFIG");
+        assert!(check_windows(&DetectConfig::default()).is_ok());
     }
 }

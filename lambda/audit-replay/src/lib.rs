@@ -33,6 +33,12 @@ use warden_core::replay::{self, DayItem, InputError};
 pub const FETCH_AHEAD: usize = 8;
 /// Problems listed in an item's result (all are counted).
 pub const MAX_PROBLEMS_LISTED: usize = 20;
+/// Largest log object replayed, as stored (CloudTrail writes files of a few MB); a larger one is
+/// reported and skipped.
+pub const MAX_OBJECT_BYTES: usize = 256 << 20;
+/// Most alerts one item writes (they are held in memory until the item's object is written);
+/// past it the rest are counted and the item reports the truncation.
+pub const MAX_ALERTS_PER_ITEM: u64 = 1_000_000;
 /// How deep the plan walks below the source prefix to find trail folders
 /// (`AWSLogs/` → `[<org-id>/]` → `<account>/` → `CloudTrail/` → `<region>/`).
 pub const MAX_WALK_DEPTH: usize = 6;
@@ -40,6 +46,11 @@ pub const MAX_WALK_DEPTH: usize = 6;
 /// What the function is configured with (Terraform's environment).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The only bucket replayed (`TRAIL_BUCKET`: the audit bucket, where the trail delivers).
+    pub trail_bucket: String,
+    /// Key prefix of the trail's logs in it (`TRAIL_PREFIX`, `cloudtrail/`): sources and folders
+    /// must be under `<prefix>AWSLogs/`.
+    pub trail_prefix: String,
     /// Bucket the manifest and the alerts go to (`RESULTS_BUCKET`: the audit bucket).
     pub results_bucket: String,
     /// Key prefix of every run (`RESULTS_PREFIX`, default `replay/`).
@@ -49,7 +60,8 @@ pub struct Settings {
 }
 
 /// Why an invocation failed: bad input (the execution fails with the field named; retrying
-/// would not help) or a service call (the Map retries the item).
+/// would not help; error type `InvalidInput`) or a service call (the Map retries the item;
+/// `ServiceFailed`).
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The event is not a valid plan or item.
@@ -58,6 +70,17 @@ pub enum ReplayError {
     /// S3 (or the registry) failed after the SDK's retries.
     #[error(transparent)]
     Port(#[from] PortError),
+}
+
+impl ReplayError {
+    /// The error type Step Functions matches retriers on (`ErrorEquals`).
+    #[must_use]
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            ReplayError::Input(_) => "InvalidInput",
+            ReplayError::Port(_) => "ServiceFailed",
+        }
+    }
 }
 
 fn field<'a>(event: &'a Value, name: &'static str) -> Result<&'a str, InputError> {
@@ -114,8 +137,34 @@ pub async fn plan<A: LogArchive>(
     let run = field(event, "run_id")?;
     replay::check_run(run)?;
     let (bucket, prefix) = replay::parse_source(field(event, "source")?)?;
+    if bucket != settings.trail_bucket {
+        return Err(InputError {
+            field: "source",
+            rule: format!(
+                "must be in the trail bucket {:?} (got {bucket:?})",
+                settings.trail_bucket
+            ),
+        }
+        .into());
+    }
+    if !prefix.starts_with(&settings.trail_prefix) && !settings.trail_prefix.starts_with(&prefix) {
+        return Err(InputError {
+            field: "source",
+            rule: format!(
+                "must be under s3://{bucket}/{} (got prefix {prefix:?})",
+                settings.trail_prefix
+            ),
+        }
+        .into());
+    }
+    replay::check_windows(&settings.detect)?;
     let days = replay::days(field(event, "since")?, field(event, "until")?)?;
-    let folders = trail_folders(archive, &bucket, &prefix).await?;
+    // Only folders in CloudTrail's layout under the trail prefix (a source above it walks down).
+    let folders: Vec<String> = trail_folders(archive, &bucket, &prefix)
+        .await?
+        .into_iter()
+        .filter(|f| f.starts_with(&prefix) && replay::in_trail_layout(f, &settings.trail_prefix))
+        .collect();
     let items = replay::plan(&bucket, &folders, &days)?;
     let key = format!("{}{run}/manifest.json", settings.results_prefix);
     let body = serde_json::to_vec(&items)
@@ -153,6 +202,7 @@ struct Tally {
     records: u64,
     alerts: u64,
     duplicate_alerts: u64,
+    alerts_not_written: u64,
     problems: Vec<String>,
     problem_count: usize,
 }
@@ -203,6 +253,10 @@ fn replay_file(
             return;
         }
         for a in alerts.drain(..) {
+            if tally.alerts >= MAX_ALERTS_PER_ITEM {
+                tally.alerts_not_written += 1;
+                continue;
+            }
             if !seen.insert((a.detector, a.event_id.clone())) {
                 tally.duplicate_alerts += 1;
                 continue;
@@ -238,7 +292,8 @@ pub async fn replay_item<A: LogArchive>(
     })?;
     replay::check_run(&ev.run_id)?;
     let item = ev.item;
-    item.check()?;
+    item.check(&settings.trail_bucket, &settings.trail_prefix)?;
+    replay::check_windows(&settings.detect)?;
     let mut pipeline = Pipeline::new(&settings.detect, registry).map_err(|e| InputError {
         field: "DETECT_CONFIG",
         rule: e.to_string(),
@@ -270,6 +325,13 @@ pub async fn replay_item<A: LogArchive>(
         .buffered(FETCH_AHEAD);
     while let Some((key, owned, body)) = fetched.next().await {
         let bytes = body?;
+        if bytes.len() > MAX_OBJECT_BYTES {
+            tally.problem(format!(
+                "{key}: {} bytes, larger than {MAX_OBJECT_BYTES}: not replayed",
+                bytes.len()
+            ));
+            continue;
+        }
         if owned {
             tally.files += 1;
         } else {
@@ -289,6 +351,12 @@ pub async fn replay_item<A: LogArchive>(
     archive
         .store(&settings.results_bucket, &key, out, "application/x-ndjson")
         .await?;
+    if tally.alerts_not_written > 0 {
+        tally.problem(format!(
+            "{} alerts past the first {MAX_ALERTS_PER_ITEM} not written: replay this folder and day with warden audit replay",
+            tally.alerts_not_written
+        ));
+    }
     if tally.problem_count > 0 {
         tracing::warn!(folder = %item.folder, day = %item.day, problems = tally.problem_count, "unreadable files or records");
     }
@@ -301,6 +369,7 @@ pub async fn replay_item<A: LogArchive>(
         "warmup_records": tally.warmup_records,
         "alerts": tally.alerts,
         "duplicate_alerts": tally.duplicate_alerts,
+        "alerts_not_written": tally.alerts_not_written,
         "alerts_key": key,
         "problem_count": tally.problem_count,
         "problems": tally.problems,

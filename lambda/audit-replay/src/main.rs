@@ -33,7 +33,13 @@ async fn main() -> Result<()> {
     if !results_prefix.is_empty() && !results_prefix.ends_with('/') {
         anyhow::bail!("RESULTS_PREFIX: must end with / (got {results_prefix:?})");
     }
+    let trail_prefix = env("TRAIL_PREFIX")?;
+    if !trail_prefix.is_empty() && !trail_prefix.ends_with('/') {
+        anyhow::bail!("TRAIL_PREFIX: must end with / (got {trail_prefix:?})");
+    }
     let settings = Settings {
+        trail_bucket: env("TRAIL_BUCKET")?,
+        trail_prefix,
         results_bucket: env("RESULTS_BUCKET")?,
         results_prefix,
         detect,
@@ -65,17 +71,20 @@ async fn main() -> Result<()> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // The plan needs no registry; a child loads it once.
         let reg = if event.payload.get("item").is_some() {
-            Some(
-                registry()
-                    .await
-                    .map_err(|e| lambda_runtime::Error::from(e.to_string()))?,
-            )
+            Some(registry().await.map_err(|e| lambda_runtime::Diagnostic {
+                error_type: "ServiceFailed".into(),
+                error_message: e.to_string(),
+            })?)
         } else {
             None
         };
+        // Typed errors, so the state machine retries service failures and not bad input.
         handle(archive, settings, reg, &event.payload)
             .await
-            .map_err(|e| lambda_runtime::Error::from(e.to_string()))
+            .map_err(|e| lambda_runtime::Diagnostic {
+                error_type: e.error_type().to_owned(),
+                error_message: e.to_string(),
+            })
     }))
     .await
     .map_err(|e| anyhow!("{e}"))

@@ -38,6 +38,8 @@ fn config() -> DetectConfig {
 
 fn settings() -> Settings {
     Settings {
+        trail_bucket: TRAIL.into(),
+        trail_prefix: "cloudtrail/".into(),
         results_bucket: RESULTS.into(),
         results_prefix: "replay/".into(),
         detect: config(),
@@ -293,15 +295,15 @@ async fn inputs_are_refused_by_name() {
             "source",
         ),
         (
-            json!({"action": "plan", "source": "s3://trail-bucket/x/", "since": "2026-11-25", "until": "2026-11-24", "run_id": "r"}),
+            json!({"action": "plan", "source": "s3://trail-bucket/cloudtrail/", "since": "2026-11-25", "until": "2026-11-24", "run_id": "r"}),
             "until",
         ),
         (
-            json!({"action": "plan", "source": "s3://trail-bucket/x/", "since": "2026-11-22", "until": "2026-11-24", "run_id": "../r"}),
+            json!({"action": "plan", "source": "s3://trail-bucket/cloudtrail/", "since": "2026-11-22", "until": "2026-11-24", "run_id": "../r"}),
             "run_id",
         ),
         (
-            json!({"action": "plan", "source": "s3://trail-bucket/nothing-here/", "since": "2026-11-22", "until": "2026-11-24", "run_id": "r"}),
+            json!({"action": "plan", "source": "s3://trail-bucket/cloudtrail/nothing-here/", "since": "2026-11-22", "until": "2026-11-24", "run_id": "r"}),
             "source",
         ),
         (
@@ -317,6 +319,23 @@ async fn inputs_are_refused_by_name() {
             "item",
         ),
         (json!({"action": "delete"}), "action"),
+        // Only the trail bucket, only under its prefix, only folders in CloudTrail's layout.
+        (
+            json!({"action": "plan", "source": "s3://other-bucket/cloudtrail/AWSLogs/", "since": "2026-11-22", "until": "2026-11-24", "run_id": "r"}),
+            "source",
+        ),
+        (
+            json!({"action": "plan", "source": "s3://trail-bucket/replay/", "since": "2026-11-22", "until": "2026-11-24", "run_id": "r"}),
+            "source",
+        ),
+        (
+            json!({"item": {"bucket": "other-bucket", "folder": folder("eu-west-1"), "day": "2026-11-23"}, "run_id": "r"}),
+            "item.bucket",
+        ),
+        (
+            json!({"item": {"bucket": TRAIL, "folder": "cloudtrail/x/111111111111/CloudTrail/eu-west-1/", "day": "2026-11-23"}, "run_id": "r"}),
+            "item.folder",
+        ),
     ];
     for (event, want) in cases {
         match handle(&a, &s, None, &event).await {
@@ -344,7 +363,7 @@ async fn a_failed_fetch_fails_the_item_and_a_broken_file_is_reported() {
     assert!(
         a.get(
             RESULTS,
-            "replay/r2/alerts/111111111111/eu-west-1/2026-11-23.jsonl"
+            &format!("replay/r2/alerts/{}2026-11-23.jsonl", folder("eu-west-1"))
         )
         .is_none(),
         "nothing written for a failed item"
@@ -426,6 +445,7 @@ async fn plan_and_items_on_the_emulator_match_the_in_memory_archive() {
     }))
     .await;
     let s = Settings {
+        trail_bucket: trail.clone(),
         results_bucket: results.clone(),
         ..settings()
     };
