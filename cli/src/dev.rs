@@ -112,55 +112,6 @@ pub struct BareArgs {
     pub dir: PathBuf,
 }
 
-/// A strict, minimal typed record: the "bare typed serde parse" issue 17's ratio is measured
-/// against (the same struct as the criterion bench's baseline).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct Bare {
-    event_time: Option<String>,
-    event_source: Option<String>,
-    event_name: Option<String>,
-    #[serde(rename = "eventID")]
-    event_id: Option<String>,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: Option<String>,
-    user_agent: Option<String>,
-    error_code: Option<String>,
-    recipient_account_id: Option<String>,
-    user_identity: Option<BareIdentity>,
-    request_parameters: Option<BareParams>,
-    additional_event_data: Option<BareExtra>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BareIdentity {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    arn: Option<String>,
-    account_id: Option<String>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BareParams {
-    bucket_name: Option<String>,
-    key: Option<String>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BareExtra {
-    bytes_transferred_in: Option<u64>,
-    bytes_transferred_out: Option<u64>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BareFile {
-    records: Vec<Bare>,
-}
-
 /// Read and bare-parse every file of the directory; print `{"records": N, "seconds": S}`.
 pub fn bare_parse(a: &BareArgs) -> Result<()> {
     let started = std::time::Instant::now();
@@ -177,7 +128,7 @@ pub fn bare_parse(a: &BareArgs) -> Result<()> {
         io::Read::read_to_end(&mut file, &mut bytes).with_context(|| format!("{}", f.display()))?;
         let text = warden_core::cloudtrail::decompress(&bytes)
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        let parsed: BareFile = serde_json::from_slice(&text)
+        let parsed: warden_core::cloudtrail::bare::BareFile = serde_json::from_slice(&text)
             .with_context(|| format!("{}: not a CloudTrail log file", f.display()))?;
         records += parsed.records.len();
     }

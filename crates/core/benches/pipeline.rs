@@ -9,55 +9,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use warden_core::cloudtrail::bare::Bare;
 use warden_core::cloudtrail::synth::{Rng, SynthConfig, record};
 use warden_core::cloudtrail::{normalise_owned, parse_bytes, parse_text, parse_text_each};
 use warden_core::detect::{DetectConfig, Pipeline};
 use warden_core::grant::Registry;
 
 const N: u64 = 20_000;
-
-/// A strict, minimal typed record: the "bare typed serde parse" the goal is calibrated against.
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct Bare {
-    event_time: Option<String>,
-    event_source: Option<String>,
-    event_name: Option<String>,
-    #[serde(rename = "eventID")]
-    event_id: Option<String>,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: Option<String>,
-    user_agent: Option<String>,
-    error_code: Option<String>,
-    recipient_account_id: Option<String>,
-    user_identity: Option<BareIdentity>,
-    request_parameters: Option<BareParams>,
-    additional_event_data: Option<BareExtra>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BareIdentity {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    arn: Option<String>,
-    account_id: Option<String>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BareParams {
-    bucket_name: Option<String>,
-    key: Option<String>,
-}
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct BareExtra {
-    bytes_transferred_in: Option<u64>,
-    bytes_transferred_out: Option<u64>,
-}
 
 fn input() -> (Vec<u8>, Vec<u8>) {
     let cfg = SynthConfig {

@@ -9,6 +9,7 @@
 //! Digest files are recognised and skipped. A malformed file or record gives an error naming the
 //! source (and record index) and the cause; the other records are still returned.
 
+pub mod bare;
 pub mod normalise;
 pub(crate) mod parse;
 pub mod record;
