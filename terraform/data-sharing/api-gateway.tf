@@ -4,6 +4,12 @@
 # (always: API Gateway's verified caller identity is what stops one account asking for another's
 # credentials). With the self-service portal: POST /requests → access-request and
 # POST /approvals → approval-processor (approver decisions with the workflow's task token).
+#
+# The API is defined by the OpenAPI 3 document api/openapi.json (routes, SigV4 security, request
+# validation against its JSON schemas). Terraform imports it as the API's body, keeping the routes
+# this deployment enables and adding to each its Lambda proxy integration, and adds the resource
+# policy as x-amazon-apigateway-policy. The document's examples are left out of the import (the
+# contract tests replay them through the handlers; API Gateway does not use them).
 
 locals {
   api_routes = merge(
@@ -13,11 +19,60 @@ locals {
       approvals = module.approval_processor[0].function_arn
     } : {},
   )
+
+  openapi = jsondecode(file("${path.module}/api/openapi.json"))
+
+  api_body = jsonencode(merge(local.openapi, {
+    # The import names the API after info.title; the same name as the resource's avoids a rename
+    # and a rename back on every body change.
+    info = merge(local.openapi.info, { title = "${local.name}-portal" })
+    paths = {
+      for route, function_arn in local.api_routes : "/${route}" => {
+        post = merge(local.openapi.paths["/${route}"].post, {
+          # $default as well: API Gateway validates only a body whose Content-Type has a model,
+          # so without it a signed `text/plain` request would skip validation.
+          # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-method-request-validation.html
+          requestBody = {
+            required = true
+            content = {
+              for media_type in ["application/json", "$default"] : media_type => {
+                schema = local.openapi.paths["/${route}"].post.requestBody.content["application/json"].schema
+              }
+            }
+          }
+          "x-amazon-apigateway-integration" = {
+            type                = "aws_proxy"
+            httpMethod          = "POST"
+            uri                 = "arn:${local.partition}:apigateway:${var.region}:lambda:path/2015-03-31/functions/${function_arn}/invocations"
+            passthroughBehavior = "when_no_match"
+          }
+        })
+      }
+    }
+    # In the body, not in a separate aws_api_gateway_rest_api_policy: an import in overwrite mode
+    # replaces the API's policy with the body's, and provider 6.48+ leaves a separately managed
+    # policy wiped after a body change (hashicorp/terraform-provider-aws#49672).
+    "x-amazon-apigateway-policy" = jsondecode(data.aws_iam_policy_document.portal.json)
+    }, var.api_endpoint_type == "PRIVATE" ? {
+    # The import carries the endpoints itself, so overwriting the body never detaches them. In
+    # OpenAPI 3 the extension belongs to a Server object (top-level is Swagger 2.0's place):
+    # https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-swagger-extensions-endpoint-configuration.html
+    servers = [{
+      url                                          = "/"
+      "x-amazon-apigateway-endpoint-configuration" = { vpcEndpointIds = var.api_vpc_endpoint_ids }
+    }]
+  } : {}))
 }
 
 resource "aws_api_gateway_rest_api" "portal" {
-  name        = "${local.name}-portal"
+  name        = "${local.name}-portal" # = the body's info.title
   description = "Warden API: credentials (and self-service requests when enabled)"
+  body        = local.api_body
+  # Overwrite: a route the deployment no longer enables (enable_self_service_portal = false) is
+  # removed. A warning (an OpenAPI feature API Gateway drops) fails the apply instead of leaving
+  # a route without its validation.
+  put_rest_api_mode = "overwrite"
+  fail_on_warnings  = true
   endpoint_configuration {
     types            = [var.api_endpoint_type]
     vpc_endpoint_ids = var.api_endpoint_type == "PRIVATE" ? var.api_vpc_endpoint_ids : null
@@ -40,11 +95,14 @@ resource "aws_api_gateway_rest_api" "portal" {
 # A REGIONAL endpoint sees the caller's public address in aws:SourceIp, so only public ranges can
 # ever match; a PRIVATE endpoint is reached through VPC endpoints, identified by aws:SourceVpce.
 # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-examples.html
+# Resources are written `execute-api:/<stage>/<method>/<path>`: on import API Gateway expands
+# `execute-api:/` to this API's ARN (the API's own ARN would be a cycle: the policy is in its body).
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/openapi-extensions-policy.html
 data "aws_iam_policy_document" "portal" {
   statement {
     sid       = "AllowIamCallersFromAllowedNetworks"
     actions   = ["execute-api:Invoke"]
-    resources = ["${aws_api_gateway_rest_api.portal.execution_arn}/*"]
+    resources = ["execute-api:/*"]
     principals {
       type        = "AWS"
       identifiers = concat(["arn:${local.partition}:iam::${local.account_id}:root"], values(local.consumer_role_arns))
@@ -67,6 +125,48 @@ data "aws_iam_policy_document" "portal" {
     }
   }
 
+  # The network limits as explicit Denies too: a caller in this account whose own IAM policy
+  # allows execute-api:Invoke is let in by that policy alone (the resource policy need not allow
+  # it), so a condition on the Allow above would not hold it; a Deny holds everyone.
+  # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-authorization-flow.html
+  dynamic "statement" {
+    for_each = length(var.api_allowed_cidrs) > 0 ? [1] : []
+    content {
+      sid       = "DenyCallersOutsideAllowedCidrs"
+      effect    = "Deny"
+      actions   = ["execute-api:Invoke"]
+      resources = ["execute-api:/*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "NotIpAddress"
+        variable = "aws:SourceIp"
+        values   = var.api_allowed_cidrs
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.api_endpoint_type == "PRIVATE" ? [1] : []
+    content {
+      sid       = "DenyCallersOutsideVpcEndpoints"
+      effect    = "Deny"
+      actions   = ["execute-api:Invoke"]
+      resources = ["execute-api:/*"]
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "StringNotEquals"
+        variable = "aws:SourceVpce"
+        values   = var.api_vpc_endpoint_ids
+      }
+    }
+  }
+
   # POST /approvals: the approvers only (approver_principal_arns), from the same networks. They
   # may live in another account, so they are named (a cross-account caller needs the resource
   # policy's allow); everyone else — the account root's delegation above included — is denied
@@ -79,7 +179,7 @@ data "aws_iam_policy_document" "portal" {
     content {
       sid       = "AllowApproversToDecide"
       actions   = ["execute-api:Invoke"]
-      resources = ["${aws_api_gateway_rest_api.portal.execution_arn}/*/POST/approvals"]
+      resources = ["execute-api:/*/POST/approvals"]
       principals {
         type        = "AWS"
         identifiers = var.approver_principal_arns
@@ -109,7 +209,7 @@ data "aws_iam_policy_document" "portal" {
       sid       = "DenyApprovalsFromAnyoneElse"
       effect    = "Deny"
       actions   = ["execute-api:Invoke"]
-      resources = ["${aws_api_gateway_rest_api.portal.execution_arn}/*/POST/approvals"]
+      resources = ["execute-api:/*/POST/approvals"]
       principals {
         type        = "AWS"
         identifiers = ["*"]
@@ -127,47 +227,6 @@ data "aws_iam_policy_document" "portal" {
   }
 }
 
-resource "aws_api_gateway_rest_api_policy" "portal" {
-  rest_api_id = aws_api_gateway_rest_api.portal.id
-  policy      = data.aws_iam_policy_document.portal.json
-}
-
-resource "aws_api_gateway_resource" "route" {
-  for_each    = local.api_routes
-  rest_api_id = aws_api_gateway_rest_api.portal.id
-  parent_id   = aws_api_gateway_rest_api.portal.root_resource_id
-  path_part   = each.key
-}
-
-# API Gateway checks a JSON body is present; the functions validate every field and answer with
-# an error naming the field and the rule.
-resource "aws_api_gateway_request_validator" "portal" {
-  name                        = "body-and-parameters"
-  rest_api_id                 = aws_api_gateway_rest_api.portal.id
-  validate_request_body       = true
-  validate_request_parameters = true
-}
-
-resource "aws_api_gateway_method" "route" {
-  for_each             = local.api_routes
-  rest_api_id          = aws_api_gateway_rest_api.portal.id
-  resource_id          = aws_api_gateway_resource.route[each.key].id
-  http_method          = "POST"
-  authorization        = "AWS_IAM"
-  request_validator_id = aws_api_gateway_request_validator.portal.id
-  request_models       = { "application/json" = "Empty" }
-}
-
-resource "aws_api_gateway_integration" "route" {
-  for_each                = local.api_routes
-  rest_api_id             = aws_api_gateway_rest_api.portal.id
-  resource_id             = aws_api_gateway_resource.route[each.key].id
-  http_method             = aws_api_gateway_method.route[each.key].http_method
-  integration_http_method = "POST"
-  type                    = "AWS_PROXY"
-  uri                     = "arn:${local.partition}:apigateway:${var.region}:lambda:path/2015-03-31/functions/${each.value}/invocations"
-}
-
 resource "aws_lambda_permission" "portal" {
   for_each      = local.api_routes
   statement_id  = "api-${each.key}"
@@ -180,15 +239,10 @@ resource "aws_lambda_permission" "portal" {
 resource "aws_api_gateway_deployment" "portal" {
   rest_api_id = aws_api_gateway_rest_api.portal.id
 
+  # The body holds the routes, integrations, validation and the resource policy: a change of any
+  # of them takes effect only with a new deployment.
   triggers = {
-    redeploy = sha1(jsonencode([
-      [for k, r in aws_api_gateway_resource.route : r.id],
-      [for k, m in aws_api_gateway_method.route : m.id],
-      [for k, i in aws_api_gateway_integration.route : i.id],
-      # The applied resource policy, not only its document: a policy change takes effect only with
-      # a new deployment, and this also orders the deployment after the policy.
-      aws_api_gateway_rest_api_policy.portal.policy,
-    ]))
+    redeploy = sha1(aws_api_gateway_rest_api.portal.body)
   }
 
   lifecycle {

@@ -552,7 +552,7 @@ variable "price_per_1000_requests_usd" {
 # ---------------------------------------------------------------------------------------------
 
 variable "approver_principal_arns" {
-  description = "IAM roles and users whose sessions may approve or reject self-service access requests (POST /approvals): the API's resource policy admits only these for that route, and approval-processor refuses decisions from anyone else. A role's sessions all count as that role; a request is never approved from the requesting account, by the requester's own identity or by the same person under another session. The principals must exist when the stack is applied (resource policies reject unknown principals). Required when enable_self_service_portal is true."
+  description = "IAM roles and users whose sessions may approve or reject self-service access requests (POST /approvals): the API's resource policy admits only these for that route, and approval-processor refuses decisions from anyone else. A role's sessions all count as that role; a request is never approved from the requesting account, by the requester's own identity or by the same person under another session. Give a role's full ARN with its path (arn:aws:iam::111111111111:role/approvers/owner): the API's resource policy compares aws:PrincipalArn, which carries the path. The principals must exist when the stack is applied (resource policies reject unknown principals). Required when enable_self_service_portal is true."
   type        = list(string)
   default     = []
 

@@ -4,8 +4,10 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 5.27: aws_cloudwatch_event_rule `state` (ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS).
-      version = ">= 5.27, < 7.0"
+      # 6.48: a REST API whose resource policy is in its OpenAPI body keeps the body's policy on
+      # update (earlier versions re-applied the previous policy from state after the import:
+      # hashicorp/terraform-provider-aws#48118). The stack is checked against the 6.x schema.
+      version = ">= 6.48, < 7.0"
     }
     time = {
       source  = "hashicorp/time"

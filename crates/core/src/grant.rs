@@ -206,6 +206,25 @@ impl AccessLevel {
             )),
         }
     }
+    /// Parse exactly `read` or `read-write`, as the API's schema allows: the aliases [`parse`]
+    /// takes are kept for declared registries only, so what an API caller sends is what the
+    /// document promises and API Gateway enforces.
+    ///
+    /// [`parse`]: AccessLevel::parse
+    ///
+    /// # Errors
+    /// `access_level` must be `read` or `read-write`.
+    pub fn parse_canonical(raw: &str) -> Result<Self, GrantError> {
+        match raw {
+            "read" => Ok(AccessLevel::Read),
+            "read-write" => Ok(AccessLevel::ReadWrite),
+            _ => Err(GrantError::invalid(
+                "access_level",
+                "must be \"read\" or \"read-write\"",
+                raw,
+            )),
+        }
+    }
     /// The canonical text: `read` or `read-write`.
     #[must_use]
     pub fn as_str(&self) -> &'static str {
@@ -739,6 +758,14 @@ mod tests {
     #[test]
     fn access_level_and_external_id() {
         assert_eq!(AccessLevel::parse("read").unwrap(), AccessLevel::Read);
+        assert_eq!(AccessLevel::parse("write").unwrap(), AccessLevel::ReadWrite);
+        for alias in ["write", "read_write", "read-only", "READ"] {
+            assert!(AccessLevel::parse_canonical(alias).is_err(), "{alias}");
+        }
+        assert_eq!(
+            AccessLevel::parse_canonical("read-write").unwrap(),
+            AccessLevel::ReadWrite
+        );
         assert_eq!(
             AccessLevel::parse("read-write").unwrap(),
             AccessLevel::ReadWrite

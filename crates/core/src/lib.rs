@@ -12,6 +12,7 @@
 //! - [`ports`]: the traits adapters and fakes implement.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod body;
 pub mod cloudtrail;
 pub mod cost;
 pub mod detect;

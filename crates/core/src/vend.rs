@@ -105,7 +105,7 @@ pub fn decide(
     let prefix = Prefix::parse(&req.prefix).map_err(|e| e.to_string())?;
     let level = match req.access_level.as_deref() {
         None => AccessLevel::Read,
-        Some(l) => AccessLevel::parse(l).map_err(|e| e.to_string())?,
+        Some(l) => AccessLevel::parse_canonical(l).map_err(|e| e.to_string())?,
     };
     let duration = req.duration_seconds.unwrap_or(max_seconds);
     if !(900..=max_seconds.max(900)).contains(&duration) {

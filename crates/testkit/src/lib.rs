@@ -2,6 +2,8 @@
 //! it, so tests assert on effects, not on calls.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod openapi;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 

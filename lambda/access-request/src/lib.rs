@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use warden_core::grant::{Grant, GrantError, GrantInput};
+use warden_core::grant::{AccessLevel, Grant, GrantError, GrantInput};
 use warden_core::ports::{RequestStore, Workflow};
 
 /// The request body.
@@ -116,14 +116,12 @@ pub async fn handle<S: RequestStore, W: Workflow>(
     if request_id.is_empty() {
         return response(400, json!({"error": "requestContext.requestId: missing"}));
     }
-    let req: AccessRequest = match serde_json::from_str(event["body"].as_str().unwrap_or("{}")) {
+    let req: AccessRequest = match warden_core::body::parse(
+        event["body"].as_str().unwrap_or("{}"),
+        "{prefixes, access_level, expiration_date, justification}",
+    ) {
         Ok(r) => r,
-        Err(e) => {
-            return response(
-                400,
-                json!({"error": format!("body: must be {{prefixes, access_level, expiration_date, justification}} ({e})")}),
-            );
-        }
+        Err(e) => return response(400, json!({"error": e.to_string()})),
     };
     if req.justification.trim().len() < 10 {
         return response(
@@ -136,6 +134,10 @@ pub async fn handle<S: RequestStore, W: Workflow>(
             400,
             json!({"error": format!("justification: at most {MAX_JUSTIFICATION_CHARS} characters")}),
         );
+    }
+    // The API takes the canonical levels only (the document's enum); aliases are for tfvars.
+    if let Err(e) = AccessLevel::parse_canonical(&req.access_level) {
+        return response(400, json!({"error": e.to_string()}));
     }
     let input = GrantInput {
         account_id: account.to_owned(),

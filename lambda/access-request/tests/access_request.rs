@@ -57,3 +57,54 @@ async fn records_the_request_and_notifies_the_approvers() {
     );
     assert!(mail.contains("task token"), "{mail}");
 }
+
+/// The OpenAPI document's examples of `POST /requests`, replayed through the handler: each valid
+/// one is recorded as pending and starts the workflow, each invalid one is refused with 400 naming
+/// its field and records nothing.
+#[tokio::test]
+async fn contract_openapi_examples_of_post_requests() {
+    use warden_core::grant::{Registry, Timestamp};
+    use warden_testkit::{FakeRequests, FakeWorkflow, openapi};
+    // The examples' expiries are written against this date (and max_grant_days = 365).
+    let now = Timestamp::parse("2026-12-01T00:00:00Z").unwrap().0;
+    let doc = openapi::document().unwrap();
+    for ex in openapi::examples(&doc, "/requests").unwrap() {
+        let reg = Registry::from_json(r#"{"consumer_accounts":[]}"#, now).unwrap();
+        let (store, workflow) = (FakeRequests::new(reg), FakeWorkflow::default());
+        let event = serde_json::json!({"requestContext": {"requestId": "contract-1", "identity": {
+            "accountId": "210000000000", "userArn": "arn:aws:sts::210000000000:assumed-role/analyst/alice"}},
+            "body": ex.value.to_string()});
+        let r = access_request::handle(
+            &store,
+            &workflow,
+            &access_request::Settings::default(),
+            &event,
+            now,
+        )
+        .await;
+        let body: serde_json::Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        let status = r["statusCode"].as_u64().unwrap();
+        let off = openapi::response_errors(&doc, "/requests", status, &body);
+        assert!(
+            off.is_empty(),
+            "{}: the response is not as documented: {off:?}",
+            ex.name
+        );
+        match &ex.refused_field {
+            None => {
+                assert_eq!(r["statusCode"], 202, "{}: {r}", ex.name);
+                assert_eq!(workflow.started.lock().unwrap().len(), 1, "{}", ex.name);
+            }
+            Some(field) => {
+                assert_eq!(r["statusCode"], 400, "{}: {r}", ex.name);
+                let error = body["error"].as_str().unwrap();
+                assert!(
+                    openapi::names_field(error, field),
+                    "{}: the error must name {field}: {error}",
+                    ex.name
+                );
+                assert!(workflow.started.lock().unwrap().is_empty(), "{}", ex.name);
+            }
+        }
+    }
+}

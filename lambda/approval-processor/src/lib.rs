@@ -121,6 +121,9 @@ fn response(status: u16, body: Value) -> Value {
     json!({"statusCode": status, "headers": {"content-type": "application/json"}, "body": body.to_string()})
 }
 
+/// The longest task token Step Functions issues or accepts.
+pub const MAX_TASK_TOKEN_CHARS: usize = 2048;
+
 /// The body of `POST /approvals`. Nothing else is accepted: in particular no `approver`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,19 +164,23 @@ pub async fn decide<W: Workflow>(workflow: &W, settings: &Settings, event: &Valu
             json!({"error": "approver: not accepted in the body; the approver is the API-verified caller"}),
         );
     }
-    let body: DecisionBody = match serde_json::from_value(raw) {
-        Ok(b) => b,
-        Err(e) => {
-            return response(
-                400,
-                json!({"error": format!("body: must be {{task_token, decision, comment}} ({e})")}),
-            );
-        }
-    };
+    let body: DecisionBody =
+        match warden_core::body::from_value(raw, "{task_token, decision, comment}") {
+            Ok(b) => b,
+            Err(e) => return response(400, json!({"error": e.to_string()})),
+        };
     if body.task_token.is_empty() {
         return response(
             400,
             json!({"error": "task_token: required (from the approval email)"}),
+        );
+    }
+    // Step Functions refuses a longer token: SendTaskSuccess takes 1 to 2048 characters
+    // (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html).
+    if body.task_token.chars().count() > MAX_TASK_TOKEN_CHARS {
+        return response(
+            400,
+            json!({"error": format!("task_token: at most {MAX_TASK_TOKEN_CHARS} characters")}),
         );
     }
     if body.comment.chars().count() > 1000 {

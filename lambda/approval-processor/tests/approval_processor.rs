@@ -285,3 +285,49 @@ async fn race_activation_is_refused_when_the_account_changed_since_the_check() {
         Activation::NotPending
     );
 }
+
+/// The OpenAPI document's examples of `POST /approvals`, replayed through the handler: each valid
+/// one reaches the workflow, each invalid one is refused with 400 naming its field (whether or not
+/// API Gateway's validation would have stopped it first: the function never relies on it).
+#[tokio::test]
+async fn contract_openapi_examples_of_post_approvals() {
+    use warden_testkit::openapi;
+    let doc = openapi::document().unwrap();
+    let examples = openapi::examples(&doc, "/approvals").unwrap();
+    let settings = Settings::from_values(
+        Some(r#"["arn:aws:iam::111111111111:role/owner"]"#),
+        Some("365"),
+        "arn:aws:states:us-east-1:111111111111:stateMachine:warden-prod-access-approval",
+    )
+    .unwrap();
+    for ex in &examples {
+        let workflow = warden_testkit::FakeWorkflow::default();
+        let event = json!({"requestContext": {"requestId": "contract-1", "identity": {
+            "accountId": "111111111111", "userArn": APPROVER}}, "body": ex.value.to_string()});
+        let r = decide(&workflow, &settings, &event).await;
+        let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        let status = r["statusCode"].as_u64().unwrap();
+        let off = openapi::response_errors(&doc, "/approvals", status, &body);
+        assert!(
+            off.is_empty(),
+            "{}: the response is not as documented: {off:?}",
+            ex.name
+        );
+        match &ex.refused_field {
+            None => {
+                assert_eq!(r["statusCode"], 200, "{}: {r}", ex.name);
+                assert_eq!(workflow.answers.lock().unwrap().len(), 1, "{}", ex.name);
+            }
+            Some(field) => {
+                assert_eq!(r["statusCode"], 400, "{}: {r}", ex.name);
+                let error = body["error"].as_str().unwrap();
+                assert!(
+                    openapi::names_field(error, field),
+                    "{}: the error must name {field}: {error}",
+                    ex.name
+                );
+                assert!(workflow.answers.lock().unwrap().is_empty(), "{}", ex.name);
+            }
+        }
+    }
+}

@@ -17,6 +17,7 @@
 //! | `sns-eventbridge-conditions` | an SNS topic policy statement for EventBridge may have no Condition block |
 //! | `failed-invocations-alarm` | a rule whose target fails reports it only in `AWS/Events FailedInvocations`: every rule needs that alarm |
 //! | `deployment-triggers` | an API's resource policy takes effect only with a new deployment: the deployment's triggers must include it |
+//! | `rest-api-body-policy` | a REST API defined by an OpenAPI `body` keeps its resource policy in the body (`x-amazon-apigateway-policy`), not in a separate `aws_api_gateway_rest_api_policy` (wiped on body updates), and its deployments redeploy on the body |
 //! | `dashboard-region` | every metric widget of a dashboard needs `properties.region` |
 //! | `sqs-maximum-concurrency` | an SQS event source mapping without `scaling_config.maximum_concurrency` invokes into throttles |
 //! | `iam-events-region` | IAM's events reach EventBridge in us-east-1 only |
@@ -139,6 +140,7 @@ pub struct Facts {
     pub sns_topic_policy_for_eventbridge: Sourced,
     pub api_gateway_logging_role: Sourced,
     pub api_gateway_deployment: Sourced,
+    pub api_gateway_body_policy: Sourced,
     pub dashboard_metric_region: Sourced,
     pub sqs_maximum_concurrency: Sourced,
     pub failed_invocations: Sourced,
@@ -835,6 +837,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     kms_delivery_conditions(facts, &ctx, &docs, &mut out);
     sns_eventbridge_conditions(facts, &ctx, &docs, &mut out);
     deployment_triggers(facts, &ctx, &mut out);
+    rest_api_body_policy(facts, &ctx, &mut out);
     dashboards(facts, &ctx, &mut out);
     sqs_mappings(facts, &ctx, &mut out);
     lambda_permissions(facts, &ctx, &mut out);
@@ -1503,6 +1506,38 @@ fn deployment_triggers(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .unwrap_or_default();
         for p in policies.iter().filter(|p| !refs.contains(*p)) {
             out.push(finding("deployment-triggers", it.location(), format!("triggers do not include {p}: a change of the API's resource policy is not deployed, so the old policy stays in force; hash {p}.policy into triggers (see {})", facts.api_gateway_deployment.source)));
+        }
+    }
+}
+
+/// A REST API defined by an OpenAPI `body`: its policy must be in the body (a separately managed
+/// one is wiped by the next body import), and every deployment of it must hash the body (routes,
+/// validation and policy take effect only with a new deployment).
+fn rest_api_body_policy(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    for api in ctx.resources("aws_api_gateway_rest_api") {
+        if attr(&api.block.body, "body").is_none() {
+            continue;
+        }
+        let addr = api.address();
+        let of_this_api = |it: &Item<'_>| {
+            attr(&it.block.body, "rest_api_id").is_some_and(|e| ctx.refs_of(e).contains(&addr))
+        };
+        for p in ctx
+            .resources("aws_api_gateway_rest_api_policy")
+            .filter(|p| of_this_api(p))
+        {
+            out.push(finding("rest-api-body-policy", p.location(), format!("{} is defined by an OpenAPI body, and the body's import (overwrite) replaces the API's resource policy: this separately managed policy is wiped by the next body change and not restored; put it in the body as x-amazon-apigateway-policy, with execute-api:/ resources (see {})", addr, facts.api_gateway_body_policy.source)));
+        }
+        let body_ref = format!("{addr}.body");
+        for d in ctx
+            .resources("aws_api_gateway_deployment")
+            .filter(|d| of_this_api(d))
+        {
+            let hashed =
+                attr(&d.block.body, "triggers").is_some_and(|t| t.to_string().contains(&body_ref));
+            if !hashed {
+                out.push(finding("rest-api-body-policy", d.location(), format!("triggers do not include {body_ref}: a change of the API's OpenAPI body (routes, validation, resource policy) is not deployed; hash {body_ref} into triggers (see {})", facts.api_gateway_deployment.source)));
+            }
         }
     }
 }

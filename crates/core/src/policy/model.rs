@@ -715,10 +715,22 @@ fn validate_statement(st: &Statement, path: &str, kind: PolicyKind) -> Result<()
             }
         }
     }
+    // An API Gateway resource policy imported with an OpenAPI body may write its resources as
+    // `execute-api:/<stage>/<method>/<path>`, which the import expands to the API's ARN
+    // (https://docs.aws.amazon.com/apigateway/latest/developerguide/openapi-extensions-policy.html).
+    let api_shorthand = kind == PolicyKind::Resource
+        && st.action.as_ref().is_some_and(|a| {
+            a.items
+                .iter()
+                .all(|act| act.to_ascii_lowercase().starts_with("execute-api:"))
+        });
     let resources = st.resource.as_ref().or(st.not_resource.as_ref());
     match resources {
         Some(r) if !r.items.is_empty() => {
             for (j, res) in r.items.iter().enumerate() {
+                if api_shorthand && res.starts_with("execute-api:/") {
+                    continue;
+                }
                 validate_resource(res)
                     .map_err(|m| PolicyError::new(format!("{path}.Resource[{j}]"), m))?;
             }
@@ -916,6 +928,30 @@ mod tests {
         assert_eq!(e.path, "Statement.Effect");
         let e = Policy::parse(r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Condition":{"StringEqualz":{"a":"b"}}}}"#).unwrap_err();
         assert_eq!(e.path, "Statement.Condition.StringEqualz");
+    }
+
+    #[test]
+    fn the_api_gateway_import_shorthand_is_for_execute_api_resource_policies_only() {
+        let doc = |action: &str, principal: bool| {
+            let p = if principal { r#""Principal":"*","# } else { "" };
+            Policy::parse(&format!(r#"{{"Version":"2012-10-17","Statement":{{"Effect":"Allow",{p}"Action":"{action}","Resource":["execute-api:/*/POST/approvals"]}}}}"#)).unwrap()
+        };
+        assert!(
+            doc("execute-api:Invoke", true)
+                .validate(PolicyKind::Resource)
+                .is_ok()
+        );
+        // Anywhere else it is no ARN, and IAM refuses it.
+        assert!(
+            doc("s3:GetObject", true)
+                .validate(PolicyKind::Resource)
+                .is_err()
+        );
+        assert!(
+            doc("execute-api:Invoke", false)
+                .validate(PolicyKind::Identity)
+                .is_err()
+        );
     }
 
     #[test]
