@@ -51,7 +51,7 @@ pub enum State {
 }
 
 /// `30d`, `12h`, `2w`, `90m`.
-fn duration(flag: &str, v: &str) -> Result<Duration> {
+pub(crate) fn duration(flag: &str, v: &str) -> Result<Duration> {
     let (n, unit) = v.split_at(v.len().saturating_sub(1));
     let n: i64 = n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
         anyhow!("{flag}: {v:?} must be a positive whole number with d, h, w or m (30d)")

@@ -8,6 +8,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod api;
 mod awscfg;
 mod batch;
 mod dev;
@@ -133,6 +134,8 @@ enum PolicyCmd {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once per run: boxing the variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum AccessCmd {
     /// Evaluate one access against the rendered bucket policy and consumer role policy.
     Check {
@@ -161,6 +164,17 @@ enum AccessCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Ask for a grant through the self-service API (POST /requests, SigV4 with your
+    /// credentials): recorded as pending until an approver decides.
+    Request(api::RequestArgs),
+    /// Approve a pending request with the task token from the approvers' notice
+    /// (POST /approvals; you must be one of approver_principal_arns).
+    Approve(api::DecideArgs),
+    /// Reject a pending request with the task token from the approvers' notice.
+    Reject(api::DecideArgs),
+    /// Temporary credentials for one prefix (POST /credentials): `export` lines, or the JSON
+    /// `credential_process` reads.
+    Credentials(api::CredentialsArgs),
 }
 
 /// Documents read from AWS instead of rendered from the grants file, to find out which one is
@@ -825,6 +839,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(AuditCmd::Replay(args)) => replay::run(&args),
         Command::Audit(AuditCmd::Query(args)) => query::run(&args),
         Command::Grants(GrantsCmd::List(args)) => grants::list(&args),
+        Command::Access(AccessCmd::Request(args)) => api::request(&args),
+        Command::Access(AccessCmd::Approve(args)) => api::decide(&args, "approve"),
+        Command::Access(AccessCmd::Reject(args)) => api::decide(&args, "reject"),
+        Command::Access(AccessCmd::Credentials(args)) => api::credentials(&args),
         Command::Dev(DevCmd::GenCloudtrail(args)) => {
             dev::gen_cloudtrail(&args).map(|()| ExitCode::SUCCESS)
         }

@@ -1292,3 +1292,374 @@ fn dev_bare_parse_counts_the_records_of_the_log_files() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("zz-broken.json"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One request the local API stand-in received: path, body, whether its SigV4 signature is the
+/// one the test's secret gives, and the scope it was signed for.
+#[derive(Debug)]
+struct Received {
+    path: String,
+    body: Value,
+    signature_ok: bool,
+    scope: String,
+    token: Option<String>,
+}
+
+/// A stand-in for API Gateway on 127.0.0.1: for each answer in `answers`, one request is
+/// accepted, its SigV4 signature recomputed with `secret`, and the answer sent.
+fn api_stand_in(
+    secret: &'static str,
+    answers: Vec<(u16, Value)>,
+) -> (String, std::thread::JoinHandle<Vec<Received>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let base_in = base.clone();
+    let handle = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        // A request that never comes fails the test instead of hanging it.
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        for (status, answer) in answers {
+            let stream = loop {
+                match listener.accept() {
+                    Ok((s, _)) => break s,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        assert!(
+                            std::time::Instant::now() < deadline,
+                            "the stand-in got {} of the requests expected",
+                            got.len()
+                        );
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut r = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let path = line.split(' ').nth(1).unwrap().to_owned();
+            let mut headers = std::collections::BTreeMap::new();
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap();
+                headers.insert(k.to_ascii_lowercase(), v.trim().to_owned());
+            }
+            let len: usize = headers["content-length"].parse().unwrap();
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            // Sign the same request again with the known secret at the request's own time.
+            let auth = headers["authorization"].clone();
+            let scope = auth
+                .split("Credential=")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap();
+            let mut parts = scope.split('/');
+            let (key_id, _day, region) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            let at =
+                chrono::NaiveDateTime::parse_from_str(&headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+                    .unwrap()
+                    .and_utc();
+            let token = headers.get("x-amz-security-token").cloned();
+            let identity =
+                aws_credential_types::Credentials::new(key_id, secret, token.clone(), None, "test")
+                    .into();
+            let params = aws_sigv4::sign::v4::SigningParams::builder()
+                .identity(&identity)
+                .region(region)
+                .name("execute-api")
+                .time(std::time::SystemTime::from(at))
+                .settings(aws_sigv4::http_request::SigningSettings::default())
+                .build()
+                .unwrap()
+                .into();
+            let url = format!("{base_in}{path}");
+            let signable = aws_sigv4::http_request::SignableRequest::new(
+                "POST",
+                &url,
+                [("content-type", "application/json")].into_iter(),
+                aws_sigv4::http_request::SignableBody::Bytes(&body),
+            )
+            .unwrap();
+            let (_, want) = aws_sigv4::http_request::sign(signable, &params)
+                .unwrap()
+                .into_parts();
+            let signature_ok = auth.ends_with(&format!("Signature={want}"));
+            let text = answer.to_string();
+            let mut w = stream;
+            write!(w, "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}", text.len()).unwrap();
+            got.push(Received {
+                path,
+                body: serde_json::from_slice(&body).unwrap(),
+                signature_ok,
+                scope: scope.to_owned(),
+                token,
+            });
+        }
+        got
+    });
+    (format!("{base}/prod"), handle)
+}
+
+fn warden_signed(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .current_dir(repo())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_ACCESS_KEY_ID", "AKIDWARDENTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "wardentestsecret")
+        .env("AWS_SESSION_TOKEN", "session-token-1")
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
+/// `warden access request | approve | reject | credentials` send what the OpenAPI document
+/// describes (each body valid against its schema), signed with SigV4 for `execute-api` with the
+/// caller's credentials (the stand-in recomputes the signature), and map the API's answers to
+/// the documented exit codes; a bad flag is refused by name before anything is sent.
+#[test]
+fn access_commands_follow_the_openapi_contract_signed_with_sigv4() {
+    use serde_json::json;
+    use warden_testkit::openapi;
+    let creds = json!({"credentials": {"access_key_id": "ASIAVENDED", "secret_access_key": "vended-secret",
+        "session_token": "vended-token", "expiration": "2026-12-05T19:00:00Z"}, "prefix": "analytics/2026/",
+        "granted_prefix": "analytics/", "access_level": "read", "role_arn": "arn:aws:iam::210000000000:role/warden-consumer",
+        "bucket": "warden-prod-shared", "access_point": null, "example": "aws s3 ls s3://warden-prod-shared/analytics/2026/"});
+    let (url, server) = api_stand_in(
+        "wardentestsecret",
+        vec![
+            (200, creds.clone()),
+            (200, creds),
+            (
+                202,
+                json!({"request_id": "request-abc", "status": "pending approval"}),
+            ),
+            (
+                200,
+                json!({"status": "recorded", "approver": "arn:aws:sts::111111111111:assumed-role/owner/bob"}),
+            ),
+            (
+                403,
+                json!({"message": "User: arn:aws:sts::210000000000:assumed-role/analyst/alice is not authorized to perform: execute-api:Invoke"}),
+            ),
+            (
+                400,
+                json!({"error": "duration_seconds: must be between 900 and 1800"}),
+            ),
+        ],
+    );
+    let out = warden_signed(&[
+        "access",
+        "credentials",
+        "--api-url",
+        &url,
+        "--prefix",
+        "analytics/2026/",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("export AWS_ACCESS_KEY_ID='ASIAVENDED'")
+            && text.contains("export AWS_SESSION_TOKEN='vended-token'"),
+        "{text}"
+    );
+    let out = warden_signed(&[
+        "access",
+        "credentials",
+        "--api-url",
+        &url,
+        "--prefix",
+        "analytics/2026/",
+        "--level",
+        "read-write",
+        "--duration-seconds",
+        "900",
+        "--format",
+        "credential-process",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cp: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (cp["Version"].as_i64(), cp["AccessKeyId"].as_str()),
+        (Some(1), Some("ASIAVENDED"))
+    );
+    let out = warden_signed(&[
+        "access",
+        "request",
+        "--api-url",
+        &url,
+        "--prefix",
+        "finance/reports/",
+        "--prefix",
+        "finance/ledgers/",
+        "--level",
+        "read",
+        "--until",
+        "30d",
+        "--justification",
+        "Quarterly audit of the ledgers",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("request-abc: pending approval"));
+    let out = warden_signed(&[
+        "access",
+        "approve",
+        "AQCEtoken",
+        "--api-url",
+        &url,
+        "--comment",
+        "ok",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = warden_signed(&["access", "reject", "AQCEtoken", "--api-url", &url]);
+    assert_eq!(out.status.code(), Some(3), "a refusal by the API exits 3");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not authorized"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A deployment may allow shorter sessions than the document's 3600: only the API knows.
+    let out = warden_signed(&[
+        "access",
+        "credentials",
+        "--api-url",
+        &url,
+        "--prefix",
+        "analytics/2026/",
+        "--duration-seconds",
+        "3600",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a body the API refuses exits 1");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("duration_seconds: must be between 900 and 1800")
+    );
+    // Refused here by flag: nothing reaches the API.
+    for args in [
+        vec![
+            "access",
+            "credentials",
+            "--api-url",
+            url.as_str(),
+            "--prefix",
+            "a",
+        ],
+        vec![
+            "access",
+            "request",
+            "--api-url",
+            url.as_str(),
+            "--prefix",
+            "a/",
+            "--until",
+            "30d",
+            "--justification",
+            "short",
+        ],
+        vec![
+            "access",
+            "credentials",
+            "--api-url",
+            url.as_str(),
+            "--prefix",
+            "a/",
+            "--duration-seconds",
+            "60",
+        ],
+        vec![
+            "access",
+            "credentials",
+            "--api-url",
+            url.as_str(),
+            "--prefix",
+            "a/../b/",
+        ],
+        vec![
+            "access",
+            "credentials",
+            "--api-url",
+            url.as_str(),
+            "--prefix",
+            "a/",
+            "--level",
+            "write",
+        ],
+        vec!["access", "approve", "", "--api-url", url.as_str()],
+    ] {
+        let out = warden_signed(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            err.contains("error: --") || err.contains("error: TOKEN:"),
+            "{args:?}: {err}"
+        );
+    }
+    let got = server.join().unwrap();
+    let doc = openapi::document().unwrap();
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/prod/credentials",
+            "/prod/credentials",
+            "/prod/requests",
+            "/prod/approvals",
+            "/prod/approvals",
+            "/prod/credentials"
+        ]
+    );
+    for r in &got {
+        assert!(r.signature_ok, "{r:?}: the signature is not the caller's");
+        assert!(
+            r.scope.starts_with("AKIDWARDENTEST/")
+                && r.scope.ends_with("/eu-west-1/execute-api/aws4_request"),
+            "{r:?}"
+        );
+        assert_eq!(r.token.as_deref(), Some("session-token-1"));
+        let route = r.path.trim_start_matches("/prod");
+        let errs = openapi::schema_errors(&doc, openapi::request_schema(&doc, route), &r.body);
+        assert!(errs.is_empty(), "{route}: {errs:?} in {}", r.body);
+    }
+    assert_eq!(
+        got[2].body["prefixes"],
+        json!(["finance/reports/", "finance/ledgers/"])
+    );
+    assert_eq!(
+        got[3].body,
+        json!({"task_token": "AQCEtoken", "decision": "approve", "comment": "ok"})
+    );
+    assert_eq!(got[4].body["decision"], "reject");
+}
