@@ -18,6 +18,7 @@
 //! | `failed-invocations-alarm` | a rule whose target fails reports it only in `AWS/Events FailedInvocations`: every rule needs that alarm |
 //! | `deployment-triggers` | an API's resource policy takes effect only with a new deployment: the deployment's triggers must include it |
 //! | `rest-api-body-policy` | a REST API defined by an OpenAPI `body` keeps its resource policy in the body (`x-amazon-apigateway-policy`), not in a separate `aws_api_gateway_rest_api_policy` (wiped on body updates), and its deployments redeploy on the body |
+//! | `api-network-deny` | a caller in the API's own account is admitted by its IAM policy alone, so an API resource policy's network limit (`aws:SourceIp`, `aws:SourceVpce`) holds only as an explicit Deny |
 //! | `dashboard-region` | every metric widget of a dashboard needs `properties.region` |
 //! | `sqs-maximum-concurrency` | an SQS event source mapping without `scaling_config.maximum_concurrency` invokes into throttles |
 //! | `iam-events-region` | IAM's events reach EventBridge in us-east-1 only |
@@ -141,6 +142,7 @@ pub struct Facts {
     pub api_gateway_logging_role: Sourced,
     pub api_gateway_deployment: Sourced,
     pub api_gateway_body_policy: Sourced,
+    pub api_gateway_same_account_allow: Sourced,
     pub dashboard_metric_region: Sourced,
     pub sqs_maximum_concurrency: Sourced,
     pub failed_invocations: Sourced,
@@ -763,16 +765,23 @@ impl Ctx<'_> {
         {
             return vec![self.eval(e, None, 0)];
         }
+        self.refs_of(e)
+            .iter()
+            .flat_map(|r| self.docs_held_by(r, docs, depth))
+            .collect()
+    }
+
+    /// The policy document held by address `r` (if it holds one), with its
+    /// `source_policy_documents`.
+    fn docs_held_by(&self, r: &str, docs: &[Doc], depth: u8) -> Vec<Value> {
         let mut out = Vec::new();
-        for r in self.refs_of(e) {
-            if let Some(d) = docs.iter().find(|d| d.holder == r) {
-                out.push(d.json.clone());
-                if let Some(src) = self
-                    .find(&r)
-                    .and_then(|it| attr(&it.block.body, "source_policy_documents"))
-                {
-                    out.extend(self.docs_of(src, docs, depth + 1));
-                }
+        if let Some(d) = docs.iter().find(|d| d.holder == r) {
+            out.push(d.json.clone());
+            if let Some(src) = self
+                .find(r)
+                .and_then(|it| attr(&it.block.body, "source_policy_documents"))
+            {
+                out.extend(self.docs_of(src, docs, depth + 1));
             }
         }
         out
@@ -838,6 +847,7 @@ pub fn check(m: &Module) -> Vec<Finding> {
     sns_eventbridge_conditions(facts, &ctx, &docs, &mut out);
     deployment_triggers(facts, &ctx, &mut out);
     rest_api_body_policy(facts, &ctx, &mut out);
+    api_network_deny(facts, &ctx, &docs, &mut out);
     dashboards(facts, &ctx, &mut out);
     sqs_mappings(facts, &ctx, &mut out);
     lambda_permissions(facts, &ctx, &mut out);
@@ -1537,6 +1547,87 @@ fn rest_api_body_policy(facts: &Facts, ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 attr(&d.block.body, "triggers").is_some_and(|t| t.to_string().contains(&body_ref));
             if !hashed {
                 out.push(finding("rest-api-body-policy", d.location(), format!("triggers do not include {body_ref}: a change of the API's OpenAPI body (routes, validation, resource policy) is not deployed; hash {body_ref} into triggers (see {})", facts.api_gateway_deployment.source)));
+            }
+        }
+    }
+}
+
+/// The network keys a resource policy limits callers by, with the operators that allow on a match
+/// and the negations a Deny needs.
+const NETWORK_KEYS: [(&str, &[&str], &[&str]); 3] = [
+    ("aws:sourceip", &["ipaddress"], &["notipaddress"]),
+    (
+        "aws:sourcevpce",
+        &["stringequals", "stringlike"],
+        &["stringnotequals", "stringnotlike"],
+    ),
+    (
+        "aws:sourcevpc",
+        &["stringequals", "stringlike"],
+        &["stringnotequals", "stringnotlike"],
+    ),
+];
+
+/// The condition keys of a statement under any of `operators` (case-insensitive, `ForAnyValue:`
+/// / `IfExists` forms included).
+fn condition_keys(st: &Map<String, Value>, operators: &[&str]) -> BTreeSet<String> {
+    let Some(Value::Object(cond)) = st.get("Condition") else {
+        return BTreeSet::new();
+    };
+    cond.iter()
+        .filter(|(op, _)| {
+            let op = op.to_ascii_lowercase();
+            let op = op.rsplit(':').next().unwrap_or(&op);
+            let op = op.strip_suffix("ifexists").unwrap_or(op);
+            operators.contains(&op)
+        })
+        .filter_map(|(_, m)| m.as_object())
+        .flat_map(|m| m.keys().map(|k| k.to_ascii_lowercase()))
+        .collect()
+}
+
+/// An API Gateway resource policy that limits callers by network only in an Allow: a principal of
+/// the API's own account whose IAM policy allows execute-api:Invoke is admitted without the
+/// resource policy's allow, from anywhere. The limit must also be a Deny.
+fn api_network_deny(facts: &Facts, ctx: &Ctx<'_>, docs: &[Doc], out: &mut Vec<Finding>) {
+    for api in ctx.resources("aws_api_gateway_rest_api") {
+        let addr = api.address();
+        let mut policies: Vec<Value> = Vec::new();
+        if let Some(e) = attr(&api.block.body, "policy") {
+            policies.extend(ctx.docs_of(e, docs, 0));
+        }
+        if let Some(e) = attr(&api.block.body, "body") {
+            // The body's policy is written inline or as `jsondecode(data.….json)`: take the
+            // evaluated one if it has statements, else the documents the body refers to.
+            match ctx.eval(e, None, 0).get("x-amazon-apigateway-policy") {
+                Some(p) if p.get("Statement").is_some() => policies.push(p.clone()),
+                _ => {
+                    for r in ctx.refs_of(e) {
+                        policies.extend(ctx.docs_held_by(&r, docs, 0));
+                    }
+                }
+            }
+        }
+        for p in ctx
+            .resources("aws_api_gateway_rest_api_policy")
+            .filter(|p| {
+                attr(&p.block.body, "rest_api_id").is_some_and(|e| ctx.refs_of(e).contains(&addr))
+            })
+        {
+            if let Some(e) = attr(&p.block.body, "policy") {
+                policies.extend(ctx.docs_of(e, docs, 0));
+            }
+        }
+        let sts: Vec<&Map<String, Value>> = policies.iter().flat_map(|d| statements(d)).collect();
+        for (key, allow_ops, deny_ops) in NETWORK_KEYS {
+            let limited = sts
+                .iter()
+                .any(|st| allows(st) && condition_keys(st, allow_ops).contains(key));
+            let denied = sts
+                .iter()
+                .any(|st| !allows(st) && condition_keys(st, deny_ops).contains(key));
+            if limited && !denied {
+                out.push(finding("api-network-deny", api.location(), format!("{addr}'s resource policy limits callers by {key} only in an Allow: a principal of the API's own account whose IAM policy allows execute-api:Invoke is admitted without that allow, from any network; add a Deny for Principal * on execute-api:/* with the negated condition (see {})", facts.api_gateway_same_account_allow.source)));
             }
         }
     }
