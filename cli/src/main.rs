@@ -12,6 +12,7 @@ mod api;
 mod awscfg;
 mod batch;
 mod dev;
+mod diff;
 mod grants;
 mod query;
 mod replay;
@@ -67,6 +68,10 @@ enum GrantsCmd {
     /// List the registry's grants with their state as of now (active, pending, expired,
     /// revoked, rejected), filtered by state, account or expiry.
     List(grants::ListArgs),
+    /// What the next apply of a grants file changes: the registry's declared items (added,
+    /// changed, removed), and the documents the policy-reconciler renders from it, with their
+    /// sizes against AWS's limits.
+    Diff(diff::DiffArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -839,6 +844,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(AuditCmd::Replay(args)) => replay::run(&args),
         Command::Audit(AuditCmd::Query(args)) => query::run(&args),
         Command::Grants(GrantsCmd::List(args)) => grants::list(&args),
+        Command::Grants(GrantsCmd::Diff(args)) => diff::run(&args),
         Command::Access(AccessCmd::Request(args)) => api::request(&args),
         Command::Access(AccessCmd::Approve(args)) => api::decide(&args, "approve"),
         Command::Access(AccessCmd::Reject(args)) => api::decide(&args, "reject"),

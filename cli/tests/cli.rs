@@ -1108,6 +1108,136 @@ fn grants_list_reads_the_live_registry_with_states_and_filters() {
     );
 }
 
+/// `warden grants diff` against the emulator's registry: a grants file that adds, changes and
+/// removes consumers beside a self-service grant, as JSON and text, documents with sizes; the
+/// reconciler's own selection (`load_registry_checked`) equals the one the diff renders from.
+/// Skipped (with a note) without moto.
+#[test]
+fn grants_diff_plans_the_next_apply_against_the_live_registry() {
+    use warden_core::ports::GrantStore as _;
+    let Ok(endpoint) = std::env::var("WARDEN_MOTO_ENDPOINT") else {
+        eprintln!("NOTE: WARDEN_MOTO_ENDPOINT not set: emulator test skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = rt.block_on(warden_aws::local_config(&endpoint, "us-east-1"));
+    let live = r#"{"consumer_accounts":[
+ {"account_id":"370000000001","allowed_prefixes":["sales/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"},
+ {"account_id":"370000000002","allowed_prefixes":["ml/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"},
+ {"account_id":"370000000003","allowed_prefixes":["old/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}]}"#;
+    let now = chrono::Utc::now();
+    let env = rt
+        .block_on(warden_aws::local::Environment::create(
+            &cfg,
+            &format!("cli-diff-{}", std::process::id()),
+            live,
+            now,
+        ))
+        .unwrap();
+    let store = warden_aws::DynamoGrantStore::new(&cfg, &env.registry_table);
+    let request = warden_core::grant::Grant::from_input(
+        &serde_json::from_value(serde_json::json!({
+            "account_id": "370000000003", "allowed_prefixes": ["extra/"],
+            "access_level": "read", "expiration_date": "2030-01-01T00:00:00Z",
+            "created_by": "arn:aws:iam::370000000003:role/analyst"
+        }))
+        .unwrap(),
+        now,
+    )
+    .unwrap();
+    rt.block_on(store.put_grant(&request, "request-0001"))
+        .unwrap();
+    // The diff's selection is the reconciler's.
+    let items = rt.block_on(store.list_items()).unwrap();
+    let (ours, _) = warden_aws::registry_of_items(&items, now);
+    let (reconciler, _) = rt.block_on(store.load_registry_checked(now)).unwrap();
+    assert_eq!(ours, reconciler);
+
+    let dir = std::env::temp_dir().join(format!("warden-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("prod.tfvars.json");
+    std::fs::write(
+        &file,
+        r#"{"primary_account_id":"111122223333","consumer_accounts":[
+ {"account_id":"370000000001","allowed_prefixes":["sales/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"},
+ {"account_id":"370000000002","allowed_prefixes":["ml/"],"access_level":"read-write","expiration_date":"2031-01-01T00:00:00Z"},
+ {"account_id":"370000000004","allowed_prefixes":["new/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}]}"#,
+    )
+    .unwrap();
+    let diff = |extra: &[&str]| {
+        let mut a = vec![
+            "grants",
+            "diff",
+            "--table",
+            &env.registry_table,
+            "--grants",
+            file.to_str().unwrap(),
+            "--endpoint-url",
+            &endpoint,
+        ];
+        a.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(&a)
+            .current_dir(repo())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let out = diff(&["--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changes: Vec<(String, String)> = plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap().to_owned(),
+                c["account_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        changes,
+        [
+            pair("update", "370000000002"),
+            pair("add", "370000000004"),
+            pair("remove", "370000000003")
+        ]
+    );
+    assert_eq!(plan["self_service_items"], 1);
+    assert_eq!(plan["documents"][0]["document"], "bucket policy");
+    assert_eq!(plan["documents"][0]["changed"], true);
+    assert!(plan["documents"][0]["after"].as_u64().unwrap() > 0);
+    let text = diff(&["--sharing-mode", "access-points"]);
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        t.contains("1 to add, 1 to change, 1 to remove; 1 self-service item(s) kept"),
+        "{t}"
+    );
+    assert!(
+        t.contains("~ 370000000002 access_level: read -> read-write"),
+        "{t}"
+    );
+    assert!(t.contains("+ access point policy 370000000004"), "{t}");
+    // 003 keeps its self-service grant, so its access point stays.
+    assert!(!t.contains("- access point policy 370000000003"), "{t}");
+    let bad = diff(&["--primary-account", "12"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--primary-account"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `warden audit query` against the emulator's audit table, filled with the fixture log's
 /// records as the access-logger writes them: by account, by object and by principal through
 /// the indexes, with `--failed` and `--action`, as table, JSON and CSV; bad options named.

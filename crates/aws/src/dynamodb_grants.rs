@@ -158,6 +158,47 @@ impl DynamoGrantStore {
     }
 }
 
+/// The registry the policy-reconciler renders from, out of items already read (as
+/// [`DynamoGrantStore::load_registry_checked`] selects them: active items only, in key order so a
+/// `declared` grant stands over a conflicting self-service one), with the items left out and why.
+/// `warden grants diff` renders the registry before and after an apply with it.
+#[must_use]
+pub fn registry_of_items(
+    items: &[RegistryItem],
+    now: DateTime<Utc>,
+) -> (Registry, Vec<warden_core::grant::SkippedItem>) {
+    let mut grants = Vec::new();
+    let mut skipped = Vec::new();
+    for i in items
+        .iter()
+        .filter(|i| i.grant_state == "active" && !i.grant_id.starts_with('#'))
+    {
+        let key = format!("{}/{}", i.account_id, i.grant_id);
+        let input = GrantInput {
+            account_id: i.account_id.clone(),
+            name: None,
+            allowed_prefixes: i.allowed_prefixes.clone(),
+            access_level: i.access_level.clone(),
+            expiration_date: i.expiration_date.clone(),
+            owner_email: None,
+            external_id: None,
+            created_by: i.created_by.clone(),
+            created_at: i.created_at.clone(),
+        };
+        match Grant::from_input(&input, now) {
+            Ok(g) => grants.push((key, g)),
+            Err(e) => skipped.push(warden_core::grant::SkippedItem {
+                item: key,
+                rule: e.to_string(),
+            }),
+        }
+    }
+    grants.sort_by(|a, b| a.0.cmp(&b.0));
+    let (registry, conflicts) = Registry::lenient(grants);
+    skipped.extend(conflicts);
+    (registry, skipped)
+}
+
 /// Read one registry item into a grant input, naming the attribute that is missing.
 fn item_to_input(item: &HashMap<String, AttributeValue>) -> Result<GrantInput, String> {
     let need = |k: &str| {

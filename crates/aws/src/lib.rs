@@ -33,7 +33,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use alert_ledger::DynamoAlertLedger;
 pub use dynamodb_audit::{AuditKey, AuditRow, DynamoAuditStore};
-pub use dynamodb_grants::{DynamoGrantStore, DynamoPendingRequests, RegistryItem};
+pub use dynamodb_grants::{
+    DynamoGrantStore, DynamoPendingRequests, RegistryItem, registry_of_items,
+};
 pub use faults::{FaultKind, FaultLayer, FaultPlan, FaultSpecError, FaultStats};
 pub use iam::IamRoleInspector;
 pub(crate) use iam::iam_as;

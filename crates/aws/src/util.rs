@@ -18,15 +18,24 @@ pub(crate) fn sdk_err<E, R>(
     op: &'static str,
 ) -> impl Fn(aws_sdk_dynamodb::error::SdkError<E, R>) -> PortError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
     move |e| {
-        PortError::new(
-            service,
-            op,
-            format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
-        )
+        // A service's answer is its code and message; the whole context (with the raw
+        // response's headers) only for failures before an answer (dispatch, timeout).
+        let detail = match &e {
+            aws_sdk_dynamodb::error::SdkError::ServiceError(s) => {
+                let m = s.err();
+                format!(
+                    "{}: {}",
+                    m.code().unwrap_or("service error"),
+                    m.message().unwrap_or("(no message)")
+                )
+            }
+            _ => format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)),
+        };
+        PortError::new(service, op, detail)
     }
 }
 
