@@ -5,7 +5,14 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_GetAccessPointPolicy
 roots it at `<OperationResponse>`. boto3 does not check the root element, the Rust SDK does and
 refuses the reply ("encountered invalid XML root"). This wraps moto's WSGI app and renames the
 root of successful S3 Control replies (paths under /v20180820/); errors (`<ErrorResponse>`) are
-left as they are. Everything else is moto's own server, started with the same arguments.
+left as they are.
+
+Second fix: the Rust SDK's CloudTrail client sends `X-Amz-Target: CloudTrail_20131101.<Op>` (the
+Smithy service name, which AWS accepts); moto routes by botocore's longer target prefix
+`com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101` and answers 404 to the short one. The
+header is rewritten to the long form before moto sees it (moto does not check signatures).
+
+Everything else is moto's own server, started with the same arguments.
 """
 import re
 
@@ -22,6 +29,9 @@ class S3ControlResultRoots:
         return getattr(self.app, name)
 
     def __call__(self, environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("CloudTrail_20131101."):
+            environ["HTTP_X_AMZ_TARGET"] = "com.amazonaws.cloudtrail.v20131101." + target
         if not environ.get("PATH_INFO", "").startswith("/v20180820/"):
             return self.app(environ, start_response)
         seen = {}

@@ -13,6 +13,7 @@ mod awscfg;
 mod batch;
 mod dev;
 mod diff;
+mod doctor;
 mod grants;
 mod query;
 mod replay;
@@ -58,6 +59,10 @@ enum Command {
     /// The live grants registry.
     #[command(subcommand)]
     Grants(GrantsCmd),
+    /// Diagnose one consumer: the troubleshooting section as checks (grant, consumer role and
+    /// trust, the whole access path, KMS grant, policy headroom, trail, alert subscriptions),
+    /// each ok or a problem with its fix.
+    Doctor(doctor::DoctorArgs),
     /// Developer tools: synthetic data for load tests and benchmarks.
     #[command(subcommand)]
     Dev(DevCmd),
@@ -845,6 +850,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(AuditCmd::Query(args)) => query::run(&args),
         Command::Grants(GrantsCmd::List(args)) => grants::list(&args),
         Command::Grants(GrantsCmd::Diff(args)) => diff::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
         Command::Access(AccessCmd::Request(args)) => api::request(&args),
         Command::Access(AccessCmd::Approve(args)) => api::decide(&args, "approve"),
         Command::Access(AccessCmd::Reject(args)) => api::decide(&args, "reject"),

@@ -1238,6 +1238,196 @@ fn grants_diff_plans_the_next_apply_against_the_live_registry() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `warden doctor` against the emulator, bootstrapped as in `make demo` with the reconciler's
+/// plan applied (bucket policy, KMS grants) and a logging trail: a healthy consumer passes every
+/// check; with its KMS grant revoked and the trail stopped, those two are problems with their
+/// fixes (exit 1); with the consumer's own credentials only its role is checked. Skipped (with a
+/// note) without moto.
+#[test]
+fn doctor_passes_a_healthy_consumer_and_names_what_breaks() {
+    use warden_core::ports::{KeyGrants as _, PolicyStore as _};
+    let Ok(endpoint) = std::env::var("WARDEN_MOTO_ENDPOINT") else {
+        eprintln!("NOTE: WARDEN_MOTO_ENDPOINT not set: emulator test skipped");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cfg = rt.block_on(warden_aws::local_config(&endpoint, "us-east-1"));
+    let consumer = "380000000001";
+    let grants = format!(
+        r#"{{"consumer_accounts":[{{"account_id":"{consumer}","external_id":"ext-doctor-0123456789","allowed_prefixes":["sales/"],"access_level":"read","expiration_date":"2030-01-01T00:00:00Z"}}]}}"#
+    );
+    let name = format!("cli-doctor-{}", std::process::id());
+    let now = chrono::Utc::now();
+    let env = rt
+        .block_on(warden_aws::local::Environment::create(
+            &cfg, &name, &grants, now,
+        ))
+        .unwrap();
+    // What the policy-reconciler applies.
+    let registry = warden_core::grant::Registry::from_json(&grants, now).unwrap();
+    let s = &env.render;
+    let tiers = warden_core::policy::access_point::render_tiers(
+        &registry,
+        s,
+        warden_core::policy::render::baseline_statements(s),
+        warden_core::policy::access_point::SharingMode::BucketPolicy,
+        "warden-prod",
+        now,
+    )
+    .unwrap();
+    rt.block_on(
+        warden_aws::S3PolicyStore::new(&cfg)
+            .put_bucket_policy(&env.bucket, &tiers.bucket.policy.to_compact_json()),
+    )
+    .unwrap();
+    let keys = warden_aws::KmsKeyGrants::new(&cfg);
+    for g in &tiers.kms.grants {
+        rt.block_on(keys.create_grant(&env.key_arn, g)).unwrap();
+    }
+    let trail_name = format!("{name}-trail");
+    let trail = rt
+        .block_on(warden_aws::bootstrap::create_trail(
+            &cfg,
+            &trail_name,
+            &env.audit_bucket,
+        ))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("warden-doctor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let outputs = dir.join("outputs.json");
+    // The shape of `terraform output -json`.
+    let out = |v: &str| serde_json::json!({"value": v, "type": "string", "sensitive": false});
+    std::fs::write(
+        &outputs,
+        serde_json::json!({
+            "shared_bucket_name": out(&env.bucket),
+            "kms_key_arn": out(&env.key_arn),
+            "access_control_table_name": out(&env.registry_table),
+            "consumer_directory_parameter": out(&env.roles_parameter),
+            "cloudtrail_arn": out(&trail),
+            "alerts_topic_arn": out(&env.alert_topic),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    // A session in the consumer account, as its engineers would have.
+    let session = rt
+        .block_on(
+            aws_sdk_sts::Client::new(&cfg)
+                .assume_role()
+                .role_arn(format!("arn:aws:iam::{consumer}:role/warden-consumer"))
+                .role_session_name("engineer")
+                .external_id("ext-doctor-0123456789")
+                .send(),
+        )
+        .unwrap();
+    let creds = session.credentials().unwrap();
+    let consumer_keys = (
+        creds.access_key_id().to_owned(),
+        creds.secret_access_key().to_owned(),
+        creds.session_token().to_owned(),
+    );
+    let operator_keys = ("testing".to_owned(), "testing".to_owned(), String::new());
+    let doctor = |keys: &(String, String, String), extra: &[&str]| {
+        let mut a = vec![
+            "doctor",
+            "--outputs",
+            outputs.to_str().unwrap(),
+            "--account",
+            consumer,
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        let o = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(&a)
+            .current_dir(repo())
+            .env("AWS_ACCESS_KEY_ID", &keys.0)
+            .env("AWS_SECRET_ACCESS_KEY", &keys.1)
+            .env("AWS_SESSION_TOKEN", &keys.2)
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+            panic!(
+                "{}\n{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+        let by_name: std::collections::BTreeMap<String, Value> = v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_owned(), c.clone()))
+            .collect();
+        (o.status.code(), v, by_name)
+    };
+    let (code, v, checks) = doctor(&operator_keys, &[]);
+    assert_eq!(v["credentials"], "operator");
+    for (n, c) in &checks {
+        assert_eq!(c["status"], "ok", "{n}: {c}");
+    }
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(checks.len(), 7);
+
+    // Broken: the KMS grant revoked, the trail stopped.
+    for g in rt.block_on(keys.list_grants(&env.key_arn)).unwrap() {
+        rt.block_on(keys.revoke_grant(&env.key_arn, &g.grant_id))
+            .unwrap();
+    }
+    rt.block_on(warden_aws::bootstrap::stop_trail(&cfg, &trail_name))
+        .unwrap();
+    let (code, _, checks) = doctor(&operator_keys, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(checks["kms-grant"]["status"], "problem");
+    assert!(
+        checks["kms-grant"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("policy-reconciler")
+    );
+    assert_eq!(checks["trail"]["status"], "problem");
+    assert!(
+        checks["trail"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("start-logging --name {trail}"))
+    );
+    assert_eq!(checks["grant"]["status"], "ok");
+
+    // The consumer's own credentials.
+    let (code, v, checks) = doctor(&consumer_keys, &[]);
+    assert_eq!(v["credentials"], "consumer", "{v}");
+    assert_eq!(checks["consumer-role"]["status"], "ok", "{v}");
+    assert_eq!(checks["trail"]["status"], "skipped");
+    assert!(
+        checks["grant"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("operator's credentials")
+    );
+    assert_eq!(code, Some(0));
+    // Someone else's credentials are refused by name.
+    let o = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "doctor",
+            "--outputs",
+            outputs.to_str().unwrap(),
+            "--account",
+            "12",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--account"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `warden audit query` against the emulator's audit table, filled with the fixture log's
 /// records as the access-logger writes them: by account, by object and by principal through
 /// the indexes, with `--failed` and `--action`, as table, JSON and CSV; bad options named.

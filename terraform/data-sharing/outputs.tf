@@ -111,3 +111,13 @@ output "archive_replay_state_machine_arn" {
   description = "The archive replay's state machine (enable_archive_replay): start it with {\"source\": \"s3://…/AWSLogs/\", \"since\": \"YYYY-MM-DD\", \"until\": \"YYYY-MM-DD\"}; results under replay/<execution name>/ in the audit bucket."
   value       = var.enable_archive_replay ? aws_sfn_state_machine.replay[0].arn : null
 }
+
+output "consumer_directory_parameter" {
+  description = "SSM parameter with each consumer account's external ID and governance role (warden doctor reads it to inspect a consumer role)."
+  value       = aws_ssm_parameter.consumer_roles.name
+}
+
+output "access_validator_role_arn" {
+  description = "Role of the access-validator, which consumer roles trust (with the external ID) to vend prefix-scoped sessions; warden doctor checks the trust names it."
+  value       = module.access_validator.role_arn
+}

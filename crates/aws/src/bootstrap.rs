@@ -401,3 +401,40 @@ pub async fn delete_role_policy_in_account(
         .map_err(e("iam", "DeleteRolePolicy"))?;
     Ok(())
 }
+
+/// Creates a trail delivering to `bucket` and starts it logging (the emulator's stand-in for
+/// security-baseline/'s trail); returns its ARN.
+pub async fn create_trail(
+    config: &SdkConfig,
+    name: &str,
+    bucket: &str,
+) -> Result<String, PortError> {
+    let ct = aws_sdk_cloudtrail::Client::new(config);
+    let out = ct
+        .create_trail()
+        .name(name)
+        .s3_bucket_name(bucket)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .map_err(e("cloudtrail", "CreateTrail"))?;
+    ct.start_logging()
+        .name(name)
+        .send()
+        .await
+        .map_err(e("cloudtrail", "StartLogging"))?;
+    out.trail_arn()
+        .map(str::to_owned)
+        .ok_or_else(|| PortError::new("cloudtrail", "CreateTrail", "no trail ARN"))
+}
+
+/// Stops a trail logging (what an attacker covering their tracks does).
+pub async fn stop_trail(config: &SdkConfig, name: &str) -> Result<(), PortError> {
+    aws_sdk_cloudtrail::Client::new(config)
+        .stop_logging()
+        .name(name)
+        .send()
+        .await
+        .map_err(e("cloudtrail", "StopLogging"))?;
+    Ok(())
+}

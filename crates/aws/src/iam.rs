@@ -81,6 +81,29 @@ impl warden_core::ports::RoleInspector for IamRoleInspector {
         role_name: &str,
     ) -> Result<warden_core::ports::RoleFacts, PortError> {
         let iam = iam_as(&self.config, governance_role_arn, "warden-governance-check").await?;
+        read_role(&iam, role_name).await
+    }
+}
+
+/// A role in the caller's own account, read with the caller's credentials (`warden doctor` run
+/// by a consumer: `iam:GetRole`, `iam:ListRolePolicies`, `iam:GetRolePolicy`,
+/// `iam:ListAttachedRolePolicies` on its own role).
+///
+/// # Errors
+/// An IAM call failed (a missing role is `exists: false`, not an error).
+pub async fn read_own_role(
+    config: &SdkConfig,
+    role_name: &str,
+) -> Result<warden_core::ports::RoleFacts, PortError> {
+    read_role(&aws_sdk_iam::Client::new(config), role_name).await
+}
+
+/// GetRole, its inline policies and attached policies.
+async fn read_role(
+    iam: &aws_sdk_iam::Client,
+    role_name: &str,
+) -> Result<warden_core::ports::RoleFacts, PortError> {
+    {
         let ierr = |op: &'static str| move |e: String| PortError::new("iam", op, e);
         // GetRole answers the trust policy (URL-encoded, as every IAM policy document) and the
         // permissions boundary: governance compares both with what consumer-role/ renders.

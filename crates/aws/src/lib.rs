@@ -11,6 +11,7 @@
 //! faulted config explicitly with [`local_config_with_faults`].
 
 pub mod bootstrap;
+pub mod doctor;
 pub mod faults;
 pub mod local;
 
@@ -37,8 +38,8 @@ pub use dynamodb_grants::{
     DynamoGrantStore, DynamoPendingRequests, RegistryItem, registry_of_items,
 };
 pub use faults::{FaultKind, FaultLayer, FaultPlan, FaultSpecError, FaultStats};
-pub use iam::IamRoleInspector;
 pub(crate) use iam::iam_as;
+pub use iam::{IamRoleInspector, read_own_role};
 pub use kms::KmsKeyGrants;
 pub use metrics::StdoutMetrics;
 pub use s3::{S3PolicyStore, S3Reports};

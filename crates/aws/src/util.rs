@@ -27,8 +27,14 @@ where
         let detail = match &e {
             aws_sdk_dynamodb::error::SdkError::ServiceError(s) => {
                 let m = s.err();
+                // The request ID is what AWS Support asks for (and marks an injected fault).
+                let rid = m
+                    .meta()
+                    .extra("aws_request_id")
+                    .map(|r| format!(" (request ID {r})"))
+                    .unwrap_or_default();
                 format!(
-                    "{}: {}",
+                    "{}: {}{rid}",
                     m.code().unwrap_or("service error"),
                     m.message().unwrap_or("(no message)")
                 )

@@ -713,7 +713,7 @@ fn strangers(account: &str, trust: &Policy, s: &RenderSettings) -> BTreeSet<Stri
 
 /// Trust-policy drift: principals admitted beyond the consumer account and the access-validator,
 /// assumption without (or with any) `sts:ExternalId`, or the account's principals locked out.
-fn trust_findings(
+pub(crate) fn trust_findings(
     account: &str,
     trust: &str,
     expect: &RoleExpectation,
@@ -983,7 +983,7 @@ pub struct LiveKeyPath<'a> {
     pub grants: &'a [LiveGrant],
 }
 
-fn live_kms_grants(grants: &[LiveGrant]) -> Vec<KmsGrant> {
+pub(crate) fn live_kms_grants(grants: &[LiveGrant]) -> Vec<KmsGrant> {
     grants
         .iter()
         .filter_map(|g| {

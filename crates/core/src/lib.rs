@@ -16,6 +16,7 @@ pub mod body;
 pub mod cloudtrail;
 pub mod cost;
 pub mod detect;
+pub mod doctor;
 pub mod emf;
 pub mod governance;
 pub mod grant;

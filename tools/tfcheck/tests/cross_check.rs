@@ -274,6 +274,30 @@ fn adapter_needs() -> BTreeMap<String, BTreeMap<String, Needs>> {
             body.push('\n');
         }
     }
+    // Module-level functions (column 0, outside impl blocks) by name.
+    let mut free_fns: BTreeMap<String, String> = BTreeMap::new();
+    let mut free: Option<String> = None;
+    for line in src.lines() {
+        let sig = line
+            .strip_prefix("pub async fn ")
+            .or_else(|| line.strip_prefix("async fn "))
+            .or_else(|| line.strip_prefix("pub(crate) async fn "));
+        if let Some(sig) = sig {
+            let name: String = sig
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            free = Some(name);
+        }
+        if let Some(f) = &free {
+            let body = free_fns.entry(f.clone()).or_default();
+            body.push_str(line);
+            body.push('\n');
+        }
+        if line.starts_with('}') {
+            free = None;
+        }
+    }
     let mut out: BTreeMap<String, BTreeMap<String, Needs>> = BTreeMap::new();
     for (ty, methods) in &bodies {
         for (m, body) in methods {
@@ -311,6 +335,15 @@ fn adapter_needs() -> BTreeMap<String, BTreeMap<String, Needs>> {
                 needs.own.insert("sts:AssumeRole".to_owned());
                 for op in calls_on(&text, "iam") {
                     needs.remote_iam.insert(iam_action("iam", &op));
+                }
+                // The assumed client handed to a module function (`read_role(&iam, …)`): the
+                // calls that function makes on its `iam` parameter.
+                for (f, fbody) in &free_fns {
+                    if text.contains(&format!("{f}(&iam")) {
+                        for op in calls_on(&join_method_chains(fbody), "iam") {
+                            needs.remote_iam.insert(iam_action("iam", &op));
+                        }
+                    }
                 }
             }
             out.entry(ty.clone()).or_default().insert(m.clone(), needs);
