@@ -17,6 +17,7 @@ mod doctor;
 mod grants;
 mod query;
 mod replay;
+mod report;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
@@ -63,6 +64,10 @@ enum Command {
     /// trust, the whole access path, KMS grant, policy headroom, trail, alert subscriptions),
     /// each ok or a problem with its fix.
     Doctor(doctor::DoctorArgs),
+    /// One self-contained HTML page of a window: requests and bytes by account over time, top
+    /// objects and prefixes, alerts by detector and severity, grants expiring soon, denied
+    /// requests. From log files, s3:// folders or the audit table.
+    Report(report::ReportArgs),
     /// Developer tools: synthetic data for load tests and benchmarks.
     #[command(subcommand)]
     Dev(DevCmd),
@@ -851,6 +856,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Grants(GrantsCmd::List(args)) => grants::list(&args),
         Command::Grants(GrantsCmd::Diff(args)) => diff::run(&args),
         Command::Doctor(args) => doctor::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Access(AccessCmd::Request(args)) => api::request(&args),
         Command::Access(AccessCmd::Approve(args)) => api::decide(&args, "approve"),
         Command::Access(AccessCmd::Reject(args)) => api::decide(&args, "reject"),

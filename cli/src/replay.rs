@@ -155,6 +155,8 @@ struct Run<W: Write> {
     n_nested_text: u64,
     /// The first write error (the parser's callback cannot return one); stops the replay.
     io_error: Option<io::Error>,
+    /// `warden report`: every record and alert is counted into it.
+    report: Option<warden_core::report::Builder>,
 }
 
 impl<W: Write> Run<W> {
@@ -202,6 +204,29 @@ impl<W: Write> Run<W> {
         }
         self.alerts.clear();
         self.pipeline.observe(rec, &mut self.alerts);
+        if let Some(r) = self.report.as_mut() {
+            r.access(&warden_core::report::Access {
+                epoch_ms: rec.epoch_ms,
+                account: &rec.account_id,
+                principal: &rec.principal_arn,
+                action: &rec.action,
+                bucket: rec.bucket.as_deref(),
+                key: rec.object_key.as_deref(),
+                bytes: rec.bytes_transferred,
+                success: rec.success_status,
+                error_code: rec.error_code.as_deref(),
+            });
+            for a in &self.alerts {
+                r.alert(warden_core::report::AlertLine {
+                    epoch_ms: rec.epoch_ms,
+                    detector: a.detector.to_owned(),
+                    severity: a.severity,
+                    account: a.account_id.clone(),
+                    event_id: a.event_id.clone(),
+                    summary: a.summary.clone(),
+                });
+            }
+        }
         for a in &self.alerts {
             self.n_alerts += 1;
             match self.summary.get_mut(&a.account_id) {
@@ -766,7 +791,20 @@ fn load_config(path: Option<&Path>) -> Result<DetectConfig> {
 }
 
 /// Run the replay; returns the exit code (0 all parsed, 2 some input unreadable).
+/// Run `warden audit replay`.
+///
+/// # Errors
+/// A bad option (named), or an output could not be written.
 pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
+    run_with(args, None).map(|(code, _)| code)
+}
+
+/// The replay, and with `report` (for `warden report`) every record and alert counted into it:
+/// alerts are then not printed and files are read one at a time, in order.
+pub(crate) fn run_with(
+    args: &ReplayArgs,
+    report: Option<warden_core::report::Builder>,
+) -> Result<(ExitCode, Option<warden_core::report::Builder>)> {
     let mut cfg = load_config(args.config.as_deref())?;
     let registry = match &args.grants {
         Some(g) => {
@@ -834,9 +872,12 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.format == AlertFormat::Table {
+    let mut out: Box<dyn Write> = if report.is_some() {
+        Box::new(io::sink())
+    } else {
+        Box::new(BufWriter::new(io::stdout().lock()))
+    };
+    if args.format == AlertFormat::Table && report.is_none() {
         writeln!(
             out,
             "{:<9} {:<23} {:<13} {:<38} summary",
@@ -855,11 +896,14 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         n_export_time: 0,
         n_nested_text: 0,
         io_error: None,
+        report,
     };
     let mut digests = 0u64;
     let mut files_read = files.len();
     let jobs = match args.jobs {
         Some(0) => anyhow::bail!("--jobs: must be at least 1"),
+        // The report counts records as the sequential replay meets them.
+        _ if run.report.is_some() => 1,
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     }
@@ -956,11 +1000,27 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     for p in &problems {
         writeln!(err, "unreadable: {p}")?;
     }
-    Ok(if problems.is_empty() {
+    let mut report = run.report.take();
+    if let Some(r) = report.as_mut() {
+        if !problems.is_empty() {
+            r.note(format!(
+                "{} input problem(s) (unreadable files or records): the figures leave them out; `warden audit replay` on the same inputs lists them",
+                problems.len()
+            ));
+        }
+        if run.n_export_time > 0 || run.n_nested_text > 0 {
+            r.note(format!(
+                "export forms read: {} record(s) with eventTime without a zone (taken as UTC), {} with nested objects as JSON strings",
+                run.n_export_time, run.n_nested_text
+            ));
+        }
+    }
+    let code = if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
-    })
+    };
+    Ok((code, report))
 }
 
 #[cfg(test)]

@@ -1983,3 +1983,195 @@ fn access_commands_follow_the_openapi_contract_signed_with_sigv4() {
     );
     assert_eq!(got[4].body["decision"], "reject");
 }
+
+/// `warden report` from log files: every section filled from the records, detectors and grants,
+/// caller-controlled values escaped; then, in headless Chromium (`WARDEN_CHROMIUM`, which
+/// scripts/test.sh sets), the page is drawn with its six sections in order — found in the
+/// screenshot by the colour bar beside each heading — and fetches nothing, not even the image a
+/// crafted object key points at a listener here.
+#[test]
+fn report_is_one_self_contained_page_with_every_section_drawn_in_chromium() {
+    use std::io::Read as _;
+    let dir = std::env::temp_dir().join(format!("warden-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A listener the page must never reach.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The fixture's records, and one denied read of an object whose key is markup.
+    let mut gz = flate2::read::GzDecoder::new(
+        std::fs::File::open(repo().join("fixtures/cloudtrail/log-file.json.gz")).unwrap(),
+    );
+    let mut text = String::new();
+    gz.read_to_string(&mut text).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    let mut evil = fixture["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["eventName"] == "GetObject")
+        .unwrap()
+        .clone();
+    let key = format!(
+        "analytics/<img src=\"http://127.0.0.1:{port}/leak\"><script>fetch('http://127.0.0.1:{port}/js')</script>"
+    );
+    evil["requestParameters"]["key"] = Value::String(key);
+    evil["eventID"] = "evil-1".into();
+    evil["errorCode"] = "AccessDenied".into();
+    std::fs::write(
+        dir.join("evil.json"),
+        serde_json::json!({"Records": [evil]}).to_string(),
+    )
+    .unwrap();
+    // The fixture's grants; analytics expires in ten days, the rest later than the horizon.
+    let mut grants: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join(GRANTS)).unwrap()).unwrap();
+    let now = chrono::Utc::now();
+    for (i, g) in grants["consumer_accounts"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        let days = if i == 0 { 10 } else { 400 };
+        g["expiration_date"] = (now + chrono::Duration::days(days))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+            .into();
+    }
+    let grants_file = dir.join("grants.json");
+    std::fs::write(&grants_file, grants.to_string()).unwrap();
+    let page = dir.join("report.html");
+    let out = warden(
+        &[
+            "report",
+            "--since",
+            "2026-11-22",
+            "--until",
+            "2026-11-24",
+            "fixtures/cloudtrail/log-file.json.gz",
+            dir.join("evil.json").to_str().unwrap(),
+            "--grants",
+            grants_file.to_str().unwrap(),
+            "--config",
+            "fixtures/cloudtrail/detect-config.json",
+            "--out",
+            page.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(out.stdout.is_empty(), "alerts are not printed: {stderr}");
+    assert!(stderr.contains("21 record(s) in the window"), "{stderr}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let section = |id: &str| {
+        let start = html
+            .find(&format!("<section id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no {id} section"));
+        let end = html[start..].find("</section>").unwrap() + start;
+        &html[start..end]
+    };
+    assert!(section("summary").contains("21 in the window"));
+    assert!(section("accounts").contains("210000000000"));
+    assert!(section("accounts").contains("<svg"));
+    assert!(section("objects").contains("warden-shared-data-111111111111/analytics/"));
+    for d in ["unknown-account", "off-hours", "prefix-outside-grant"] {
+        assert!(section("alerts").contains(d), "{d}");
+    }
+    let g = section("grants");
+    assert!(g.contains("210000000000"), "{g}");
+    assert!(g.contains("(1 of 20)"), "{g}");
+    let denied = section("denied");
+    assert!(denied.contains("AccessDenied"), "{denied}");
+    assert!(
+        denied.contains("&lt;img src=&quot;http://127.0.0.1"),
+        "{denied}"
+    );
+    assert!(!html.contains("<img") && !html.contains("<script"));
+    assert!(html.contains("default-src 'none'"));
+    // Bad windows and flags are named.
+    for (args, want) in [
+        (
+            vec!["--since", "2026-11-24", "--until", "2026-11-22"],
+            "--since",
+        ),
+        (vec!["--since", "yesterday"], "--since:"),
+        (
+            vec!["--since", "2026-11-22", "--expiring-within", "soon"],
+            "--expiring-within:",
+        ),
+    ] {
+        let mut a = vec!["report", "fixtures/cloudtrail/log-file.json.gz"];
+        a.extend(args);
+        a.extend(["--out", page.to_str().unwrap()]);
+        let o = warden(&a, None);
+        assert_eq!(o.status.code(), Some(1), "{a:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{a:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    let Ok(chromium) = std::env::var("WARDEN_CHROMIUM") else {
+        eprintln!("NOTE: WARDEN_CHROMIUM not set: the page was checked, not drawn");
+        return;
+    };
+    let shot = dir.join("report.png");
+    let o = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=1400,6000",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success() && shot.exists(),
+        "{chromium}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    assert!(channels >= 3, "{:?}", info.color_type);
+    // The first row where each section's colour bar is drawn (at least 10 pixels of it).
+    let first_row = |rgb: [u8; 3]| {
+        (0..info.height as usize).find(|&y| {
+            let row = &buf[y * info.line_size..(y + 1) * info.line_size];
+            row.chunks(channels)
+                .filter(|p| (0..3).all(|c| p[c].abs_diff(rgb[c]) <= 3))
+                .count()
+                >= 10
+        })
+    };
+    let mut last = 0;
+    for (id, _, rgb) in warden_core::report::SECTIONS {
+        let y = first_row(rgb).unwrap_or_else(|| panic!("section {id} is not drawn"));
+        assert!(
+            y > last,
+            "section {id} at row {y}, above the one before (row {last})"
+        );
+        last = y;
+    }
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the page fetched from 127.0.0.1:{port}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,7 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
-use aws_sdk_s3control::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3control::error::ProvideErrorMetadata;
 use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
 use warden_core::ports::{AccessPoints, LiveAccessPoint, PortError};
 
@@ -40,12 +40,13 @@ fn is_local(url: &str) -> bool {
     host == "localhost" || host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
+/// A failed S3 Control call: AWS's code, message and request ID (see [`crate::util::sdk_err`]).
 fn err<E, R>(op: &'static str) -> impl Fn(aws_sdk_s3control::error::SdkError<E, R>) -> PortError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
-    move |e| PortError::new("s3control", op, format!("{}", DisplayErrorContext(&e)))
+    crate::util::sdk_err("s3control", op)
 }
 
 impl S3AccessPoints {

@@ -9,6 +9,7 @@
 //! - [`detect`]: the detectors that turn access records into alerts;
 //! - [`reconcile`]: what the policy-reconciler must change to match the registry;
 //! - [`replay`]: an archive replay split into one item per trail folder and day;
+//! - [`report`]: the self-contained HTML access report;
 //! - [`ports`]: the traits adapters and fakes implement.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
@@ -24,6 +25,7 @@ pub mod policy;
 pub mod ports;
 pub mod reconcile;
 pub mod replay;
+pub mod report;
 pub mod vend;
 
 pub use grant::{AccessLevel, AccountId, ExternalId, Grant, GrantError, Prefix, Registry};

@@ -24,7 +24,7 @@ use chrono::Utc;
 use warden_aws::{S3PolicyStore, bootstrap, local, local_config};
 use warden_core::ports::PolicyStore;
 
-const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE [NAME] | bucket-policy BUCKET | access-point-policy ACCOUNT NAME | revoke-declared TABLE ACCOUNT | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT | widen-consumer-role ACCOUNT BUCKET PREFIX | restore-consumer-role ACCOUNT";
+const USAGE: &str = "usage: warden-local ENDPOINT bootstrap GRANTS_FILE [NAME] | bucket-policy BUCKET | access-point-policy ACCOUNT NAME | revoke-declared TABLE ACCOUNT | put-bucket-policy BUCKET FILE | put-events FILE | deliver QUEUE_URL FUNCTION | inbox QUEUE_URL | await-execution EXECUTION_ARN | queue-depth QUEUE_URL | usage AUDIT_TABLE ACCOUNT | widen-consumer-role ACCOUNT BUCKET PREFIX | restore-consumer-role ACCOUNT | trail NAME BUCKET";
 
 /// What the event source mapping of the access-logger does (batch size 100,
 /// `ReportBatchItemFailures`): receive, invoke the function with the batch, delete what it did not
@@ -226,6 +226,11 @@ async fn main() -> Result<()> {
         }
         [cmd, queue] if cmd == "queue-depth" => {
             println!("{}", local::queue_depth(&cfg, queue).await?);
+        }
+        [cmd, name, bucket] if cmd == "trail" => {
+            // What security-baseline/ creates: a logging trail into the audit bucket.
+            let arn = warden_aws::bootstrap::create_trail(&cfg, name, bucket).await?;
+            println!("{arn}");
         }
         _ => bail!("{USAGE}"),
     }
