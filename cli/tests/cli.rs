@@ -1574,6 +1574,68 @@ fn audit_query_answers_who_did_what_through_the_indexes() {
         Some(1),
         "one of --account/--object/--principal is required"
     );
+    // `warden report --from-table`: the same records, read through the same index.
+    let page =
+        std::env::temp_dir().join(format!("warden-table-report-{}.html", std::process::id()));
+    let report = |extra: &[&str]| {
+        let mut a = vec![
+            "report",
+            "--from-table",
+            &table,
+            "--since",
+            "2026-11-01",
+            "--until",
+            "2026-12-01",
+            "--out",
+            page.to_str().unwrap(),
+            "--endpoint-url",
+            &endpoint,
+            "--region",
+            "us-east-1",
+        ];
+        a.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(&a)
+            .current_dir(repo())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let out = report(&["--account", &acct]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(&format!("{of_acct} in the window")), "{html}");
+    assert!(
+        html.contains(&format!("{failed} failed request(s)")),
+        "{html}"
+    );
+    assert!(html.contains("the audit table keeps accesses, not alerts"));
+    // The account that read `object` (above) has it among its top objects.
+    let reader = with_object.account_id.to_string();
+    assert_eq!(report(&["--account", &reader]).status.code(), Some(0));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains(&object), "{object} is among the top objects");
+    // No account and no grants to take them from: named.
+    let out = report(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--from-table: no accounts to read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = report(&["--account", "12345"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--account: \"12345\" must be a 12-digit account ID")
+    );
+    let _ = std::fs::remove_file(&page);
 }
 
 /// `warden dev bare-parse`: the benchmark's yardstick reads every file of a directory and
