@@ -27,6 +27,9 @@ pub enum AlertFormat {
 
 /// Arguments of `warden audit replay`.
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  warden audit replay ./trail-export/ --grants prod.tfvars.json --format table\n  warden audit replay s3://org-trail/AWSLogs/o-abc/111111111111/CloudTrail/eu-west-1/ --since 2026-11-01 --until 2026-11-30 --checkpoint replay.ckpt --grants prod.tfvars.json > alerts.jsonl"
+)]
 pub struct ReplayArgs {
     /// Files or directories (read recursively): CloudTrail log files (.json, .json.gz),
     /// EventBridge events, JSON Lines.

@@ -2237,3 +2237,30 @@ fn report_is_one_self_contained_page_with_every_section_drawn_in_chromium() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every day-2 command's `--help` ends with an example (issue 18's convention).
+#[test]
+fn every_day_two_command_has_an_example_in_its_help() {
+    for cmd in [
+        &["grants", "list"][..],
+        &["grants", "diff"],
+        &["audit", "query"],
+        &["audit", "replay"],
+        &["access", "request"],
+        &["access", "approve"],
+        &["access", "reject"],
+        &["access", "credentials"],
+        &["doctor"],
+        &["report"],
+    ] {
+        let mut a = cmd.to_vec();
+        a.push("--help");
+        let out = warden(&a, None);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Example") && help.contains(&format!("warden {}", cmd.join(" "))),
+            "{cmd:?} --help has no example:\n{help}"
+        );
+    }
+}
