@@ -953,6 +953,45 @@ fn audit_replay_from_s3_picks_days_and_resumes_from_its_checkpoint() {
         stderr.contains("3 file(s) read") && stderr.contains("600 record(s)"),
         "{stderr}"
     );
+    // `warden report` of that day from the same folder: the days its window touches, the same
+    // records and alerts.
+    let page = dir.join("day.html");
+    let rep = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "report",
+            &uri,
+            "--since",
+            "2026-11-23",
+            "--until",
+            "2026-11-24",
+            "--grants",
+            GRANTS,
+            "--out",
+            page.to_str().unwrap(),
+            "--endpoint-url",
+            &endpoint,
+            "--region",
+            "us-east-1",
+        ])
+        .current_dir(repo())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let rep_err = String::from_utf8_lossy(&rep.stderr);
+    assert_eq!(rep.status.code(), Some(0), "{rep_err}");
+    let n_alerts = String::from_utf8_lossy(&one_day.stdout).lines().count();
+    assert!(
+        rep_err.contains(&format!(
+            "600 record(s) in the window (0 outside it), {n_alerts} alert(s)"
+        )),
+        "{rep_err}"
+    );
+    assert!(
+        std::fs::read_to_string(&page)
+            .unwrap()
+            .contains("<section id=\"denied\">")
+    );
 
     let cp = dir.join("checkpoint.json");
     let all = s3(&["--checkpoint", cp.to_str().unwrap()]);
