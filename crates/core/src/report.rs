@@ -21,8 +21,20 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::detect::Severity;
 
-/// Counters kept for each top list (objects, prefixes, denied callers).
-pub const TOP_CAPACITY: usize = 50_000;
+/// Counters kept for each top list (objects, prefixes, denied callers). With S3's longest keys
+/// (1,024 bytes) the three lists hold at most about 130 MB.
+pub const TOP_CAPACITY: usize = 20_000;
+
+/// Accounts charted one by one; calls from further accounts (anyone can call a bucket and be
+/// logged, so their number is the callers' choice) are added up in one [`OTHER_ACCOUNTS`] row.
+pub const MAX_ACCOUNTS: usize = 10_000;
+
+/// Account rows drawn (most requests first); the rest are added up in one line, so a page
+/// stays a few MB whatever the number of callers.
+pub const ACCOUNTS_SHOWN: usize = 200;
+
+/// The row of the accounts past [`MAX_ACCOUNTS`].
+pub const OTHER_ACCOUNTS: &str = "(other accounts)";
 
 /// Rows shown in each top list.
 pub const TOP_SHOWN: usize = 25;
@@ -322,11 +334,17 @@ impl Builder {
         };
         self.n_records += 1;
         let n = self.buckets;
-        let s = match self.accounts.get_mut(a.account) {
+        let account =
+            if self.accounts.len() >= MAX_ACCOUNTS && !self.accounts.contains_key(a.account) {
+                OTHER_ACCOUNTS
+            } else {
+                a.account
+            };
+        let s = match self.accounts.get_mut(account) {
             Some(s) => s,
             None => self
                 .accounts
-                .entry(a.account.to_owned())
+                .entry(account.to_owned())
                 .or_insert_with(|| AccountStats {
                     requests: vec![0; n],
                     bytes: vec![0; n],
@@ -573,6 +591,7 @@ impl Builder {
                 .cmp(&a.1.total_requests)
                 .then(a.0.cmp(b.0))
         });
+        let rest = rows.split_off(rows.len().min(ACCOUNTS_SHOWN));
         for (acct, s) in rows {
             let _ = write!(
                 h,
@@ -592,6 +611,16 @@ impl Builder {
                 "</td><td class=\"n{}\">{}</td></tr>",
                 if s.failed > 0 { " warn" } else { "" },
                 s.failed
+            );
+        }
+        if !rest.is_empty() {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"muted\">{} more account(s)</td><td class=\"n\">{}</td><td></td><td class=\"n\">{}</td><td></td><td class=\"n\">{}</td></tr>",
+                rest.len(),
+                rest.iter().map(|r| r.1.total_requests).sum::<u64>(),
+                esc(&human_bytes(rest.iter().map(|r| r.1.total_bytes).sum())),
+                rest.iter().map(|r| r.1.failed).sum::<u64>(),
             );
         }
         h.push_str("</table></section>\n");
@@ -1042,6 +1071,31 @@ mod tests {
             assert!(html.contains(title), "{title}");
         }
         assert!(html.contains("AccessDenied"));
+    }
+
+    #[test]
+    fn accounts_past_the_cap_are_added_up_in_one_row() {
+        let mut b = Builder::new(t(0), t(4), t(5)).unwrap();
+        let ids: Vec<String> = (0..MAX_ACCOUNTS + 5)
+            .map(|i| format!("{:012}", 300_000_000_000u64 + i as u64))
+            .collect();
+        for id in &ids {
+            b.access(&acc(t(1).timestamp_millis(), id, "k", true));
+        }
+        b.access(&acc(t(1).timestamp_millis(), &ids[0], "k", true));
+        assert_eq!(b.accounts.len(), MAX_ACCOUNTS + 1);
+        assert_eq!(
+            b.accounts[&ids[0]].total_requests, 2,
+            "a known account keeps its row"
+        );
+        assert_eq!(b.accounts[OTHER_ACCOUNTS].total_requests, 5);
+        assert_eq!(b.records(), MAX_ACCOUNTS as u64 + 6);
+        let html = b.render();
+        assert!(html.len() < 4 << 20, "{} bytes", html.len());
+        assert!(html.contains(&format!(
+            "{} more account(s)",
+            MAX_ACCOUNTS + 1 - ACCOUNTS_SHOWN
+        )));
     }
 
     #[test]
