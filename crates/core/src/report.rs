@@ -1073,6 +1073,27 @@ mod tests {
         assert!(html.contains("AccessDenied"));
     }
 
+    proptest::proptest! {
+        /// Whatever a caller puts in a key, ARN or error code, the page gets text: no markup
+        /// character and no control character survives escaping, and nothing is lost.
+        #[test]
+        fn escaped_text_carries_no_markup(s in "\\PC*|[<>&\"'\\x00-\\x1f]{0,40}") {
+            let e = esc(&s);
+            proptest::prop_assert!(!e.contains(['<', '>', '"', '\'']));
+            proptest::prop_assert!(!e.chars().any(char::is_control));
+            // Unescaped, it is the original text (control characters aside, shown as \\u{…}).
+            if !s.chars().any(char::is_control) {
+                let back = e
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&quot;", "\"")
+                    .replace("&#39;", "'")
+                    .replace("&amp;", "&");
+                proptest::prop_assert_eq!(back, s);
+            }
+        }
+    }
+
     #[test]
     fn accounts_past_the_cap_are_added_up_in_one_row() {
         let mut b = Builder::new(t(0), t(4), t(5)).unwrap();
