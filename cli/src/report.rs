@@ -164,45 +164,47 @@ fn from_table(
         let cfg = args.aws.config().await;
         let store = warden_aws::DynamoAuditStore::new(&cfg, table);
         for a in accounts {
-            let rows = store
-                .query(
+            let mut n = 0usize;
+            store
+                .query_each(
                     &AuditKey::Account(a.clone()),
                     since,
                     until,
-                    args.limit_per_account,
-                    |_: &AuditRow| true,
+                    |r: AuditRow| {
+                        n += 1;
+                        let Ok(t) = DateTime::parse_from_rfc3339(&r.timestamp) else {
+                            b.note(format!(
+                                "{table}: record {} has timestamp {:?}, not RFC 3339: left out",
+                                r.event_id, r.timestamp
+                            ));
+                            return n < args.limit_per_account;
+                        };
+                        let (bucket, key) =
+                            match r.object_ref.as_deref().and_then(|o| o.split_once('/')) {
+                                Some((bk, k)) => (Some(bk), Some(k)),
+                                None => (r.object_ref.as_deref(), None),
+                            };
+                        b.access(&Access {
+                            epoch_ms: t.timestamp_millis(),
+                            account: &r.account_id,
+                            principal: &r.principal_arn,
+                            action: &r.action,
+                            bucket,
+                            key,
+                            bytes: r.bytes_transferred,
+                            success: r.success_status,
+                            error_code: r.error_code.as_deref(),
+                        });
+                        n < args.limit_per_account
+                    },
                 )
                 .await
                 .map_err(|e| anyhow!("--from-table: querying {table} for {a}: {e}"))?;
-            if rows.len() >= args.limit_per_account {
+            if n >= args.limit_per_account {
                 b.note(format!(
                     "account {a}: the first {} records only (--limit-per-account)",
                     args.limit_per_account
                 ));
-            }
-            for r in &rows {
-                let Ok(t) = DateTime::parse_from_rfc3339(&r.timestamp) else {
-                    b.note(format!(
-                        "{table}: record {} has timestamp {:?}, not RFC 3339: left out",
-                        r.event_id, r.timestamp
-                    ));
-                    continue;
-                };
-                let (bucket, key) = match r.object_ref.as_deref().and_then(|o| o.split_once('/')) {
-                    Some((bk, k)) => (Some(bk), Some(k)),
-                    None => (r.object_ref.as_deref(), None),
-                };
-                b.access(&Access {
-                    epoch_ms: t.timestamp_millis(),
-                    account: &r.account_id,
-                    principal: &r.principal_arn,
-                    action: &r.action,
-                    bucket,
-                    key,
-                    bytes: r.bytes_transferred,
-                    success: r.success_status,
-                    error_code: r.error_code.as_deref(),
-                });
             }
             if let Some(p) = &bar {
                 p.inc(1);
@@ -232,6 +234,9 @@ pub fn run(args: &ReportArgs) -> Result<ExitCode> {
     let mut b = Builder::new(since, until, now)?;
     if args.from_table.is_some() && !args.paths.is_empty() {
         bail!("PATH: give log paths or --from-table, not both");
+    }
+    if args.limit_per_account == 0 {
+        bail!("--limit-per-account: must be at least 1");
     }
     if args.from_table.is_none() && !args.accounts.is_empty() {
         bail!("--account applies to --from-table only");

@@ -199,12 +199,35 @@ impl DynamoAuditStore {
         limit: usize,
         mut keep: impl FnMut(&AuditRow) -> bool,
     ) -> Result<Vec<AuditRow>, PortError> {
+        let mut out = Vec::new();
+        self.query_each(key, from, to, |row| {
+            if keep(&row) {
+                out.push(row);
+            }
+            out.len() < limit
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Each record of `key` with `from <= timestamp < to`, oldest first, handed to `each` as its
+    /// page arrives (nothing is collected: a report over months stays in bounded memory) until
+    /// `each` answers `false`.
+    ///
+    /// # Errors
+    /// A Query failed (after the SDK's retries).
+    pub async fn query_each(
+        &self,
+        key: &AuditKey,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        mut each: impl FnMut(AuditRow) -> bool,
+    ) -> Result<(), PortError> {
         let fmt = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let (index, attr, value) = match key {
             AuditKey::Account(a) => ("by-account-time", "account_id", a),
             AuditKey::Object(o) => ("by-object-time", "object_ref", o),
         };
-        let mut out = Vec::new();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
             let page = self
@@ -248,16 +271,13 @@ impl DynamoAuditStore {
                     error_code: s("error_code"),
                     event_id: s("event_id").unwrap_or_default(),
                 };
-                if keep(&row) {
-                    out.push(row);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
+                if !each(row) {
+                    return Ok(());
                 }
             }
             match page.last_evaluated_key() {
                 Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(out),
+                _ => return Ok(()),
             }
         }
     }

@@ -844,9 +844,9 @@ impl Builder {
             self.n_failed
         );
         for (k, c) in rows {
-            let parts: Vec<&str> = k.split('\u{1f}').collect();
+            // The object comes last: a key holding the separator cannot shift the other columns.
             h.push_str("<tr>");
-            for p in parts.iter().take(5) {
+            for p in k.splitn(5, '\u{1f}') {
                 let _ = write!(h, "<td class=\"mono\">{}</td>", esc(p));
             }
             let _ = write!(
@@ -1092,6 +1092,25 @@ mod tests {
                 proptest::prop_assert_eq!(back, s);
             }
         }
+    }
+
+    #[test]
+    fn a_key_holding_the_column_separator_stays_in_its_column() {
+        let mut b = Builder::new(t(0), t(4), t(5)).unwrap();
+        b.access(&acc(
+            t(1).timestamp_millis(),
+            "210000000000",
+            "a\u{1f}Allowed\u{1f}x",
+            false,
+        ));
+        let html = b.render();
+        let denied = &html[html.find("<section id=\"denied\">").unwrap()..];
+        assert!(
+            denied.contains(
+                "<td class=\"mono\">shared/a\\u{1f}Allowed\\u{1f}x</td><td class=\"n\">1</td>"
+            ),
+            "{denied}"
+        );
     }
 
     #[test]
